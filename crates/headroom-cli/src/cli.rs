@@ -1,0 +1,31 @@
+//! Clap types only; behaviour lives in `commands`.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "headroom",
+    version,
+    about = "Local context-optimisation proxy for AI coding tools",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the proxy in the foreground (Ctrl-C stops it)
+    Proxy(commands::proxy::ProxyArgs),
+    /// Probe a running proxy's /readyz and exit 0 when ready, 1 otherwise
+    Health(commands::health::HealthArgs),
+    /// Run a coding tool through Headroom
+    Wrap(commands::wrap::WrapArgs),
+    /// Undo per-tool wiring that `wrap` made
+    Unwrap(commands::wrap::UnwrapArgs),
+    /// Install Headroom as a durable background deployment
+    Install(commands::install::InstallArgs),
+}

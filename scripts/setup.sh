@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Headroom needs on a Debian/Ubuntu machine.
+# Idempotent: packages already present are not reinstalled and apt is not even refreshed.
+#   scripts/setup.sh build   toolchain check + headless build deps
+#   scripts/setup.sh run     + the desktop (Tauri/WebKitGTK) build and runtime deps
+#   scripts/setup.sh test    + everything the test suites need (Xvfb, D-Bus, WebDriver, podman…)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+level="${1:-test}"
+
+if [[ "$(id -u)" -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+
+headless_pkgs=(build-essential pkg-config git ca-certificates python3 python3-venv)
+desktop_pkgs=(libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
+    libssl-dev file xdg-utils)
+test_pkgs=(xvfb xauth x11-utils xdotool imagemagick dbus dbus-x11 at-spi2-core
+    webkit2gtk-driver dunst libnotify-bin procps psmisc curl
+    podman runc debootstrap uidmap fuse-overlayfs slirp4netns)
+
+pkgs=("${headless_pkgs[@]}")
+case "$level" in
+    build) ;;
+    run) pkgs+=("${desktop_pkgs[@]}") ;;
+    test) pkgs+=("${desktop_pkgs[@]}" "${test_pkgs[@]}") ;;
+    *) echo "usage: scripts/setup.sh build|run|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    echo "setup: all ${#pkgs[@]} Debian packages present"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "error: cargo not found" >&2
+    echo "hint: install Rust with rustup (https://rustup.rs), then re-run this command" >&2
+    exit 1
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+if [[ "$level" == test ]]; then
+    venv=.ci/.venv
+    if [[ ! -x "$venv/bin/python" ]]; then
+        python3 -m venv "$venv"
+    fi
+    want=(dbus-next==0.2.3 selenium==4.* PyYAML==6.*)
+    if ! "$venv/bin/python" -c 'import dbus_next, selenium, yaml' 2>/dev/null; then
+        echo "setup: installing Python test helpers into $venv"
+        "$venv/bin/pip" install -q "${want[@]}"
+    fi
+fi
+echo "setup: ready ($level)"
