@@ -46,14 +46,15 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 /// The text [`report`] prints, without a trailing newline.
 pub fn render(err: &anyhow::Error) -> String {
     let mut out = format!("error: {err}");
-    let mut hints = Vec::new();
-    if let Some(user) = err.downcast_ref::<UserError>() {
-        hints.extend(user.hint.clone());
-    }
-    for cause in err.chain().skip(1) {
-        out.push_str(&format!("\n  Caused by: {cause}"));
-        if let Some(user) = cause.downcast_ref::<UserError>() {
-            hints.extend(user.hint.clone());
+    let mut hints: Vec<String> = Vec::new();
+    for (depth, cause) in err.chain().enumerate() {
+        if depth > 0 {
+            out.push_str(&format!("\n  Caused by: {cause}"));
+        }
+        if let Some(hint) = cause.downcast_ref::<UserError>().and_then(|u| u.hint.as_ref()) {
+            if !hints.contains(hint) {
+                hints.push(hint.clone());
+            }
         }
     }
     for hint in hints {

@@ -124,7 +124,11 @@ mod tests {
         for tool in Tool::ALL {
             assert_eq!(tool.name().parse::<Tool>(), Ok(tool));
         }
-        assert!("vim".parse::<Tool>().unwrap_err().to_string().contains("valid: claude"));
+        assert!("vim"
+            .parse::<Tool>()
+            .unwrap_err()
+            .to_string()
+            .contains("valid: claude"));
     }
 
     #[test]

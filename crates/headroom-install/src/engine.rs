@@ -1,0 +1,1001 @@
+//! Executing plans: the apply transaction (with rollback on any failure or Ctrl-C), the
+//! lifecycle commands, status, and a `remove` that keeps going past individual failures.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::edits::Edit;
+use crate::env::Environment;
+use crate::error::{Error, ErrorKind, Result};
+use crate::fsx;
+use crate::model::{self, Artifact, FileRecord, Manifest, Mutation, Preset, RuntimeKind};
+use crate::plan::{self, EnvVarChange, Plan};
+use crate::runner::Cmd;
+use crate::supervisor::{self, Op, Spec};
+
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).truncate(false).write(true);
+    #[cfg(windows)]
+    {
+        // No sharing: a second opener fails with a sharing violation, which is the lock.
+        use std::os::windows::fs::OpenOptionsExt;
+        opts.share_mode(0);
+    }
+    opts.open(path)
+}
+
+/// Held while a profile is being changed; concurrent `apply`/`remove`/`ensure` serialise on it.
+pub struct ProfileLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl ProfileLock {
+    fn path(env: &Environment, profile: &str) -> PathBuf {
+        env.deploy_root().join(format!(".{profile}.lock"))
+    }
+
+    /// Wait up to `timeout` for the lock (`None` = do not wait). `Ok(None)` when busy.
+    pub fn acquire(
+        env: &Environment,
+        profile: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Self>> {
+        let path = Self::path(env, profile);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, &e))?;
+        }
+        let deadline = Instant::now() + timeout.unwrap_or_default();
+        loop {
+            match open_lock_file(&path) {
+                Ok(file) => {
+                    if crate::sys::lock_file(&file, false)
+                        .map_err(|e| Error::io("lock", &path, &e))?
+                    {
+                        // A `remove` holding it may have unlinked the file; lock the new one.
+                        if path.exists() {
+                            return Ok(Some(ProfileLock { _file: file, path }));
+                        }
+                        continue;
+                    }
+                }
+                Err(e) if crate::sys::is_lock_busy(&e) => {}
+                Err(e) => return Err(Error::io("open the lock file", &path, &e)),
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn acquire_or_fail(env: &Environment, profile: &str) -> Result<Self> {
+        Self::acquire(env, profile, Some(Duration::from_secs(60)))?.ok_or_else(|| {
+            Error::user(
+                format!(
+                    "another `headroom install` command is still working on profile `{profile}`"
+                ),
+                Some("wait for it to finish, then retry"),
+            )
+        })
+    }
+
+    /// Delete the lock file (when the profile is gone).
+    fn release_and_delete(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    pub profile: String,
+    pub changed: bool,
+    pub files: Vec<String>,
+    pub health_url: String,
+    pub notes: Vec<String>,
+}
+
+enum Undo {
+    File {
+        resolved: PathBuf,
+        before: Option<String>,
+        mode: Option<u32>,
+        created_dirs: Vec<PathBuf>,
+    },
+    EnvVar(EnvVarChange),
+    Ops(Vec<Op>),
+    ProfileDir(PathBuf),
+    Runtime(Box<Manifest>),
+}
+
+/// Run one operation. Failures of lenient steps are ignored.
+pub fn run_op(env: &Environment, op: &Op) -> Result<()> {
+    match op {
+        Op::Run(step) => match env.runner.run(&step.cmd) {
+            Ok(out) if out.success() || step.ignore_failure => Ok(()),
+            Ok(out) => Err(Error::user(
+                format!(
+                    "`{}` failed (exit {}): {}",
+                    step.cmd.display(),
+                    out.code
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "signal".to_owned()),
+                    out.stderr.trim()
+                ),
+                None,
+            )),
+            Err(_) if step.ignore_failure => Ok(()),
+            Err(e) => Err(Error::user(
+                format!("cannot run `{}`: {e}", step.cmd.program),
+                Some("is it installed and on PATH?"),
+            )),
+        },
+        Op::Crontab { marker, block } => {
+            let current = match env.runner.run(&Cmd::new("crontab", ["-l"])) {
+                Ok(out) if out.success() => out.stdout,
+                Ok(out) if out.stderr.to_ascii_lowercase().contains("no crontab") => String::new(),
+                Ok(out) => {
+                    return Err(Error::user(
+                        format!("`crontab -l` failed: {}", out.stderr.trim()),
+                        None,
+                    ))
+                }
+                Err(e) => {
+                    return Err(Error::user(
+                        format!("cannot run `crontab`: {e}"),
+                        Some("install cron, or use a machine with systemd"),
+                    ))
+                }
+            };
+            let updated = supervisor::crontab_with_block(&current, marker, block.as_deref());
+            if updated == current {
+                return Ok(());
+            }
+            run_op(
+                env,
+                &Op::Run(supervisor::Step {
+                    cmd: Cmd::new("crontab", ["-"]).with_stdin(updated),
+                    ignore_failure: false,
+                }),
+            )
+        }
+    }
+}
+
+fn set_env_var(env: &Environment, name: &str, value: Option<&str>, scope: &str) -> Result<()> {
+    let value = value
+        .map(crate::render::ps_quote)
+        .unwrap_or_else(|| "$null".to_owned());
+    run_op(
+        env,
+        &Op::Run(supervisor::Step {
+            cmd: plan::powershell(&format!(
+                "[Environment]::SetEnvironmentVariable({}, {value}, '{scope}')",
+                crate::render::ps_quote(name)
+            )),
+            ignore_failure: false,
+        }),
+    )
+}
+
+/// A Windows user/machine environment variable, `None` when unset or unreadable.
+pub fn get_env_var(env: &Environment, name: &str, scope: &str) -> Option<String> {
+    env.runner
+        .run(&plan::powershell(&format!(
+            "[Environment]::GetEnvironmentVariable({}, '{scope}')",
+            crate::render::ps_quote(name)
+        )))
+        .ok()
+        .filter(|o| o.success())
+        .map(|o| o.stdout.trim_end_matches(['\r', '\n']).to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+fn check_cancel(env: &Environment) -> Result<()> {
+    if env.cancelled() {
+        return Err(Error::user("interrupted", None));
+    }
+    Ok(())
+}
+
+/// Execute a plan as one transaction. On any failure (or Ctrl-C) every finished step is undone
+/// in reverse order and the error says so.
+pub fn apply(env: &Environment, plan: &Plan) -> Result<ApplyReport> {
+    let profile = plan.manifest.profile.clone();
+    if plan.up_to_date {
+        return Ok(ApplyReport {
+            profile,
+            changed: false,
+            files: Vec::new(),
+            health_url: plan.manifest.health_url.clone(),
+            notes: plan.notes.clone(),
+        });
+    }
+    let state_dirs = fsx::missing_dirs(&env.deploy_root());
+    let lock = ProfileLock::acquire_or_fail(env, &profile)?;
+    let result = match &plan.replaces {
+        None => apply_locked(env, plan, &state_dirs),
+        Some(old) => replace_locked(env, plan, old),
+    };
+    if result.is_err() && !env.manifest_path(&profile).exists() {
+        lock.release_and_delete();
+        fsx::remove_empty_dirs(&state_dirs);
+    }
+    result
+}
+
+/// The transaction proper (the profile lock is held by the caller).
+fn apply_locked(env: &Environment, plan: &Plan, state_dirs: &[PathBuf]) -> Result<ApplyReport> {
+    let profile = plan.manifest.profile.clone();
+    let mut report = ApplyReport {
+        profile: profile.clone(),
+        changed: false,
+        files: Vec::new(),
+        health_url: plan.manifest.health_url.clone(),
+        notes: plan.notes.clone(),
+    };
+    let mut undo: Vec<Undo> = Vec::new();
+    match apply_steps(env, plan, state_dirs, &mut undo, &mut report) {
+        Ok(()) => {
+            report.changed = true;
+            Ok(report)
+        }
+        Err(err) => {
+            let failures = rollback(env, undo);
+            let mut err = err.context(format!("cannot install profile `{profile}`"));
+            if failures.is_empty() {
+                err.message.push_str(" (every change was rolled back)");
+            } else {
+                err.message
+                    .push_str(&format!(" (rollback incomplete: {})", failures.join("; ")));
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Change an installed profile's settings: undo the old deployment, then apply the new one
+/// planned afresh on the restored files. If the new one fails, the old one is re-applied.
+fn replace_locked(env: &Environment, plan: &Plan, old: &Manifest) -> Result<ApplyReport> {
+    let profile = &old.profile;
+    let on_disk = model::load(&env.manifest_path(profile), profile)?;
+    if on_disk.as_ref() != Some(old) {
+        return Err(Error::user(
+            format!("profile `{profile}` was changed by another command meanwhile"),
+            Some("rerun the command"),
+        ));
+    }
+    let removed = remove_locked(env, old);
+    if !removed.errors.is_empty() {
+        let restore = reapply(env, old);
+        return Err(Error::user(
+            format!(
+                "cannot change profile `{profile}`: undoing its current settings failed ({}){restore}",
+                removed.errors.join("; ")
+            ),
+            None,
+        ));
+    }
+    let state_dirs: Vec<PathBuf> = old.state_dirs_created.iter().map(PathBuf::from).collect();
+    let result = crate::plan::plan(env, &plan.request)
+        .and_then(|fresh| apply_locked(env, &fresh, &state_dirs));
+    match result {
+        Ok(mut report) => {
+            report.notes.extend(removed.warnings);
+            Ok(report)
+        }
+        Err(mut err) => {
+            err.message.push_str(&reapply(env, old));
+            Err(err)
+        }
+    }
+}
+
+/// Re-apply a previous deployment after a failed change; returns a sentence for the error.
+fn reapply(env: &Environment, old: &Manifest) -> String {
+    // Putting the old deployment back must not be cut short by the Ctrl-C that aborted the new.
+    static NOT_CANCELLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let mut env = env.clone();
+    env.cancel = &NOT_CANCELLED;
+    let env = &env;
+    let req = crate::plan::request_of(old);
+    let state_dirs: Vec<PathBuf> = old.state_dirs_created.iter().map(PathBuf::from).collect();
+    match crate::plan::plan(env, &req).and_then(|p| apply_locked(env, &p, &state_dirs)) {
+        Ok(_) => "; the previous settings were restored".to_owned(),
+        Err(e) => format!(
+            "; restoring the previous settings also failed: {}",
+            e.message
+        ),
+    }
+}
+
+fn apply_steps(
+    env: &Environment,
+    plan: &Plan,
+    state_dirs: &[PathBuf],
+    undo: &mut Vec<Undo>,
+    report: &mut ApplyReport,
+) -> Result<()> {
+    let profile = &plan.manifest.profile;
+    // Someone else may have finished an apply while we waited for the lock.
+    if let Some(m) = model::load(&env.manifest_path(profile), profile)? {
+        if m.same_settings(&plan.manifest) {
+            return Ok(());
+        }
+        return Err(Error::user(
+            format!("profile `{profile}` was installed by another command meanwhile"),
+            Some("check `headroom install status`, then retry"),
+        ));
+    }
+    let mut manifest = plan.manifest.clone();
+    manifest.state_dirs_created = state_dirs
+        .iter()
+        .map(|d| d.to_string_lossy().into_owned())
+        .collect();
+    let profile_dir = env.profile_dir(profile);
+    let profile_dir_existed = profile_dir.exists();
+    for f in &plan.files {
+        check_cancel(env)?;
+        let now = fsx::read_opt(&f.resolved)?;
+        if now.as_deref() != f.before.as_deref().map(str::as_bytes) {
+            return Err(Error::user(
+                format!("{} changed while the plan was being made", f.path.display()),
+                Some("rerun the command"),
+            ));
+        }
+        undo.push(Undo::File {
+            resolved: f.resolved.clone(),
+            before: f.before.clone(),
+            mode: f.before_mode,
+            created_dirs: f.created_dirs.clone(),
+        });
+        let mode = if f.before.is_some() {
+            f.before_mode
+        } else {
+            f.mode
+        };
+        fsx::write_atomic(&f.resolved, f.after.as_bytes(), mode)?;
+        report.files.push(f.path.display().to_string());
+        let record = FileRecord {
+            resolved_path: f.resolved.to_string_lossy().into_owned(),
+            existed: f.before.is_some(),
+            previous: f.before.clone(),
+            previous_mode: f.before_mode,
+            written_sha256: fsx::sha256_hex(f.after.as_bytes()),
+            created_dirs: f
+                .created_dirs
+                .iter()
+                .map(|d| d.to_string_lossy().into_owned())
+                .collect(),
+        };
+        let data = serde_json::to_value(&f.edit).unwrap_or_default();
+        if f.artifact {
+            manifest.artifacts.push(Artifact {
+                kind: f.kind.clone(),
+                path: f.path.to_string_lossy().into_owned(),
+                file: Some(record),
+                metadata: data,
+            });
+        } else {
+            manifest.mutations.push(Mutation {
+                target: f.target.clone(),
+                kind: f.kind.clone(),
+                path: Some(f.path.to_string_lossy().into_owned()),
+                file: Some(record),
+                data,
+            });
+        }
+    }
+    for v in &plan.env_vars {
+        check_cancel(env)?;
+        set_env_var(env, &v.name, Some(&v.value), &v.scope)?;
+        undo.push(Undo::EnvVar(v.clone()));
+        manifest.mutations.push(Mutation {
+            target: "env".to_owned(),
+            kind: "windows-env".to_owned(),
+            path: None,
+            file: None,
+            data: serde_json::json!({"name": v.name, "value": v.value, "scope": v.scope, "previous": v.previous}),
+        });
+    }
+    let sup = plan::supervisor_for(env, manifest.preset, manifest.scope)?;
+    if !plan.register.is_empty() {
+        // Undo registration even when it fails half-way.
+        let mut ops = sup.unregister(&plan.spec);
+        ops.extend(sup.after_unregister(&plan.spec));
+        undo.push(Undo::Ops(ops));
+        for op in &plan.register {
+            check_cancel(env)?;
+            run_op(env, op)?;
+        }
+        manifest.artifacts.push(Artifact {
+            kind: "registration".to_owned(),
+            path: sup.name().to_owned(),
+            file: None,
+            metadata: serde_json::json!({
+                "register": plan.register.iter().map(Op::display).collect::<Vec<_>>(),
+            }),
+        });
+    }
+    if manifest.runtime_kind == RuntimeKind::Docker {
+        manifest.artifacts.push(Artifact {
+            kind: "docker-container".to_owned(),
+            path: manifest.container_name.clone(),
+            file: None,
+            metadata: serde_json::json!({"image": manifest.image, "volume": supervisor::Docker::volume(&plan.spec)}),
+        });
+    }
+    check_cancel(env)?;
+    if !profile_dir_existed {
+        undo.push(Undo::ProfileDir(profile_dir));
+    }
+    manifest.updated_at = model::now_iso();
+    model::save(&env.manifest_path(profile), &manifest)?;
+    check_cancel(env)?;
+    undo.push(Undo::Runtime(Box::new(manifest.clone())));
+    start_runtime(env, &manifest, &plan.spec)?;
+    wait_ready(env, &manifest)?;
+    check_cancel(env)?;
+    Ok(())
+}
+
+fn rollback(env: &Environment, undo: Vec<Undo>) -> Vec<String> {
+    let mut failures = Vec::new();
+    for step in undo.into_iter().rev() {
+        let r = match step {
+            Undo::File {
+                resolved,
+                before,
+                mode,
+                created_dirs,
+            } => {
+                let r = match before {
+                    Some(b) => fsx::write_atomic(&resolved, b.as_bytes(), mode),
+                    None => fsx::remove_file(&resolved),
+                };
+                fsx::remove_empty_dirs(&created_dirs);
+                r
+            }
+            Undo::EnvVar(v) => set_env_var(env, &v.name, v.previous.as_deref(), &v.scope),
+            Undo::Ops(ops) => {
+                for op in &ops {
+                    if let Err(e) = run_op(env, op) {
+                        failures.push(e.message);
+                    }
+                }
+                Ok(())
+            }
+            Undo::ProfileDir(dir) => std::fs::remove_dir_all(&dir)
+                .or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(|e| Error::io("delete", &dir, &e)),
+            Undo::Runtime(m) => {
+                let spec = plan::spec_for(env, &m);
+                stop_runtime(env, &m, &spec)
+            }
+        };
+        if let Err(e) = r {
+            failures.push(e.message);
+        }
+    }
+    failures
+}
+
+fn pid_file(env: &Environment, profile: &str, which: &str) -> PathBuf {
+    env.profile_dir(profile).join(format!("{which}.pid"))
+}
+
+/// The pid recorded in `agent.pid`/`proxy.pid`, when that process is alive.
+pub fn live_pid(env: &Environment, profile: &str, which: &str) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(pid_file(env, profile, which))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    crate::sys::pid_alive(pid).then_some(pid)
+}
+
+fn pause_flag(env: &Environment, profile: &str) -> PathBuf {
+    env.profile_dir(profile).join("paused")
+}
+
+/// Whether the task schedule is paused (`stop` on a task deployment).
+pub fn is_paused(env: &Environment, profile: &str) -> bool {
+    pause_flag(env, profile).exists()
+}
+
+/// The command a detached agent runs.
+pub fn agent_cmd(env: &Environment, profile: &str, what: &str) -> Cmd {
+    let spec_like = Spec {
+        profile: profile.to_owned(),
+        os: env.os,
+        system: false,
+        uid: env.uid,
+        exe: env.headroom_exe.clone(),
+        workspace_dir: env.workspace_dir.clone(),
+        config_home: env.config_home(),
+        home: env.home.clone(),
+        root: env.root.clone(),
+        port: 0,
+        windows_user: String::new(),
+        docker: env.docker.clone(),
+        image: String::new(),
+        container_env: Vec::new(),
+    };
+    let argv = spec_like.agent_argv(what);
+    Cmd::new(argv[0].clone(), argv[1..].to_vec())
+}
+
+/// Start the deployment's runtime (through its supervisor, docker, or a detached agent).
+pub fn start_runtime(env: &Environment, m: &Manifest, spec: &Spec) -> Result<()> {
+    let sup = plan::supervisor_for(env, m.preset, m.scope)?;
+    let _ = fsx::remove_file(&pause_flag(env, &m.profile));
+    if m.runtime_kind == RuntimeKind::Docker {
+        plan::check_docker(env)?;
+    }
+    check_port(m)?;
+    let ops = sup.start(spec);
+    if ops.is_empty() {
+        // Task preset: start the agent now rather than waiting up to 5 minutes for the timer.
+        if live_pid(env, &m.profile, "agent").is_none() {
+            let log = env.profile_dir(&m.profile).join("runner.log");
+            env.runner
+                .spawn_detached(&agent_cmd(env, &m.profile, "run"), &[], &log)
+                .map_err(|e| Error::user(format!("cannot start the Headroom agent: {e}"), None))?;
+        }
+        return Ok(());
+    }
+    for op in &ops {
+        run_op(env, op)?;
+    }
+    Ok(())
+}
+
+/// Fail clearly when the port is held by something that is not this deployment's Headroom.
+pub fn check_port(m: &Manifest) -> Result<()> {
+    match crate::health::port_owner(m.port, &m.profile) {
+        crate::health::PortOwner::Free | crate::health::PortOwner::Ours => Ok(()),
+        crate::health::PortOwner::OtherHeadroom { profile } => Err(Error::user(
+            format!(
+                "port {} is already used by another Headroom proxy{}",
+                m.port,
+                profile
+                    .map(|p| format!(" (deployment profile `{p}`)"))
+                    .unwrap_or_default()
+            ),
+            Some("stop it, or reinstall this profile on another port"),
+        )),
+        crate::health::PortOwner::Foreign { process } => Err(Error::user(
+            format!(
+                "port {} on 127.0.0.1 is already in use{}",
+                m.port,
+                process
+                    .map(|p| format!(" by {p}"))
+                    .unwrap_or_else(|| " by another program".to_owned())
+            ),
+            Some("stop that program, or reinstall this profile on another port"),
+        )),
+    }
+}
+
+/// Stop the runtime: supervisor stop, then the agent and proxy processes we recorded.
+pub fn stop_runtime(env: &Environment, m: &Manifest, spec: &Spec) -> Result<()> {
+    let sup = plan::supervisor_for(env, m.preset, m.scope)?;
+    let mut first_err = None;
+    for op in sup.stop(spec) {
+        if let Err(e) = run_op(env, &op) {
+            first_err.get_or_insert(e);
+        }
+    }
+    if m.runtime_kind == RuntimeKind::Native {
+        for which in ["agent", "proxy"] {
+            if let Some(pid) = live_pid(env, &m.profile, which) {
+                crate::sys::terminate(pid);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while crate::sys::pid_alive(pid) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                if crate::sys::pid_alive(pid) {
+                    crate::sys::kill(pid);
+                }
+            }
+            let _ = fsx::remove_file(&pid_file(env, &m.profile, which));
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Wait for `/readyz` (skipped when the environment's ready timeout is zero).
+pub fn wait_ready(env: &Environment, m: &Manifest) -> Result<()> {
+    if env.ready_timeout.is_zero() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + env.ready_timeout;
+    loop {
+        if crate::health::is_ready(m.port) {
+            return Ok(());
+        }
+        check_cancel(env)?;
+        if Instant::now() >= deadline {
+            let tail = log_tail(env, &m.profile, 5);
+            return Err(Error::user(
+                format!(
+                    "Headroom did not become ready on {} within {} s{}",
+                    m.health_url,
+                    env.ready_timeout.as_secs(),
+                    if tail.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; last log lines:\n{tail}")
+                    }
+                ),
+                Some(&format!(
+                    "see {}",
+                    env.profile_dir(&m.profile).join("runner.log").display()
+                )),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn log_tail(env: &Environment, profile: &str, n: usize) -> String {
+    let text =
+        std::fs::read_to_string(env.profile_dir(profile).join("runner.log")).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn load_installed(env: &Environment, profile: &str) -> Result<Manifest> {
+    model::validate_profile(profile)?;
+    model::load(&env.manifest_path(profile), profile)?.ok_or_else(|| {
+        Error::new(
+            ErrorKind::NotInstalled,
+            format!("no deployment profile named `{profile}` is installed"),
+            Some("install one with `headroom install apply`; list them with `headroom install status --all`"),
+        )
+    })
+}
+
+/// Start an installed deployment (for a task deployment: resume the schedule and start now).
+pub fn start(env: &Environment, profile: &str) -> Result<()> {
+    let m = load_installed(env, profile)?;
+    let spec = plan::spec_for(env, &m);
+    start_runtime(env, &m, &spec)?;
+    wait_ready(env, &m)
+}
+
+/// Stop an installed deployment (for a task deployment this also pauses the schedule).
+pub fn stop(env: &Environment, profile: &str) -> Result<()> {
+    let m = load_installed(env, profile)?;
+    let _lock = ProfileLock::acquire_or_fail(env, profile)?;
+    let spec = plan::spec_for(env, &m);
+    if m.preset == Preset::Task {
+        fsx::write_atomic(
+            &pause_flag(env, profile),
+            b"stopped by `headroom install stop`\n",
+            Some(0o600),
+        )?;
+    }
+    stop_runtime(env, &m, &spec)
+}
+
+/// Stop then start.
+pub fn restart(env: &Environment, profile: &str) -> Result<()> {
+    let m = load_installed(env, profile)?;
+    let spec = plan::spec_for(env, &m);
+    let sup = plan::supervisor_for(env, m.preset, m.scope)?;
+    let ops = sup.restart(&spec);
+    if ops.is_empty() || m.runtime_kind == RuntimeKind::Native && m.preset == Preset::Task {
+        stop_runtime(env, &m, &spec)?;
+        start_runtime(env, &m, &spec)?;
+    } else {
+        check_port(&m)?;
+        for op in &ops {
+            run_op(env, op)?;
+        }
+    }
+    wait_ready(env, &m)
+}
+
+/// One deployment's state, as `status` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub profile: String,
+    pub preset: String,
+    pub runtime: String,
+    pub supervisor: String,
+    pub scope: String,
+    pub port: u16,
+    pub running: bool,
+    pub ready: bool,
+    pub paused: bool,
+    pub version: Option<String>,
+    pub health_url: String,
+    pub targets: Vec<String>,
+    pub last_error: Option<String>,
+}
+
+/// Read a deployment's state. Errors with [`ErrorKind::NotInstalled`] when absent.
+pub fn status(env: &Environment, profile: &str) -> Result<Status> {
+    let m = load_installed(env, profile)?;
+    let sup_name = plan::supervisor_for(env, m.preset, m.scope)
+        .map(|s| s.name().to_owned())
+        .unwrap_or_else(|_| m.supervisor_kind.to_string());
+    let health = crate::health::get_json(m.port, "/health", Duration::from_millis(500));
+    let ready = crate::health::get_json(m.port, "/readyz", Duration::from_millis(500))
+        .is_some_and(|(code, _)| code == 200);
+    let version = health
+        .as_ref()
+        .and_then(|(_, b)| b.get("version").and_then(|v| v.as_str()).map(str::to_owned));
+    let running = match m.runtime_kind {
+        RuntimeKind::Docker => env
+            .find_binary(&env.docker)
+            .and_then(|bin| {
+                env.runner
+                    .run(&Cmd::new(
+                        bin.to_string_lossy(),
+                        ["inspect", "-f", "{{.State.Running}}", &m.container_name],
+                    ))
+                    .ok()
+            })
+            .is_some_and(|o| o.success() && o.stdout.trim() == "true"),
+        RuntimeKind::Native => {
+            live_pid(env, profile, "agent").is_some() || live_pid(env, profile, "proxy").is_some()
+        }
+    };
+    let last_error = std::fs::read_to_string(env.profile_dir(profile).join("runner.log"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .rev()
+                .find(|l| l.to_ascii_lowercase().contains("error"))
+                .map(|l| l.trim().chars().take(200).collect())
+        });
+    Ok(Status {
+        profile: m.profile.clone(),
+        preset: m.preset.to_string(),
+        runtime: m.runtime_kind.to_string(),
+        supervisor: sup_name,
+        scope: m.scope.to_string(),
+        port: m.port,
+        running: running || ready,
+        ready,
+        paused: is_paused(env, profile),
+        version,
+        health_url: format!("http://127.0.0.1:{}/health", m.port),
+        targets: m.targets.clone(),
+        last_error,
+    })
+}
+
+/// What `remove` did, item by item.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RemoveReport {
+    pub profile: String,
+    /// Done as planned (restored, deleted, unregistered).
+    pub actions: Vec<String>,
+    /// Done differently because the user changed something since apply.
+    pub warnings: Vec<String>,
+    /// Steps that failed; the rest still ran.
+    pub errors: Vec<String>,
+}
+
+/// What undoing one recorded file write leaves behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undone {
+    /// New content, or `None` when the file goes away.
+    pub content: Option<String>,
+    /// Mode to restore (exact restores only).
+    pub mode: Option<u32>,
+    /// The file was exactly as we wrote it (so this is a byte-exact restore).
+    pub untouched: bool,
+    /// Values we left alone because the user changed them.
+    pub notes: Vec<String>,
+}
+
+/// Compute the undo of one recorded write given the file's current bytes (pure).
+pub fn undone(
+    rec: &FileRecord,
+    edit: Option<&Edit>,
+    current: &[u8],
+) -> std::result::Result<Undone, String> {
+    if fsx::sha256_hex(current) == rec.written_sha256 {
+        return Ok(Undone {
+            content: if rec.existed {
+                rec.previous.clone()
+            } else {
+                None
+            },
+            mode: rec.previous_mode,
+            untouched: true,
+            notes: Vec::new(),
+        });
+    }
+    let text = String::from_utf8_lossy(current).into_owned();
+    match edit {
+        None | Some(Edit::Whole { .. }) => Ok(Undone {
+            content: None,
+            mode: None,
+            untouched: false,
+            notes: vec!["it had been edited; deleted anyway (Headroom created it)".to_owned()],
+        }),
+        Some(edit) => {
+            let (new, notes) = edit.revert(&text)?;
+            let trivially_empty = new.trim().is_empty()
+                || (matches!(edit, Edit::JsonSet { .. }) && new.trim() == "{}");
+            Ok(Undone {
+                content: if !rec.existed && trivially_empty {
+                    None
+                } else {
+                    Some(new)
+                },
+                mode: None,
+                untouched: false,
+                notes,
+            })
+        }
+    }
+}
+
+fn revert_file(path: &Path, rec: &FileRecord, edit: Option<&Edit>, report: &mut RemoveReport) {
+    let resolved = fsx::resolve(path).unwrap_or_else(|_| PathBuf::from(&rec.resolved_path));
+    let created: Vec<PathBuf> = rec.created_dirs.iter().map(PathBuf::from).collect();
+    let current = match fsx::read_opt(&resolved) {
+        Ok(c) => c,
+        Err(e) => {
+            report.errors.push(e.message);
+            return;
+        }
+    };
+    let Some(current) = current else {
+        if rec.existed {
+            report.warnings.push(format!(
+                "{} was deleted since apply; nothing to restore",
+                path.display()
+            ));
+        }
+        fsx::remove_empty_dirs(&created);
+        return;
+    };
+    let u = match undone(rec, edit, &current) {
+        Ok(u) => u,
+        Err(why) => {
+            report.errors.push(format!(
+                "cannot undo the edit in {}: {why}; left it as it is",
+                path.display()
+            ));
+            return;
+        }
+    };
+    let result = match &u.content {
+        None => fsx::remove_file(&resolved).map(|_| fsx::remove_empty_dirs(&created)),
+        Some(c) if c.as_bytes() != current.as_slice() => {
+            fsx::write_atomic(&resolved, c.as_bytes(), u.mode)
+        }
+        Some(_) => Ok(()),
+    };
+    if let Err(e) = result {
+        report.errors.push(e.message);
+        return;
+    }
+    let verb = if u.content.is_some() {
+        "restored"
+    } else {
+        "deleted"
+    };
+    if u.untouched || matches!(edit, None | Some(Edit::Whole { .. })) {
+        report.actions.push(format!("{verb} {}", path.display()));
+    } else {
+        let mut msg = format!(
+            "{} was edited after apply: removed only Headroom's changes and kept yours",
+            path.display()
+        );
+        for n in u.notes {
+            msg.push_str(&format!("; {n}"));
+        }
+        report.warnings.push(msg);
+    }
+}
+
+/// Undo a deployment: stop it, unregister the supervisor, restore every file (exact bytes when
+/// untouched since apply; otherwise only our keys/blocks), delete what we created, delete the
+/// profile. Keeps going past failures; each is in the report.
+pub fn remove(env: &Environment, profile: &str) -> Result<RemoveReport> {
+    let m = load_installed(env, profile)?;
+    let lock = ProfileLock::acquire_or_fail(env, profile)?;
+    let report = remove_locked(env, &m);
+    lock.release_and_delete();
+    let state: Vec<PathBuf> = m.state_dirs_created.iter().map(PathBuf::from).collect();
+    fsx::remove_empty_dirs(&state);
+    Ok(report)
+}
+
+/// Everything `remove` does except the lock and the state directories.
+fn remove_locked(env: &Environment, m: &Manifest) -> RemoveReport {
+    let profile = m.profile.as_str();
+    let mut report = RemoveReport {
+        profile: profile.to_owned(),
+        ..Default::default()
+    };
+    let spec = plan::spec_for(env, m);
+    if let Err(e) = stop_runtime(env, m, &spec) {
+        report
+            .errors
+            .push(format!("stopping the runtime: {}", e.message));
+    }
+    let sup = plan::supervisor_for(env, m.preset, m.scope);
+    match &sup {
+        Ok(sup) => {
+            for op in sup.unregister(&spec) {
+                match run_op(env, &op) {
+                    Ok(()) => report.actions.push(format!("ran {}", op.display())),
+                    Err(e) => report.errors.push(e.message),
+                }
+            }
+        }
+        Err(e) => report.errors.push(e.message.clone()),
+    }
+    for a in m.artifacts.iter().rev() {
+        if let Some(rec) = &a.file {
+            revert_file(Path::new(&a.path), rec, None, &mut report);
+        }
+    }
+    if let Ok(sup) = &sup {
+        for op in sup.after_unregister(&spec) {
+            if let Err(e) = run_op(env, &op) {
+                report.errors.push(e.message);
+            }
+        }
+    }
+    for mu in m.mutations.iter().rev() {
+        if let (Some(path), Some(rec)) = (&mu.path, &mu.file) {
+            let edit: Option<Edit> = serde_json::from_value(mu.data.clone()).ok();
+            revert_file(Path::new(path), rec, edit.as_ref(), &mut report);
+        } else if mu.kind == "windows-env" {
+            let name = mu
+                .data
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            let scope = mu
+                .data
+                .get("scope")
+                .and_then(|v| v.as_str())
+                .unwrap_or("User");
+            let previous = mu.data.get("previous").and_then(|v| v.as_str());
+            let ours = mu.data.get("value").and_then(|v| v.as_str());
+            let current = get_env_var(env, name, scope);
+            if current.as_deref() != ours {
+                report.warnings.push(format!(
+                    "kept {scope} environment variable {name}: it was changed after headroom set it"
+                ));
+                continue;
+            }
+            match set_env_var(env, name, previous, scope) {
+                Ok(()) => report.actions.push(format!("restored {scope} env {name}")),
+                Err(e) => report.errors.push(e.message),
+            }
+        }
+    }
+    let dir = env.profile_dir(profile);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => report.actions.push(format!("deleted {}", dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => report.errors.push(Error::io("delete", &dir, &e).message),
+    }
+    report
+}

@@ -1,0 +1,162 @@
+//! Talking to a local proxy: readiness and identity probes over plain HTTP/1.1 on loopback (no
+//! HTTP client dependency for three GETs), and finding who holds a port when it is not us.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// `GET http://127.0.0.1:port/path` → (status, parsed JSON body). `None` on any failure.
+pub fn get_json(port: u16, path: &str, timeout: Duration) -> Option<(u16, Value)> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream.set_write_timeout(Some(timeout)).ok()?;
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(req.as_bytes()).ok()?;
+    let mut buf = Vec::new();
+    stream.take(1 << 20).read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status: u16 = head.split_whitespace().nth(1)?.parse().ok()?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    let json = serde_json::from_str(body.trim()).unwrap_or(Value::Null);
+    Some((status, json))
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size_line, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size_line.trim(), 16).unwrap_or(0);
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// `/readyz` answered 200 (or a body that says ready).
+pub fn is_ready(port: u16) -> bool {
+    matches!(
+        get_json(port, "/readyz", Duration::from_secs(2)),
+        Some((200, _))
+    )
+}
+
+/// What is listening on a port, as far as we can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortOwner {
+    Free,
+    /// A Headroom proxy serving this profile.
+    Ours,
+    /// A Headroom proxy of another deployment (or an ad-hoc `headroom proxy`).
+    OtherHeadroom {
+        profile: Option<String>,
+    },
+    /// Something else; `process` names it when the OS tells.
+    Foreign {
+        process: Option<String>,
+    },
+}
+
+/// Who holds `127.0.0.1:port`, judged by `/health` (`service` + `deployment.profile`).
+pub fn port_owner(port: u16, profile: &str) -> PortOwner {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    if TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err() {
+        // Not connectable on loopback; check whether it is bound at all (e.g. on 0.0.0.0
+        // with loopback filtered) by trying to bind.
+        return match std::net::TcpListener::bind(addr) {
+            Ok(_) => PortOwner::Free,
+            Err(_) => PortOwner::Foreign {
+                process: process_on_port(port),
+            },
+        };
+    }
+    match get_json(port, "/health", Duration::from_secs(2)) {
+        Some((_, body))
+            if body.get("service").and_then(Value::as_str) == Some("headroom-proxy") =>
+        {
+            let deployed = body
+                .pointer("/deployment/profile")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if deployed.as_deref() == Some(profile) {
+                PortOwner::Ours
+            } else {
+                PortOwner::OtherHeadroom { profile: deployed }
+            }
+        }
+        _ => PortOwner::Foreign {
+            process: process_on_port(port),
+        },
+    }
+}
+
+/// `pid (name)` of the process listening on `port`, from `/proc/net/tcp{,6}` and `/proc/*/fd`.
+#[cfg(target_os = "linux")]
+pub fn process_on_port(port: u16) -> Option<String> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() < 10 || cols[3] != "0A" {
+                continue; // 0A = LISTEN
+            }
+            let local_port = cols[1]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if local_port == Some(port) {
+                inodes.push(format!("socket:[{}]", cols[9]));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if let Ok(link) = std::fs::read_link(fd.path()) {
+                if inodes.iter().any(|i| link.to_string_lossy() == *i) {
+                    let comm = std::fs::read_to_string(entry.path().join("comm"))
+                        .map(|c| c.trim().to_owned())
+                        .unwrap_or_default();
+                    return Some(format!("pid {pid} ({comm})"));
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn process_on_port(_port: u16) -> Option<String> {
+    None
+}

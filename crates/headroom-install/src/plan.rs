@@ -1,0 +1,1092 @@
+//! Planning: everything `apply` will do, computed up front from the request and the current
+//! files, without changing anything. `--dry-run` prints the plan; `apply` executes exactly it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::edits::{self, Edit, JsonKey, Shell};
+use crate::env::{Environment, OsKind};
+use crate::error::{Error, ErrorKind, Result};
+use crate::fsx;
+use crate::health::{self, PortOwner};
+use crate::model::{self, Manifest, Preset, ProviderMode, RuntimeKind, Scope, SCHEMA_VERSION};
+use crate::supervisor::{self, Op, Spec, Supervisor};
+use crate::targets::Tool;
+
+/// Default image for `persistent-docker`.
+pub const DEFAULT_IMAGE: &str = "headroom:latest";
+
+/// What the user asked for (`headroom install apply` flags, or a desktop toggle).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub profile: String,
+    /// `None` = `persistent-service`, or `persistent-docker` when the runtime is docker.
+    pub preset: Option<Preset>,
+    pub runtime: Option<RuntimeKind>,
+    pub scope: Scope,
+    pub providers: ProviderMode,
+    /// Used with [`ProviderMode::Manual`].
+    pub targets: Vec<Tool>,
+    pub port: u16,
+    pub image: Option<String>,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request {
+            profile: "default".to_owned(),
+            preset: None,
+            runtime: None,
+            scope: Scope::User,
+            providers: ProviderMode::Auto,
+            targets: Vec::new(),
+            port: 8787,
+            image: None,
+        }
+    }
+}
+
+/// One file `apply` writes.
+#[derive(Debug, Clone)]
+pub struct FileChange {
+    /// `env`, a tool name, or `supervisor`.
+    pub target: String,
+    /// Mutation kind (`shell-block`, `json-env`, …) or artifact kind (`systemd-unit`, …).
+    pub kind: String,
+    pub artifact: bool,
+    /// The path as the user knows it (may be a symlink).
+    pub path: PathBuf,
+    /// The file that is really written.
+    pub resolved: PathBuf,
+    pub before: Option<String>,
+    pub before_mode: Option<u32>,
+    pub after: String,
+    /// Mode for new files (existing files keep theirs).
+    pub mode: Option<u32>,
+    pub edit: Edit,
+    pub created_dirs: Vec<PathBuf>,
+    /// The file goes away (only in the preview of a settings change).
+    pub deleted: bool,
+}
+
+/// A Windows environment variable change (HKCU/HKLM), executed through the runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVarChange {
+    pub name: String,
+    pub value: String,
+    /// `User` or `Machine`.
+    pub scope: String,
+    pub previous: Option<String>,
+}
+
+/// Everything `apply` will do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The manifest `apply` will write (its records are filled in while applying).
+    pub manifest: Manifest,
+    pub files: Vec<FileChange>,
+    pub env_vars: Vec<EnvVarChange>,
+    /// Supervisor registration commands, run after the files are written.
+    pub register: Vec<Op>,
+    /// How the runtime is started at the end.
+    pub start: Vec<Op>,
+    /// The same deployment is already installed: `apply` does nothing.
+    pub up_to_date: bool,
+    /// Things the user should know (tools skipped, root needed, …).
+    pub notes: Vec<String>,
+    pub spec: Spec,
+    /// The request this plan answers (re-planned by `apply` when replacing a deployment).
+    pub request: Request,
+    /// The installed deployment of this profile that `apply` replaces (different settings).
+    /// `files` is then a preview: `apply` undoes the old deployment and plans again.
+    pub replaces: Option<Manifest>,
+    /// What undoing the old deployment runs (preview only).
+    pub replace_ops: Vec<Op>,
+}
+
+/// A tool as found on this machine (for `--providers auto` and the desktop app).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolInfo {
+    pub tool: Tool,
+    pub binary: Option<PathBuf>,
+    /// The file provider scope edits (or the tool's config dir when it has none we edit).
+    pub config_path: PathBuf,
+    pub config_exists: bool,
+    /// What the tool is currently pointed at, as far as its config says (e.g. a base URL).
+    pub wiring: Option<String>,
+}
+
+impl ToolInfo {
+    pub fn detected(&self) -> bool {
+        self.binary.is_some() || self.config_exists
+    }
+}
+
+/// `~/.claude/settings.json` (honours `CLAUDE_CONFIG_DIR`).
+pub fn claude_settings(env: &Environment) -> PathBuf {
+    env.claude_config_dir
+        .clone()
+        .unwrap_or_else(|| env.home.join(".claude"))
+        .join("settings.json")
+}
+
+/// `~/.codex/config.toml` (honours `CODEX_HOME`).
+pub fn codex_config(env: &Environment) -> PathBuf {
+    codex_home(env).join("config.toml")
+}
+
+fn codex_home(env: &Environment) -> PathBuf {
+    env.codex_home
+        .clone()
+        .unwrap_or_else(|| env.home.join(".codex"))
+}
+
+/// OpenCode's global config: `$OPENCODE_CONFIG`, else `opencode.json` (or an existing
+/// `opencode.jsonc`) under `$XDG_CONFIG_HOME/opencode`.
+pub fn opencode_config(env: &Environment) -> PathBuf {
+    if let Some(p) = &env.opencode_config {
+        return p.clone();
+    }
+    let dir = env.config_home().join("opencode");
+    let json = dir.join("opencode.json");
+    let jsonc = dir.join("opencode.jsonc");
+    if !json.exists() && jsonc.exists() {
+        jsonc
+    } else {
+        json
+    }
+}
+
+fn tool_config_dir(env: &Environment, tool: Tool) -> PathBuf {
+    match tool {
+        Tool::Claude => claude_settings(env)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+        Tool::Codex => codex_home(env),
+        Tool::Opencode => env.config_home().join("opencode"),
+        Tool::Openclaw => env.home.join(".openclaw"),
+        Tool::Copilot => env.home.join(".copilot"),
+        Tool::Aider => env.home.join(".aider.conf.yml"),
+        Tool::Cursor => env.home.join(".cursor"),
+    }
+}
+
+/// Every known tool with its binary, config and current wiring.
+pub fn detect_tools(env: &Environment) -> Vec<ToolInfo> {
+    Tool::ALL
+        .iter()
+        .map(|&tool| {
+            let config_path = match tool {
+                Tool::Claude => claude_settings(env),
+                Tool::Codex => codex_config(env),
+                Tool::Opencode => opencode_config(env),
+                other => tool_config_dir(env, other),
+            };
+            let config_exists = tool_config_dir(env, tool).exists();
+            let text = std::fs::read_to_string(&config_path).ok();
+            let wiring = text.as_deref().and_then(|t| match tool {
+                Tool::Claude => crate::jsonc::get_raw(t, &["env", "ANTHROPIC_BASE_URL"])
+                    .ok()
+                    .flatten()
+                    .map(|raw| raw.trim_matches('"').to_owned()),
+                Tool::Codex => t
+                    .parse::<toml_edit::DocumentMut>()
+                    .ok()
+                    .and_then(|d| {
+                        d.get("model_provider")
+                            .and_then(|i| i.as_str())
+                            .map(str::to_owned)
+                    })
+                    .map(|p| format!("model_provider = {p}")),
+                Tool::Opencode => {
+                    crate::jsonc::get_raw(t, &["provider", "headroom", "options", "baseURL"])
+                        .ok()
+                        .flatten()
+                        .map(|raw| raw.trim_matches('"').to_owned())
+                }
+                _ => None,
+            });
+            ToolInfo {
+                tool,
+                binary: env.find_binary(tool.binary()),
+                config_path,
+                config_exists,
+                wiring,
+            }
+        })
+        .collect()
+}
+
+/// Targets each scope can wire.
+pub fn scope_supports(scope: Scope, tool: Tool) -> bool {
+    match scope {
+        Scope::Provider => matches!(tool, Tool::Claude | Tool::Codex | Tool::Opencode),
+        Scope::User | Scope::System => !matches!(tool, Tool::Opencode),
+    }
+}
+
+fn resolve_targets(env: &Environment, req: &Request, notes: &mut Vec<String>) -> Result<Vec<Tool>> {
+    let valid: Vec<&str> = Tool::ALL
+        .iter()
+        .filter(|t| scope_supports(req.scope, **t))
+        .map(|t| t.name())
+        .collect();
+    match req.providers {
+        ProviderMode::Manual => {
+            let mut out = Vec::new();
+            for &t in &req.targets {
+                if !scope_supports(req.scope, t) {
+                    let why = match (req.scope, t) {
+                        (Scope::Provider, Tool::Copilot | Tool::Aider | Tool::Cursor) => format!(
+                            "{} has no config file Headroom can edit, so provider scope cannot wire it",
+                            t.display_name()
+                        ),
+                        (Scope::Provider, Tool::Openclaw) => {
+                            "OpenClaw is wired through its plugin (`headroom wrap openclaw`), not a config edit".to_owned()
+                        }
+                        (_, Tool::Opencode) => {
+                            "OpenCode reads no base-URL environment variable; it is wired through its opencode.json".to_owned()
+                        }
+                        _ => "not supported".to_owned(),
+                    };
+                    let hint = match req.scope {
+                        Scope::Provider => {
+                            "use `--scope user` for it, or drop the target".to_owned()
+                        }
+                        _ => "use `--scope provider` for it, or drop the target".to_owned(),
+                    };
+                    return Err(Error::user(
+                        format!(
+                            "target `{t}` is not supported in {} scope: {why} (this scope supports: {})",
+                            req.scope,
+                            valid.join(", ")
+                        ),
+                        Some(&hint),
+                    ));
+                }
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+            if out.is_empty() {
+                notes.push(
+                    "no targets given: only the proxy is installed, no tool is wired".to_owned(),
+                );
+            }
+            Ok(out)
+        }
+        ProviderMode::All => Ok(Tool::ALL
+            .into_iter()
+            .filter(|t| scope_supports(req.scope, *t))
+            .collect()),
+        ProviderMode::Auto => {
+            let found: Vec<Tool> = detect_tools(env)
+                .into_iter()
+                .filter(|i| i.detected() && scope_supports(req.scope, i.tool))
+                .map(|i| i.tool)
+                .collect();
+            if found.is_empty() {
+                notes.push(
+                    "no coding tools detected (looked for their binaries on PATH and their config dirs); only the proxy is installed"
+                        .to_owned(),
+                );
+            }
+            Ok(found)
+        }
+    }
+}
+
+fn read_for_edit(path: &Path) -> Result<(PathBuf, Option<String>, Option<u32>)> {
+    let resolved = fsx::resolve(path)?;
+    if resolved.is_dir() {
+        return Err(Error::user(
+            format!("{} is a directory, not a file", path.display()),
+            None,
+        ));
+    }
+    let bytes = fsx::read_opt(&resolved)?;
+    let text = match bytes {
+        Some(b) => Some(String::from_utf8(b).map_err(|_| {
+            Error::user(
+                format!("{} is not UTF-8 text; refusing to edit it", path.display()),
+                Some("convert it to UTF-8, or choose a scope that does not edit it"),
+            )
+        })?),
+        None => None,
+    };
+    if text.is_some() && fsx::is_read_only(&resolved) {
+        return Err(Error::user(
+            format!("{} is read-only; refusing to edit it", path.display()),
+            Some("make it writable (chmod u+w), or choose another scope"),
+        ));
+    }
+    let mode = fsx::mode_of(&resolved);
+    Ok((resolved, text, mode))
+}
+
+/// Files as they will be once the deployment being replaced is undone (resolved path →
+/// content, `None` = absent), and which of them the new plan writes.
+#[derive(Default)]
+struct Overlay {
+    base: BTreeMap<PathBuf, Option<String>>,
+    touched: std::cell::RefCell<std::collections::BTreeSet<PathBuf>>,
+}
+
+fn file_change(
+    target: &str,
+    kind: &str,
+    artifact: bool,
+    path: PathBuf,
+    mut edit: Edit,
+    mode: Option<u32>,
+    overlay: &Overlay,
+) -> Result<Option<FileChange>> {
+    let (resolved, before, before_mode) = read_for_edit(&path)?;
+    overlay.touched.borrow_mut().insert(resolved.clone());
+    let base = match overlay.base.get(&resolved) {
+        Some(b) => b.clone(),
+        None => before.clone(),
+    };
+    let after = edit.apply(base.as_deref()).map_err(|why| {
+        Error::user(
+            format!("cannot edit {}: {why}", path.display()),
+            Some("fix the file by hand (or move it away), then retry; it was not changed"),
+        )
+    })?;
+    if before.as_deref() == Some(after.as_str()) {
+        return Ok(None);
+    }
+    let created_dirs = resolved.parent().map(fsx::missing_dirs).unwrap_or_default();
+    Ok(Some(FileChange {
+        target: target.to_owned(),
+        kind: kind.to_owned(),
+        artifact,
+        path,
+        resolved,
+        before,
+        before_mode,
+        after,
+        mode,
+        edit,
+        created_dirs,
+        deleted: false,
+    }))
+}
+
+/// How the files of `old` will look once it is undone (what `remove` would leave).
+fn removal_overlay(old: &Manifest) -> Result<Overlay> {
+    let mut overlay = Overlay::default();
+    let records = old
+        .mutations
+        .iter()
+        .filter_map(|m| {
+            let edit: Option<Edit> = serde_json::from_value(m.data.clone()).ok();
+            Some((m.path.clone()?, m.file.clone()?, edit))
+        })
+        .chain(
+            old.artifacts
+                .iter()
+                .filter_map(|a| Some((a.path.clone(), a.file.clone()?, None))),
+        );
+    for (path, rec, edit) in records {
+        let resolved = fsx::resolve(Path::new(&path))?;
+        let content = match fsx::read_opt(&resolved)? {
+            None => None,
+            Some(current) => {
+                crate::engine::undone(&rec, edit.as_ref(), &current)
+                    .map_err(|why| {
+                        Error::user(
+                            format!("cannot undo the current settings in {path}: {why}"),
+                            Some("fix the file by hand, or `headroom install remove` first"),
+                        )
+                    })?
+                    .content
+            }
+        };
+        overlay.base.insert(resolved, content);
+    }
+    Ok(overlay)
+}
+
+/// The request that produced an installed manifest (to re-apply it).
+pub fn request_of(m: &Manifest) -> Request {
+    Request {
+        profile: m.profile.clone(),
+        preset: Some(m.preset),
+        runtime: Some(m.runtime_kind),
+        scope: m.scope,
+        providers: ProviderMode::Manual,
+        targets: m.targets.iter().filter_map(|t| t.parse().ok()).collect(),
+        port: m.port,
+        image: Some(m.image.clone()),
+    }
+}
+
+/// The supervisor backend for a deployment.
+pub fn supervisor_for(
+    env: &Environment,
+    preset: Preset,
+    scope: Scope,
+) -> Result<Box<dyn Supervisor>> {
+    let _ = scope;
+    Ok(match (preset, env.os) {
+        (Preset::Docker, _) => Box::new(supervisor::Docker),
+        (Preset::Service, OsKind::Linux) => {
+            if !env.systemd {
+                return Err(Error::user(
+                    "persistent-service needs systemd, which is not running on this machine",
+                    Some("use `--preset persistent-task` (a cron watchdog) or `--preset persistent-docker`"),
+                ));
+            }
+            Box::new(supervisor::Systemd { timer: false })
+        }
+        (Preset::Task, OsKind::Linux) if env.systemd => {
+            Box::new(supervisor::Systemd { timer: true })
+        }
+        (Preset::Task, OsKind::Linux) => Box::new(supervisor::Cron),
+        (p, OsKind::Macos) => Box::new(supervisor::Launchd {
+            task: p == Preset::Task,
+        }),
+        (p, OsKind::Windows) => Box::new(supervisor::TaskScheduler {
+            task: p == Preset::Task,
+        }),
+    })
+}
+
+/// Build the supervisor spec for a manifest.
+pub fn spec_for(env: &Environment, m: &Manifest) -> Spec {
+    let mut container_env: Vec<(String, String)> = vec![
+        ("HEADROOM_HOST".to_owned(), "0.0.0.0".to_owned()),
+        ("HEADROOM_PORT".to_owned(), m.port.to_string()),
+        (
+            "HEADROOM_WORKSPACE_DIR".to_owned(),
+            "/var/lib/headroom".to_owned(),
+        ),
+    ];
+    container_env.extend(deployment_env(m));
+    for k in crate::env::FORWARDED_VARS {
+        if let Some(v) = m.base_env.get(k) {
+            container_env.push((k.to_owned(), v.clone()));
+        }
+    }
+    let docker = env
+        .find_binary(&env.docker)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| env.docker.clone());
+    let windows_user = match (env.vars.get("USERDOMAIN"), env.vars.get("USERNAME")) {
+        (Some(d), Some(u)) => format!("{d}\\{u}"),
+        (None, Some(u)) => u.clone(),
+        _ => std::env::var("USERNAME").unwrap_or_default(),
+    };
+    Spec {
+        profile: m.profile.clone(),
+        os: env.os,
+        system: m.scope == Scope::System,
+        uid: env.uid,
+        exe: env.headroom_exe.clone(),
+        workspace_dir: env.workspace_dir.clone(),
+        config_home: env.config_home(),
+        home: env.home.clone(),
+        root: env.root.clone(),
+        port: m.port,
+        windows_user,
+        docker,
+        image: m.image.clone(),
+        container_env,
+    }
+}
+
+/// `HEADROOM_DEPLOYMENT_*`: how the proxy learns (and `/health` reports) its deployment.
+pub fn deployment_env(m: &Manifest) -> Vec<(String, String)> {
+    let supervisor = m.supervisor_kind.as_str();
+    vec![
+        ("HEADROOM_DEPLOYMENT_PROFILE".to_owned(), m.profile.clone()),
+        (
+            "HEADROOM_DEPLOYMENT_PRESET".to_owned(),
+            m.preset.to_string(),
+        ),
+        (
+            "HEADROOM_DEPLOYMENT_RUNTIME".to_owned(),
+            m.runtime_kind.to_string(),
+        ),
+        (
+            "HEADROOM_DEPLOYMENT_SUPERVISOR".to_owned(),
+            supervisor.to_owned(),
+        ),
+        ("HEADROOM_DEPLOYMENT_SCOPE".to_owned(), m.scope.to_string()),
+    ]
+}
+
+fn shell_targets(env: &Environment, scope: Scope) -> Vec<(PathBuf, Shell)> {
+    match (scope, env.os) {
+        (Scope::User, OsKind::Windows) => supervisor::powershell_profiles(&env.home)
+            .into_iter()
+            .map(|p| (p, Shell::Powershell))
+            .collect(),
+        (Scope::User, _) => {
+            let mut out = Vec::new();
+            let has = |bin: &str, file: &Path| env.find_binary(bin).is_some() || file.exists();
+            let bashrc = env.home.join(".bashrc");
+            if has("bash", &bashrc) {
+                out.push((bashrc, Shell::Posix));
+            }
+            let zshrc = env
+                .zdotdir
+                .clone()
+                .unwrap_or_else(|| env.home.join("."))
+                .join(".zshrc");
+            let zshrc = PathBuf::from(zshrc.to_string_lossy().replace("/./", "/"));
+            if has("zsh", &zshrc) {
+                out.push((zshrc, Shell::Posix));
+            }
+            let fish_dir = env.config_home().join("fish");
+            if has("fish", &fish_dir) {
+                out.push((fish_dir.join("conf.d/headroom.fish"), Shell::Fish));
+            }
+            out.push((env.home.join(".profile"), Shell::Posix));
+            out
+        }
+        (Scope::System, OsKind::Linux) => {
+            vec![(env.system_path("/etc/profile.d/headroom.sh"), Shell::Posix)]
+        }
+        (Scope::System, OsKind::Macos) => ["/etc/profile", "/etc/zprofile", "/etc/bashrc"]
+            .iter()
+            .map(|p| (env.system_path(p), Shell::Posix))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Compute what `apply` would do. Changes nothing; fails (changing nothing) on bad input,
+/// unparseable files, a taken port or a missing docker.
+pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
+    model::validate_profile(&req.profile)?;
+    if req.port == 0 {
+        return Err(Error::usage(
+            "invalid port 0",
+            Some("use a port between 1 and 65535 (default 8787)"),
+        ));
+    }
+    let preset = match (req.preset, req.runtime) {
+        (None, Some(RuntimeKind::Docker)) => Preset::Docker,
+        (None, _) => Preset::Service,
+        (Some(Preset::Docker), Some(RuntimeKind::Native)) => {
+            return Err(Error::usage(
+                "`--preset persistent-docker` always uses the docker runtime",
+                Some("drop `--runtime native`, or pick persistent-service / persistent-task"),
+            ))
+        }
+        (Some(p @ (Preset::Service | Preset::Task)), Some(RuntimeKind::Docker)) => {
+            return Err(Error::usage(
+                format!("`--preset {p}` runs the native binary; the docker runtime needs `--preset persistent-docker`"),
+                Some("use `--preset persistent-docker` (Docker's restart policy keeps it running)"),
+            ))
+        }
+        (Some(p), _) => p,
+    };
+    let runtime = if preset == Preset::Docker {
+        RuntimeKind::Docker
+    } else {
+        RuntimeKind::Native
+    };
+    let mut notes = Vec::new();
+    let targets = resolve_targets(env, req, &mut notes)?;
+
+    if req.scope == Scope::System
+        && env.root == Path::new("/")
+        && !env.is_root()
+        && env.os != OsKind::Windows
+    {
+        return Err(Error::user(
+            "system scope edits files under /etc and registers a system service, which needs root",
+            Some("rerun with sudo, or use `--scope user`"),
+        ));
+    }
+
+    let existing = model::load(&env.manifest_path(&req.profile), &req.profile)?;
+
+    // One shell env block per file: refuse a second profile that would fight over it.
+    if matches!(req.scope, Scope::User | Scope::System) {
+        for other in list_profiles(env) {
+            if other == req.profile {
+                continue;
+            }
+            if let Ok(Some(m)) = model::load(&env.manifest_path(&other), &other) {
+                if m.scope == req.scope && !m.targets.is_empty() {
+                    return Err(Error::user(
+                        format!(
+                            "profile `{other}` already owns the {} scope env block",
+                            req.scope
+                        ),
+                        Some("remove that profile first, or use `--scope provider` for this one"),
+                    ));
+                }
+            }
+        }
+    }
+
+    let port = req.port;
+    let mut tool_envs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for t in &targets {
+        tool_envs.insert(
+            t.name().to_owned(),
+            t.env(port)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        );
+    }
+    let mut base_env = BTreeMap::new();
+    base_env.insert("HEADROOM_PORT".to_owned(), port.to_string());
+    base_env.insert("HEADROOM_HOST".to_owned(), "127.0.0.1".to_owned());
+    if runtime == RuntimeKind::Docker {
+        for (k, v) in &env.vars {
+            if crate::env::FORWARDED_VARS.contains(&k.as_str()) {
+                base_env.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let now = model::now_iso();
+    let manifest = Manifest {
+        schema_version: SCHEMA_VERSION,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        profile: req.profile.clone(),
+        preset,
+        runtime_kind: runtime,
+        supervisor_kind: preset.supervisor(),
+        scope: req.scope,
+        provider_mode: req.providers,
+        targets: targets.iter().map(|t| t.name().to_owned()).collect(),
+        port,
+        host: "127.0.0.1".to_owned(),
+        image: req
+            .image
+            .clone()
+            .unwrap_or_else(|| DEFAULT_IMAGE.to_owned()),
+        service_name: format!("headroom-{}", req.profile),
+        container_name: format!("headroom-{}", req.profile),
+        health_url: format!("http://127.0.0.1:{port}/readyz"),
+        base_env,
+        tool_envs,
+        proxy_args: vec![
+            "--host".to_owned(),
+            "127.0.0.1".to_owned(),
+            "--port".to_owned(),
+            port.to_string(),
+        ],
+        mutations: Vec::new(),
+        artifacts: Vec::new(),
+        state_dirs_created: Vec::new(),
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    let spec = spec_for(env, &manifest);
+
+    if let Some(old) = &existing {
+        if old.same_settings(&manifest) {
+            return Ok(Plan {
+                manifest: old.clone(),
+                files: Vec::new(),
+                env_vars: Vec::new(),
+                register: Vec::new(),
+                start: Vec::new(),
+                up_to_date: true,
+                notes,
+                spec,
+                request: req.clone(),
+                replaces: None,
+                replace_ops: Vec::new(),
+            });
+        }
+    }
+
+    // Docker must work before we touch anything.
+    if runtime == RuntimeKind::Docker {
+        check_docker(env)?;
+    }
+
+    match health::port_owner(port, &req.profile) {
+        PortOwner::Free | PortOwner::Ours => {}
+        PortOwner::OtherHeadroom { profile } => {
+            return Err(Error::user(
+                format!(
+                    "port {port} is already used by another Headroom proxy{}",
+                    profile
+                        .map(|p| format!(" (deployment profile `{p}`)"))
+                        .unwrap_or_default()
+                ),
+                Some("stop it, or pick another port with `--port`"),
+            ))
+        }
+        PortOwner::Foreign { process } => {
+            return Err(Error::user(
+                format!(
+                    "port {port} on 127.0.0.1 is already in use{}",
+                    process
+                        .map(|p| format!(" by {p}"))
+                        .unwrap_or_else(|| " by another program".to_owned())
+                ),
+                Some("stop that program, or pick another port with `--port`"),
+            ))
+        }
+    }
+
+    let overlay = match &existing {
+        Some(old) => removal_overlay(old)?,
+        None => Overlay::default(),
+    };
+    let mut files = Vec::new();
+    let mut env_vars = Vec::new();
+    // Tool wiring.
+    match req.scope {
+        Scope::Provider => {
+            for t in &targets {
+                let change = match t {
+                    Tool::Claude => file_change(
+                        "claude",
+                        "json-env",
+                        false,
+                        claude_settings(env),
+                        Edit::JsonSet {
+                            keys: t
+                                .env(port)
+                                .into_iter()
+                                .map(|(k, v)| JsonKey {
+                                    path: vec!["env".to_owned(), k.to_owned()],
+                                    value: Value::from(v),
+                                    previous: None,
+                                })
+                                .collect(),
+                            created: Vec::new(),
+                        },
+                        Some(0o644),
+                        &overlay,
+                    )?,
+                    Tool::Codex => {
+                        let auth = std::fs::read_to_string(codex_home(env).join("auth.json")).ok();
+                        file_change(
+                            "codex",
+                            "toml-block",
+                            false,
+                            codex_config(env),
+                            Edit::CodexToml {
+                                base_url: format!("http://127.0.0.1:{port}/v1"),
+                                chatgpt_auth: edits::codex_uses_chatgpt_auth(auth.as_deref()),
+                                previous_model_provider: None,
+                                previous_table: None,
+                            },
+                            Some(0o644),
+                            &overlay,
+                        )?
+                    }
+                    Tool::Opencode => file_change(
+                        "opencode",
+                        "json-block",
+                        false,
+                        opencode_config(env),
+                        Edit::JsonSet {
+                            keys: vec![JsonKey {
+                                path: vec!["provider".to_owned(), "headroom".to_owned()],
+                                value: serde_json::json!({
+                                    "npm": "@ai-sdk/openai-compatible",
+                                    "name": "Headroom",
+                                    "options": {"baseURL": format!("http://127.0.0.1:{port}/v1")}
+                                }),
+                                previous: None,
+                            }],
+                            created: Vec::new(),
+                        },
+                        Some(0o644),
+                        &overlay,
+                    )?,
+                    _ => None,
+                };
+                files.extend(change);
+            }
+        }
+        Scope::User | Scope::System => {
+            let mut vars: Vec<(String, String)> = Vec::new();
+            for t in &targets {
+                for (k, v) in t.env(port) {
+                    if let Some(existing) = vars.iter_mut().find(|(ek, _)| ek == k) {
+                        existing.1 = v;
+                    } else {
+                        vars.push((k.to_owned(), v));
+                    }
+                }
+            }
+            if targets.contains(&Tool::Openclaw) {
+                notes.push("OpenClaw reads no base-URL variable; run `headroom wrap openclaw` to wire its plugin".to_owned());
+            }
+            if !vars.is_empty() {
+                for (path, shell) in shell_targets(env, req.scope) {
+                    files.extend(file_change(
+                        "env",
+                        "shell-block",
+                        false,
+                        path,
+                        Edit::ShellBlock {
+                            shell,
+                            vars: vars.clone(),
+                        },
+                        Some(0o644),
+                        &overlay,
+                    )?);
+                }
+                if env.os == OsKind::Windows {
+                    let scope = if req.scope == Scope::System {
+                        "Machine"
+                    } else {
+                        "User"
+                    };
+                    for (name, value) in &vars {
+                        let previous = crate::engine::get_env_var(env, name, scope);
+                        if previous.as_deref() != Some(value.as_str()) {
+                            env_vars.push(EnvVarChange {
+                                name: name.clone(),
+                                value: value.clone(),
+                                scope: scope.to_owned(),
+                                previous,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // Supervisor artefacts.
+    let sup = supervisor_for(env, preset, req.scope)?;
+    for f in sup.files(&spec) {
+        files.extend(file_change(
+            "supervisor",
+            f.kind,
+            true,
+            f.path,
+            Edit::Whole { content: f.content },
+            Some(f.mode),
+            &overlay,
+        )?);
+    }
+    let register = sup.register(&spec);
+    let start = sup.start(&spec);
+    if env.os == OsKind::Linux && preset == Preset::Service && req.scope != Scope::System {
+        notes.push("systemd user services stop when you log out unless lingering is on: `loginctl enable-linger $USER`".to_owned());
+    }
+    let mut replace_ops = Vec::new();
+    if let Some(old) = &existing {
+        // Files the old deployment changed that the new one leaves alone go back as they were.
+        for (resolved, base) in &overlay.base {
+            if overlay.touched.borrow().contains(resolved) {
+                continue;
+            }
+            let current =
+                fsx::read_opt(resolved)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+            if current == *base {
+                continue;
+            }
+            files.push(FileChange {
+                target: "previous".to_owned(),
+                kind: "restore".to_owned(),
+                artifact: false,
+                path: resolved.clone(),
+                resolved: resolved.clone(),
+                before: current,
+                before_mode: fsx::mode_of(resolved),
+                after: base.clone().unwrap_or_default(),
+                mode: None,
+                edit: Edit::Whole {
+                    content: String::new(),
+                },
+                created_dirs: Vec::new(),
+                deleted: base.is_none(),
+            });
+        }
+        let old_spec = spec_for(env, old);
+        if let Ok(old_sup) = supervisor_for(env, old.preset, old.scope) {
+            replace_ops.extend(old_sup.stop(&old_spec));
+            replace_ops.extend(old_sup.unregister(&old_spec));
+            replace_ops.extend(old_sup.after_unregister(&old_spec));
+        }
+        notes.push(format!(
+            "profile `{}` is installed with different settings ({}, {} scope, port {}, targets: {}); apply replaces them",
+            old.profile,
+            old.preset,
+            old.scope,
+            old.port,
+            if old.targets.is_empty() { "none".to_owned() } else { old.targets.join(", ") }
+        ));
+    }
+    Ok(Plan {
+        manifest,
+        files,
+        env_vars,
+        register,
+        start,
+        up_to_date: false,
+        notes,
+        spec,
+        request: req.clone(),
+        replaces: existing,
+        replace_ops,
+    })
+}
+
+/// `powershell -NoProfile -NonInteractive -Command <script>`.
+pub fn powershell(script: &str) -> crate::runner::Cmd {
+    crate::runner::Cmd::new(
+        "powershell",
+        ["-NoProfile", "-NonInteractive", "-Command", script],
+    )
+}
+
+/// Docker must be installed and its daemon reachable; checked before anything changes.
+pub fn check_docker(env: &Environment) -> Result<()> {
+    let Some(bin) = env.find_binary(&env.docker) else {
+        return Err(Error::user(
+            format!("Docker is required for persistent-docker but `{}` was not found on PATH", env.docker),
+            Some("install Docker (or Podman and set HEADROOM_DOCKER=podman), or use `--preset persistent-service`"),
+        ));
+    };
+    let cmd = crate::runner::Cmd::new(
+        bin.to_string_lossy(),
+        ["version", "--format", "{{.Server.Version}}"],
+    );
+    match env.runner.run(&cmd) {
+        Ok(out) if out.success() => Ok(()),
+        Ok(out) => Err(Error::user(
+            format!(
+                "the Docker daemon is not reachable (`{} version` failed: {})",
+                env.docker,
+                first_line(&out.stderr)
+            ),
+            Some("start Docker (e.g. `sudo systemctl start docker` or Docker Desktop), then retry"),
+        )),
+        Err(e) => Err(Error::user(
+            format!("cannot run `{}`: {e}", bin.display()),
+            Some("check the Docker installation, or set HEADROOM_DOCKER"),
+        )),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    let l = s
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if l.is_empty() {
+        "no output".to_owned()
+    } else {
+        l.to_owned()
+    }
+}
+
+/// Installed profile names, sorted.
+pub fn list_profiles(env: &Environment) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(env.deploy_root())
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().join("manifest.json").is_file())
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+impl Plan {
+    /// Unified diffs of every file change, then the commands that will run.
+    pub fn render_diff(&self) -> String {
+        let mut out = String::new();
+        if self.up_to_date {
+            let _ = writeln!(
+                out,
+                "Profile `{}` is already installed with these settings; nothing to do.",
+                self.manifest.profile
+            );
+            return out;
+        }
+        for f in &self.files {
+            let old_name = if f.before.is_some() {
+                f.path.display().to_string()
+            } else {
+                "/dev/null".to_owned()
+            };
+            let new_name = if f.deleted {
+                "/dev/null".to_owned()
+            } else {
+                f.path.display().to_string()
+            };
+            let before = f.before.as_deref().unwrap_or("");
+            let diff = similar::TextDiff::from_lines(before, f.after.as_str());
+            let _ = write!(
+                out,
+                "{}",
+                diff.unified_diff()
+                    .context_radius(3)
+                    .header(&old_name, &new_name)
+            );
+            if !f.after.is_empty() && !f.after.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        for v in &self.env_vars {
+            let _ = writeln!(
+                out,
+                "set {} environment variable {}={} (was: {})",
+                v.scope,
+                v.name,
+                v.value,
+                v.previous.as_deref().unwrap_or("unset")
+            );
+        }
+        if !self.register.is_empty() || !self.start.is_empty() || !self.replace_ops.is_empty() {
+            out.push_str("Commands:\n");
+            for op in self
+                .replace_ops
+                .iter()
+                .chain(&self.register)
+                .chain(&self.start)
+            {
+                let _ = writeln!(out, "  {}", op.display());
+            }
+        }
+        if self.start.is_empty() && self.manifest.preset == Preset::Task {
+            let _ = writeln!(
+                out,
+                "  spawn {} install agent run --profile {}",
+                self.spec.exe.display(),
+                self.manifest.profile
+            );
+        }
+        out
+    }
+
+    /// A one-line-per-item summary (files, services) for the confirmation prompt.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for f in &self.files {
+            let verb = if f.before.is_some() { "edit" } else { "create" };
+            lines.push(format!("{verb} {} ({})", f.path.display(), f.kind));
+        }
+        for v in &self.env_vars {
+            lines.push(format!("set {} env {}", v.scope, v.name));
+        }
+        for op in &self.register {
+            lines.push(format!("run {}", op.display()));
+        }
+        lines
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind, "error", None)
+    }
+}
