@@ -26,6 +26,9 @@ pub enum Command {
     Wrap(commands::wrap::WrapArgs),
     /// Undo per-tool wiring that `wrap` made
     Unwrap(commands::wrap::UnwrapArgs),
+    /// Internal: the detached proxy `wrap` starts; exits after the last wrapped tool
+    #[command(hide = true, name = "wrap-proxy")]
+    WrapProxy(commands::wrap::WrapProxyArgs),
     /// Install Headroom as a durable background deployment
     Install(commands::install::InstallArgs),
 }

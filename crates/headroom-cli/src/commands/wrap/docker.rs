@@ -1,0 +1,102 @@
+//! `wrap --runtime docker`: the ephemeral proxy runs in a container instead of in-process.
+//!
+//! The `wrap-proxy` helper still owns the lifetime (leases, lock, record); it only swaps the
+//! in-process server for `docker run --rm` published on 127.0.0.1 and `docker stop` at the end.
+//! `HEADROOM_DOCKER` picks the client binary (e.g. `podman`) and `HEADROOM_DOCKER_IMAGE` the
+//! image.
+
+use std::ffi::OsString;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use tokio::process::Command;
+
+use super::probe::{probe, Probe};
+
+/// The image `docker/Dockerfile` builds (`docker build -t headroom:latest -f docker/Dockerfile .`).
+pub const DEFAULT_IMAGE: &str = "headroom:latest";
+
+pub struct Container {
+    docker: OsString,
+    name: String,
+}
+
+fn docker_binary() -> OsString {
+    std::env::var_os("HEADROOM_DOCKER")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "docker".into())
+}
+
+impl Container {
+    /// `docker run` the proxy on `127.0.0.1:port` and wait until it answers as Headroom.
+    pub async fn start(port: u16) -> Result<Container> {
+        let docker = docker_binary();
+        let image = std::env::var("HEADROOM_DOCKER_IMAGE")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_IMAGE.to_owned());
+        let name = format!("headroom-wrap-{port}");
+        // A container left by a helper that was killed with SIGKILL would hold the name.
+        let _ = Command::new(&docker)
+            .args(["rm", "-f", &name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+        let mut run = Command::new(&docker);
+        run.args(["run", "-d", "--rm", "--name", &name, "-p"])
+            .arg(format!("127.0.0.1:{port}:8787"));
+        for var in [
+            "ANTHROPIC_TARGET_API_URL",
+            "OPENAI_TARGET_API_URL",
+            "CHATGPT_TARGET_API_URL",
+            "HEADROOM_MODE",
+        ] {
+            if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
+                // `-e NAME` copies the value from our env without putting it on a command line.
+                run.args(["-e", var]);
+            }
+        }
+        run.arg(&image).stdin(Stdio::null());
+        let output = run
+            .output()
+            .await
+            .with_context(|| format!("cannot run `{}`", docker.to_string_lossy()))?;
+        if !output.status.success() {
+            bail!(
+                "`{} run {image}` failed: {}",
+                docker.to_string_lossy(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        let container = Container { docker, name };
+        let deadline = Instant::now() + Duration::from_secs(45);
+        loop {
+            let answer =
+                tokio::task::spawn_blocking(move || probe(port, Duration::from_secs(2))).await?;
+            match answer {
+                Probe::Headroom(h) if h.ready => return Ok(container),
+                _ if Instant::now() >= deadline => {
+                    container.stop().await;
+                    bail!("the proxy container did not become ready on port {port} within 45 s");
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// `docker stop` (the container was started with `--rm`, so this also removes it).
+    pub async fn stop(self) {
+        let status = Command::new(&self.docker)
+            .args(["stop", "-t", "2", &self.name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .await;
+        if !status.is_ok_and(|s| s.success()) {
+            tracing::warn!(container = %self.name, "docker stop failed");
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! "Find or start" a proxy on the requested port, in the contract's order (§6):
+//! a healthy Headroom is reused; an installed but stopped deployment on that port is started
+//! through its supervisor (`headroom install start`); otherwise an ephemeral proxy is started.
+//! A port held by anything that is not Headroom is an error, never reused.
+//!
+//! All of it runs under the per-port lock so two `wrap`s never start two proxies, and an
+//! ephemeral proxy deciding to exit (it takes the same lock) never races a `wrap` that is about
+//! to lease it.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use super::lease::{open_private, PortState, ProcessId};
+use super::probe::{probe, Health, Probe};
+use super::Runtime;
+use crate::diagnostics::user_error;
+
+/// How long one `/health` probe may take. Loopback answers in well under a millisecond; the
+/// bound only matters for a wedged listener.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where the proxy a tool will use came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A Headroom that was already serving: a deployment (its profile), the desktop app or a
+    /// plain `headroom proxy`.
+    Existing { deployment: Option<String> },
+    /// An ephemeral proxy another `wrap` started; we hold a lease on it.
+    SharedEphemeral,
+    /// A stopped deployment we started through its supervisor.
+    Recovered { profile: String },
+    /// A new ephemeral proxy; we hold a lease on it.
+    Ephemeral,
+}
+
+impl Source {
+    pub fn describe(&self, port: u16) -> String {
+        let url = format!("http://127.0.0.1:{port}");
+        match self {
+            Source::Existing {
+                deployment: Some(p),
+            } => format!("using Headroom deployment '{p}' on {url}"),
+            Source::Existing { deployment: None } => format!("using the Headroom proxy on {url}"),
+            Source::SharedEphemeral => format!("sharing the wrap proxy on {url}"),
+            Source::Recovered { profile } => {
+                format!("started deployment '{profile}'; using it on {url}")
+            }
+            Source::Ephemeral => format!("started a proxy for this session on {url}"),
+        }
+    }
+
+    /// True when this run holds a lease that keeps an ephemeral proxy alive.
+    pub fn holds_lease(&self) -> bool {
+        matches!(self, Source::SharedEphemeral | Source::Ephemeral)
+    }
+}
+
+/// An installed deployment, as much of its manifest as `wrap` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub profile: String,
+    pub port: u16,
+    pub targets: Vec<String>,
+    pub manifest: PathBuf,
+}
+
+/// Every loadable manifest under `<workspace>/deploy/*/manifest.json`, `default` first, then by
+/// name. Unreadable manifests are skipped: `wrap` must not fail because of an unrelated profile.
+pub fn deployments(workspace: &Path) -> Vec<Deployment> {
+    let Ok(entries) = std::fs::read_dir(workspace.join("deploy")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Deployment> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let manifest = entry.path().join("manifest.json");
+            let value: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&manifest).ok()?).ok()?;
+            let profile = value
+                .get("profile")
+                .and_then(|p| p.as_str())
+                .map(str::to_owned)
+                .unwrap_or_else(|| entry.file_name().to_string_lossy().into_owned());
+            let port = u16::try_from(value.get("port")?.as_u64()?).ok()?;
+            let targets = value
+                .get("targets")
+                .and_then(|t| t.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(Deployment {
+                profile,
+                port,
+                targets,
+                manifest,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.profile != "default", &a.profile).cmp(&(b.profile != "default", &b.profile))
+    });
+    out
+}
+
+/// Seconds to wait for a proxy we started (`HEADROOM_WRAP_PROXY_TIMEOUT`, default 45).
+fn start_timeout() -> Result<Duration> {
+    match std::env::var("HEADROOM_WRAP_PROXY_TIMEOUT") {
+        Err(_) => Ok(Duration::from_secs(45)),
+        Ok(v) => match v.trim().parse::<f64>() {
+            Ok(s) if s > 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),
+            _ => Err(user_error(
+                format!(
+                    "HEADROOM_WRAP_PROXY_TIMEOUT must be a positive number of seconds, not `{v}`"
+                ),
+                Some("unset it to use the default of 45 seconds"),
+            )),
+        },
+    }
+}
+
+/// The whole decision, under the port lock. `holder` is the process the lease names (this
+/// process: on Unix it becomes the tool by exec).
+pub fn ensure_proxy(
+    workspace: &Path,
+    port: u16,
+    runtime: Runtime,
+    label: &str,
+    holder: ProcessId,
+) -> Result<Source> {
+    let state = PortState::new(workspace, port);
+    let _lock = state.lock()?;
+    match probe(port, PROBE_TIMEOUT) {
+        Probe::Headroom(health) => return reuse(&state, port, label, holder, health),
+        Probe::Foreign(what) => return Err(foreign(port, &what)),
+        Probe::Free => {}
+    }
+    if let Some(deployment) = deployments(workspace).into_iter().find(|d| d.port == port) {
+        match recover(&deployment, port)? {
+            Probe::Headroom(_) => {
+                return Ok(Source::Recovered {
+                    profile: deployment.profile,
+                })
+            }
+            Probe::Foreign(what) => return Err(foreign(port, &what)),
+            Probe::Free => eprintln!(
+                "headroom: warning: deployment '{}' on port {port} did not start; starting a proxy for this session instead",
+                deployment.profile
+            ),
+        }
+    }
+    if cfg!(not(unix)) {
+        // Lease liveness and the port lock need process probes this build does not have here;
+        // a proxy that could never tell when to exit would be an orphan by design.
+        return Err(user_error(
+            format!("no Headroom proxy runs on port {port}, and this platform cannot start a session proxy yet"),
+            Some("start one in another terminal with `headroom proxy`, or install one with `headroom install apply`"),
+        ));
+    }
+    state.write_lease(label, vec![holder])?;
+    if let Err(err) = start_ephemeral(workspace, &state, port, runtime) {
+        let _ = std::fs::remove_file(state.leases_dir().join(format!("{}.json", holder.pid)));
+        return Err(err);
+    }
+    Ok(Source::Ephemeral)
+}
+
+fn reuse(
+    state: &PortState,
+    port: u16,
+    label: &str,
+    holder: ProcessId,
+    health: Health,
+) -> Result<Source> {
+    if !health.ready {
+        // A deployment that is still starting: give it a moment rather than failing the tool.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Probe::Headroom(Health { ready: true, .. }) = probe(port, PROBE_TIMEOUT) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    if state.live_record().is_some_and(|r| r.port == port) && health.deployment.is_none() {
+        state.write_lease(label, vec![holder])?;
+        return Ok(Source::SharedEphemeral);
+    }
+    Ok(Source::Existing {
+        deployment: health.deployment,
+    })
+}
+
+fn foreign(port: u16, what: &str) -> anyhow::Error {
+    let next = port.checked_add(1).unwrap_or(port - 1);
+    user_error(
+        format!("port {port} on 127.0.0.1 is in use by something that is not Headroom ({what})"),
+        Some(&format!(
+            "stop whatever listens on port {port}, or use another port: `headroom wrap --port {next} <tool>`"
+        )),
+    )
+}
+
+/// Start a stopped deployment the way `headroom install start` does (same binary, same
+/// supervisor logic), then wait for it to answer. Never stops or edits the deployment.
+fn recover(deployment: &Deployment, port: u16) -> Result<Probe> {
+    eprintln!(
+        "headroom: starting deployment '{}' on port {port}...",
+        deployment.profile
+    );
+    let exe = std::env::current_exe().context("cannot locate the headroom executable")?;
+    let output = Command::new(exe)
+        .args(["install", "start", "--profile", &deployment.profile])
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run `headroom install start`")?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        eprintln!(
+            "headroom: warning: `headroom install start --profile {}` failed: {}",
+            deployment.profile,
+            stderr.trim()
+        );
+    }
+    let deadline = Instant::now() + start_timeout()?;
+    loop {
+        match probe(port, PROBE_TIMEOUT) {
+            Probe::Headroom(h) if h.ready => return Ok(Probe::Headroom(h)),
+            Probe::Foreign(what) => return Ok(Probe::Foreign(what)),
+            other => {
+                if Instant::now() >= deadline || (!output.status.success() && other == Probe::Free)
+                {
+                    return Ok(other);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Spawn the detached `headroom wrap-proxy` helper and wait until it says it is serving. The
+/// helper reports readiness by writing one line to a pipe, so there is no polling and no
+/// fixed sleep; if it dies first the pipe closes and we show the end of its log.
+fn start_ephemeral(workspace: &Path, state: &PortState, port: u16, runtime: Runtime) -> Result<()> {
+    let exe = std::env::current_exe().context("cannot locate the headroom executable")?;
+    // The helper runs from `/` so it never pins the user's working directory; give it an
+    // absolute state root.
+    let workspace = std::path::absolute(workspace)
+        .with_context(|| format!("cannot resolve {}", workspace.display()))?;
+    let log_path = state.log_path();
+    let log = open_private(&log_path, true)
+        .with_context(|| format!("cannot open the proxy log {}", log_path.display()))?;
+    let mut command = Command::new(exe);
+    command
+        .args(["wrap-proxy", "--port", &port.to_string(), "--runtime"])
+        .arg(runtime.as_str())
+        .env("HEADROOM_WORKSPACE_DIR", &workspace)
+        .current_dir(if cfg!(unix) {
+            Path::new("/")
+        } else {
+            &workspace
+        })
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    for (target, value) in inherited_upstreams(port, &|k| std::env::var(k).ok()) {
+        eprintln!(
+            "headroom: the session proxy forwards to your {} (set {target} to override)",
+            if target.starts_with("ANTHROPIC") {
+                "ANTHROPIC_BASE_URL"
+            } else {
+                "OPENAI_BASE_URL"
+            }
+        );
+        command.env(target, value);
+    }
+    for var in [
+        "HEADROOM_DEPLOYMENT_PROFILE",
+        "HEADROOM_DEPLOYMENT_PRESET",
+        "HEADROOM_DEPLOYMENT_RUNTIME",
+        "HEADROOM_DEPLOYMENT_SUPERVISOR",
+        "HEADROOM_DEPLOYMENT_SCOPE",
+    ] {
+        // An ephemeral proxy never claims to be a deployment.
+        command.env_remove(var);
+    }
+    let mut child = command
+        .spawn()
+        .context("cannot start the ephemeral proxy")?;
+    let stdout = child.stdout.take().context("no pipe to the proxy")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let timeout = start_timeout()?;
+    let line = rx.recv_timeout(timeout).ok();
+    if line.as_deref().map(str::trim) == Some("ready") {
+        return Ok(());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let tail = log_tail(&log_path);
+    if line.is_none() {
+        return Err(user_error(
+            format!(
+                "the proxy did not start on port {port} within {} s{tail}",
+                timeout.as_secs_f64()
+            ),
+            Some("set HEADROOM_WRAP_PROXY_TIMEOUT to a larger number of seconds for a slow start"),
+        ));
+    }
+    let bind_failed = tail.contains("bind") || tail.contains("in use");
+    Err(user_error(
+        format!("the proxy could not start on port {port}{tail}"),
+        Some(&if bind_failed {
+            format!(
+                "use another port: `headroom wrap --port {} <tool>`",
+                port.saturating_add(1)
+            )
+        } else {
+            format!("see the full log in {}", log_path.display())
+        }),
+    ))
+}
+
+/// A user whose tools already talk to a gateway (`ANTHROPIC_BASE_URL=https://llm.corp/...`)
+/// must keep reaching it through the proxy: a session proxy inherits such a base URL as its
+/// upstream unless the `*_TARGET_API_URL` is set explicitly.
+fn inherited_upstreams(
+    port: u16,
+    current: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(&'static str, String)> {
+    let ours = [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ];
+    [
+        ("ANTHROPIC_BASE_URL", "ANTHROPIC_TARGET_API_URL"),
+        ("OPENAI_BASE_URL", "OPENAI_TARGET_API_URL"),
+    ]
+    .into_iter()
+    .filter(|(_, target)| current(target).is_none_or(|v| v.trim().is_empty()))
+    .filter_map(|(base, target)| {
+        let value = current(base)?.trim().to_owned();
+        let pointless = value.is_empty() || ours.iter().any(|o| value.contains(o.as_str()));
+        (!pointless).then_some((target, value))
+    })
+    .collect()
+}
+
+fn log_tail(path: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = f.read_to_string(&mut text);
+    }
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    let start = text
+        .char_indices()
+        .rev()
+        .nth(599)
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    format!(": {}", &text[start..])
+}
+
+/// `--no-proxy`: use whatever is there, and say so when nothing is.
+pub fn check_no_proxy(port: u16) -> Option<String> {
+    match probe(port, PROBE_TIMEOUT) {
+        Probe::Headroom(_) => None,
+        Probe::Free => Some(format!("no proxy detected on port {port}")),
+        Probe::Foreign(what) => Some(format!(
+            "the listener on port {port} is not Headroom ({what})"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_users_own_base_url_becomes_the_session_proxys_upstream() {
+        let env = |k: &str| match k {
+            "ANTHROPIC_BASE_URL" => Some("https://llm.corp.example/anthropic".to_owned()),
+            "OPENAI_BASE_URL" => Some("http://127.0.0.1:8787/v1".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            inherited_upstreams(8787, &env),
+            [(
+                "ANTHROPIC_TARGET_API_URL",
+                "https://llm.corp.example/anthropic".to_owned()
+            )]
+        );
+        let explicit = |k: &str| match k {
+            "ANTHROPIC_TARGET_API_URL" => Some("https://other".to_owned()),
+            other => env(other),
+        };
+        assert!(inherited_upstreams(8787, &explicit).is_empty());
+        // Pointing at another port is someone else's gateway, not us.
+        assert_eq!(inherited_upstreams(9000, &env).len(), 2);
+    }
+
+    #[test]
+    fn deployments_sort_default_first_and_skip_broken_manifests() {
+        let tmp = tempfile::tempdir().unwrap();
+        for (name, body) in [
+            (
+                "zeta",
+                r#"{"profile":"zeta","port":8787,"targets":["codex"]}"#,
+            ),
+            (
+                "default",
+                r#"{"profile":"default","port":8787,"targets":["claude","codex"]}"#,
+            ),
+            ("alpha", r#"{"profile":"alpha","port":9000}"#),
+            ("broken", "{not json"),
+        ] {
+            let dir = tmp.path().join("deploy").join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("manifest.json"), body).unwrap();
+        }
+        let found = deployments(tmp.path());
+        let names: Vec<_> = found.iter().map(|d| d.profile.as_str()).collect();
+        assert_eq!(names, ["default", "alpha", "zeta"]);
+        assert_eq!(found[0].targets, ["claude", "codex"]);
+        assert_eq!(found[1].port, 9000);
+    }
+}

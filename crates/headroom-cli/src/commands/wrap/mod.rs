@@ -1,0 +1,339 @@
+//! `headroom wrap` / `unwrap`: run one coding tool through Headroom.
+//!
+//! The order of work keeps the user's tool safe: first find the program (a missing tool fails
+//! before anything starts), then find or start a proxy under a per-port lock and take a lease,
+//! then hand the terminal to the tool. On Unix `wrap` *execs* the tool, so the tool gets the TTY,
+//! every signal and the exit status exactly as if it had been started directly (a shell reports
+//! a signal death as 128+N), and the lease names the tool's own pid. Wiring is per run only
+//! (environment variables), so there is nothing to undo when the tool exits.
+
+mod docker;
+mod ensure;
+mod ephemeral;
+mod lease;
+mod probe;
+mod tools;
+
+use std::ffi::OsString;
+use std::process::{Command, ExitCode};
+
+use anyhow::Result;
+use headroom_install::targets::Tool;
+
+pub use ephemeral::{run as run_wrap_proxy, WrapProxyArgs};
+
+use crate::diagnostics::user_error;
+use ensure::Source;
+use lease::{workspace_dir, ProcessId};
+use tools::{Launch, Target};
+
+/// Where the proxy runs when `wrap` has to start one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Runtime {
+    /// The proxy runs inside a background `headroom` process (`python` is accepted as an alias).
+    #[value(alias = "python")]
+    Native,
+    /// The proxy runs in a container (`docker run --rm`, published on 127.0.0.1 only).
+    Docker,
+}
+
+impl Runtime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runtime::Native => "native",
+            Runtime::Docker => "docker",
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  headroom wrap claude
+  headroom wrap codex -- exec \"fix the failing test\"
+  headroom wrap --port 9000 aider -- --model sonnet
+  headroom wrap -- my-agent --verbose
+
+Arguments after `--` are passed to the tool unchanged. Without a TOOL, the first of them is the
+program to run; it gets both ANTHROPIC_BASE_URL and OPENAI_BASE_URL. See docs/wrap.md.")]
+pub struct WrapArgs {
+    /// Port of the Headroom proxy to use (or start); defaults to $HEADROOM_PORT, which an
+    /// install on another port exports
+    #[arg(long, short = 'p', env = "HEADROOM_PORT", default_value_t = 8787, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+    /// Do not look for or start a proxy; only point the tool at the port
+    #[arg(long)]
+    pub no_proxy: bool,
+    /// Where to run the proxy if one has to be started
+    #[arg(long, value_enum, default_value_t = Runtime::Native)]
+    pub runtime: Runtime,
+    /// claude, codex, copilot, aider, cursor, opencode or openclaw; omit it and give a command
+    /// after `--` to wrap any other program
+    #[arg(value_name = "TOOL")]
+    pub tool: Option<String>,
+    /// Arguments for the tool (or the command and its arguments), after `--`
+    #[arg(last = true, value_name = "ARGS", allow_hyphen_values = true)]
+    pub args: Vec<OsString>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnwrapArgs {
+    /// The tool to unwire: claude, codex, copilot, aider, cursor, opencode or openclaw
+    #[arg(value_name = "TOOL")]
+    pub tool: String,
+}
+
+/// Decide what to run from the positional arguments.
+fn target_of(args: &WrapArgs) -> Result<(Target, Vec<OsString>)> {
+    match &args.tool {
+        Some(name) => {
+            let tool = name.parse::<Tool>().map_err(|e| {
+                user_error(
+                    e.to_string(),
+                    Some(&format!(
+                        "to wrap any other program, put it after `--`: `headroom wrap -- {name} …`"
+                    )),
+                )
+            })?;
+            Ok((Target::Tool(tool), args.args.clone()))
+        }
+        None => {
+            let mut rest = args.args.clone().into_iter();
+            let command = rest.next().ok_or_else(|| {
+                user_error(
+                    "no tool given",
+                    Some("name one (`headroom wrap claude`) or give a command after `--` (`headroom wrap -- my-agent`)"),
+                )
+            })?;
+            Ok((Target::Command(command), rest.collect()))
+        }
+    }
+}
+
+pub fn run(args: WrapArgs) -> Result<ExitCode> {
+    let (target, tool_args) = target_of(&args)?;
+    let port = args.port;
+    let path = std::env::var_os("PATH");
+    let program = match &target {
+        Target::Tool(Tool::Cursor) => None,
+        Target::Tool(tool) => Some(
+            tools::find_program(tool.binary().as_ref(), path.as_deref()).ok_or_else(|| {
+                user_error(
+                    format!(
+                        "{} is not installed: `{}` was not found on PATH",
+                        tool.display_name(),
+                        tool.binary()
+                    ),
+                    Some(tools::install_hint(*tool)),
+                )
+            })?,
+        ),
+        Target::Command(command) => Some(
+            tools::find_program(command, path.as_deref()).ok_or_else(|| {
+                user_error(
+                    format!("`{}` was not found on PATH", command.to_string_lossy()),
+                    Some("check the spelling, or give the full path to the program"),
+                )
+            })?,
+        ),
+    };
+    if target == Target::Tool(Tool::Claude) {
+        for var in ["CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"] {
+            if std::env::var_os(var).is_some_and(|v| !v.is_empty() && v != "0") {
+                eprintln!(
+                    "headroom: warning: {var} is set, so Claude Code talks to its cloud provider directly and bypasses Headroom (only the Anthropic API goes through the proxy)"
+                );
+            }
+        }
+    }
+    // Build the env before starting anything, so a bad value fails without side effects.
+    let env = tools::env_for(&target, port, &|key| std::env::var_os(key))?;
+
+    let source = if args.no_proxy {
+        if let Some(warning) = ensure::check_no_proxy(port) {
+            eprintln!("headroom: warning: {warning}");
+        }
+        None
+    } else {
+        let workspace = workspace_dir()?;
+        Some(ensure::ensure_proxy(
+            &workspace,
+            port,
+            args.runtime,
+            &target.label(),
+            ProcessId::current(),
+        )?)
+    };
+    if let Some(source) = &source {
+        eprintln!("headroom: {}", source.describe(port));
+    }
+
+    let Some(program) = program else {
+        // Cursor: instructions only. With an ephemeral proxy, keep it (and our lease) alive
+        // until the user is done.
+        print!("{}", tools::cursor_instructions(port));
+        if source.as_ref().is_some_and(Source::holds_lease) {
+            println!("\nThe proxy runs until you press Ctrl-C.");
+            loop {
+                std::thread::park();
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    launch(Launch {
+        program,
+        args: tool_args,
+        env,
+    })
+}
+
+/// Replace this process with the tool (Unix), or run it and return its exit code.
+#[cfg(unix)]
+fn launch(launch: Launch) -> Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(&launch.program);
+    command.args(&launch.args).envs(launch.env);
+    // Only returns on failure.
+    let err = command.exec();
+    Err(user_error(
+        format!("cannot run {}: {err}", launch.program.display()),
+        Some("check that the program is an executable for this machine"),
+    ))
+}
+
+#[cfg(not(unix))]
+fn launch(launch: Launch) -> Result<ExitCode> {
+    use anyhow::Context;
+    let mut child = Command::new(&launch.program)
+        .args(&launch.args)
+        .envs(launch.env)
+        .spawn()
+        .with_context(|| format!("cannot run {}", launch.program.display()))?;
+    let status = child.wait().context("waiting for the tool failed")?;
+    Ok(ExitCode::from(
+        status.code().unwrap_or(1).clamp(0, 255) as u8
+    ))
+}
+
+/// `headroom unwrap <tool>`: `wrap` wires tools per run only, so there is no file to restore.
+/// What can still point a tool at Headroom is an install deployment; that is `install remove`'s
+/// job, and silently editing its files here would break the deployment's own undo.
+pub fn run_unwrap(args: UnwrapArgs) -> Result<ExitCode> {
+    let tool = args
+        .tool
+        .parse::<Tool>()
+        .map_err(|e| user_error(e.to_string(), None))?;
+    let workspace = workspace_dir()?;
+    let wired_by: Vec<_> = ensure::deployments(&workspace)
+        .into_iter()
+        .filter(|d| {
+            d.targets
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(tool.name()))
+        })
+        .collect();
+    println!(
+        "{}: nothing to undo from `headroom wrap` (it only sets environment variables for the one run).",
+        tool.display_name()
+    );
+    if tool == Tool::Codex {
+        if let Some(config) = legacy_codex_wiring() {
+            // Written by the Python `headroom wrap codex`; its exact layout (in-place `# was:`
+            // rewrites) cannot be undone safely without its records, so say what to do.
+            return Err(user_error(
+                format!(
+                    "{} still contains the block an older `headroom wrap codex` added (`{LEGACY_CODEX_MARKER}` … `# --- end Headroom ---`), which points Codex at a local proxy",
+                    config.display()
+                ),
+                Some("delete those lines (and any `# was:` values they replaced), or restore config.toml.headroom-backup if you changed nothing since"),
+            ));
+        }
+    }
+    if wired_by.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let profiles: Vec<_> = wired_by.iter().map(|d| d.profile.as_str()).collect();
+    let first = profiles[0];
+    Err(user_error(
+        format!(
+            "{} is still wired to Headroom by the install deployment{} {} ({}); `unwrap` leaves deployments alone",
+            tool.display_name(),
+            if profiles.len() > 1 { "s" } else { "" },
+            profiles
+                .iter()
+                .map(|p| format!("'{p}'"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            wired_by[0].manifest.display()
+        ),
+        Some(&format!(
+            "to stop routing {} through Headroom, run `headroom install remove --profile {first}`",
+            tool.name()
+        )),
+    ))
+}
+
+const LEGACY_CODEX_MARKER: &str = "# --- Headroom proxy";
+
+/// `$CODEX_HOME/config.toml` (default `~/.codex`) when it still holds the Python tool's block.
+fn legacy_codex_wiring() -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("CODEX_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| std::path::PathBuf::from(h).join(".codex"))
+        })?;
+    let config = home.join("config.toml");
+    let text = std::fs::read_to_string(&config).ok()?;
+    text.lines()
+        .any(|l| l.trim_start().starts_with(LEGACY_CODEX_MARKER))
+        .then_some(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<WrapArgs, clap::Error> {
+        #[derive(Debug, clap::Parser)]
+        struct Top {
+            #[command(flatten)]
+            wrap: WrapArgs,
+        }
+        Top::try_parse_from(std::iter::once("wrap").chain(args.iter().copied())).map(|t| t.wrap)
+    }
+
+    #[test]
+    fn tool_args_after_the_separator_pass_unchanged() {
+        let a = parse(&[
+            "claude", "--port", "9000", "--", "-p", "a b", "--", "--port",
+        ])
+        .unwrap();
+        assert_eq!(a.port, 9000);
+        let (target, args) = target_of(&a).unwrap();
+        assert_eq!(target, Target::Tool(Tool::Claude));
+        assert_eq!(args, ["-p", "a b", "--", "--port"].map(OsString::from));
+
+        let a = parse(&["--no-proxy", "--", "my-agent", "--x"]).unwrap();
+        assert!(a.no_proxy);
+        let (target, args) = target_of(&a).unwrap();
+        assert_eq!(target, Target::Command("my-agent".into()));
+        assert_eq!(args, ["--x"].map(OsString::from));
+
+        let a = parse(&["--runtime", "python", "codex"]).unwrap();
+        assert_eq!(a.runtime, Runtime::Native);
+    }
+
+    #[test]
+    fn bad_input_is_a_user_error() {
+        assert!(parse(&["--port", "0", "claude"]).is_err());
+        let err = target_of(&parse(&["vim"]).unwrap()).unwrap_err();
+        assert_eq!(crate::diagnostics::exit_code(&err), 1);
+        assert!(crate::diagnostics::render(&err).contains("headroom wrap -- vim"));
+        let err = target_of(&parse(&[]).unwrap()).unwrap_err();
+        assert_eq!(crate::diagnostics::exit_code(&err), 1);
+    }
+}

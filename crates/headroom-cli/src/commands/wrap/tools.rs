@@ -1,0 +1,303 @@
+//! What `wrap` launches and how it points each tool at the proxy, per run only.
+//!
+//! Everything here is environment for the one child process: no dotfile is edited, so there is
+//! nothing to clean up when the tool exits or the machine crashes, and the user's config stays
+//! exactly as it was. The base env values come from the shared install table
+//! ([`headroom_install::targets::Tool::env`]) so `wrap` and `install` never disagree.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use headroom_install::targets::Tool;
+
+use crate::diagnostics::user_error;
+
+/// The program `wrap` runs: a known tool or any command (`wrap -- <command>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Tool(Tool),
+    Command(OsString),
+}
+
+impl Target {
+    /// Name used in leases and messages.
+    pub fn label(&self) -> String {
+        match self {
+            Target::Tool(t) => t.name().to_owned(),
+            Target::Command(c) => Path::new(c)
+                .file_name()
+                .unwrap_or(c)
+                .to_string_lossy()
+                .into_owned(),
+        }
+    }
+}
+
+/// How to run one wrapped program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    /// Variables set for the child, in order.
+    pub env: Vec<(String, OsString)>,
+}
+
+/// The variables that point `target` at a proxy on `port`. `current` reads the caller's env
+/// (injected so tests need not touch the process env). Values the user set deliberately and that
+/// are preferences rather than routing (`ENABLE_TOOL_SEARCH`, Copilot's API key) are kept.
+pub fn env_for(
+    target: &Target,
+    port: u16,
+    current: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Vec<(String, OsString)>> {
+    let anthropic = format!("http://127.0.0.1:{port}");
+    let openai = format!("http://127.0.0.1:{port}/v1");
+    let mut env: Vec<(String, OsString)> = Vec::new();
+    let tool = match target {
+        Target::Tool(tool) => *tool,
+        Target::Command(_) => {
+            env.push(("ANTHROPIC_BASE_URL".into(), anthropic.into()));
+            env.push(("OPENAI_BASE_URL".into(), openai.into()));
+            return Ok(env);
+        }
+    };
+    for (key, value) in tool.env(port) {
+        if key == "ENABLE_TOOL_SEARCH" && current(key).is_some() {
+            continue;
+        }
+        env.push((key.to_owned(), value.into()));
+    }
+    match tool {
+        Tool::Copilot => {
+            // Copilot's BYOK mode needs the key for the provider it talks to; reuse the
+            // Anthropic key the user already has rather than asking for a new variable.
+            if current("COPILOT_PROVIDER_API_KEY").is_none() {
+                if let Some(key) = current("ANTHROPIC_API_KEY") {
+                    env.push(("COPILOT_PROVIDER_API_KEY".into(), key));
+                }
+            }
+        }
+        Tool::Opencode => {
+            env.push((
+                "OPENCODE_CONFIG_CONTENT".into(),
+                opencode_config(port, current("OPENCODE_CONFIG_CONTENT"))?.into(),
+            ));
+        }
+        Tool::Openclaw => {
+            env.push(("ANTHROPIC_BASE_URL".into(), anthropic.into()));
+            env.push(("OPENAI_BASE_URL".into(), openai.into()));
+        }
+        Tool::Claude | Tool::Codex | Tool::Aider | Tool::Cursor => {}
+    }
+    Ok(env)
+}
+
+/// OpenCode reads extra config from `OPENCODE_CONFIG_CONTENT` for this run only. Both built-in
+/// providers use the AI SDK, whose base URLs include `/v1`. A value the user already exports is
+/// merged, not replaced.
+fn opencode_config(port: u16, existing: Option<OsString>) -> Result<String> {
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let mut root = match existing.filter(|v| !v.is_empty()) {
+        None => serde_json::json!({}),
+        Some(text) => match serde_json::from_str::<serde_json::Value>(&text.to_string_lossy()) {
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            _ => {
+                return Err(user_error(
+                    "OPENCODE_CONFIG_CONTENT is set but is not a JSON object, so wrap cannot add the proxy to it",
+                    Some("fix or unset OPENCODE_CONFIG_CONTENT and run the command again"),
+                ))
+            }
+        },
+    };
+    for provider in ["anthropic", "openai"] {
+        let slot = &mut root["provider"][provider]["options"];
+        if !slot.is_object() {
+            *slot = serde_json::json!({});
+        }
+        slot["baseURL"] = serde_json::Value::String(base.clone());
+    }
+    Ok(root.to_string())
+}
+
+/// A hint telling the user how to install a missing tool.
+pub fn install_hint(tool: Tool) -> &'static str {
+    match tool {
+        Tool::Claude => "install Claude Code with `npm install -g @anthropic-ai/claude-code`, or put `claude` on PATH",
+        Tool::Codex => "install Codex with `npm install -g @openai/codex`, or put `codex` on PATH",
+        Tool::Copilot => "install GitHub Copilot CLI with `npm install -g @github/copilot`, or put `copilot` on PATH",
+        Tool::Aider => "install Aider with `python -m pip install aider-install && aider-install`, or put `aider` on PATH",
+        Tool::Cursor => "Cursor is configured in its settings; see `headroom wrap cursor`",
+        Tool::Opencode => "install OpenCode with `npm install -g opencode-ai`, or put `opencode` on PATH",
+        Tool::Openclaw => "install OpenClaw with `npm install -g openclaw`, or put `openclaw` on PATH",
+    }
+}
+
+/// Find `program` like a shell would: a path with a separator is used as given, anything else
+/// is searched on `path` (the value of `PATH`).
+pub fn find_program(program: &OsStr, path: Option<&OsStr>) -> Option<PathBuf> {
+    let as_path = Path::new(program);
+    if as_path.components().count() > 1 {
+        return is_executable(as_path).then(|| as_path.to_path_buf());
+    }
+    if program.is_empty() {
+        return None;
+    }
+    std::env::split_paths(path?)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .flat_map(|dir| candidates(&dir, program))
+        .find(|candidate| is_executable(candidate))
+}
+
+#[cfg(unix)]
+fn candidates(dir: &Path, program: &OsStr) -> Vec<PathBuf> {
+    vec![dir.join(program)]
+}
+
+#[cfg(not(unix))]
+fn candidates(dir: &Path, program: &OsStr) -> Vec<PathBuf> {
+    let mut out = vec![dir.join(program)];
+    for ext in [".exe", ".cmd", ".bat"] {
+        let mut name = program.to_os_string();
+        name.push(ext);
+        out.push(dir.join(name));
+    }
+    out
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// The text `wrap cursor` prints: Cursor ignores environment variables, so the user points it
+/// at the proxy in its settings.
+pub fn cursor_instructions(port: u16) -> String {
+    format!(
+        "Cursor does not read environment variables; point it at Headroom in its settings:\n\
+         \n  Cursor Settings > Models > OpenAI API Key > Override OpenAI Base URL:\n      http://127.0.0.1:{port}/v1\n\
+         \n  Anthropic models (where your Cursor version offers a base URL override):\n      http://127.0.0.1:{port}\n\
+         \nNote: Cursor sends some requests from its own servers, which cannot reach a proxy on\n\
+         127.0.0.1; those requests bypass Headroom.\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn none(_: &str) -> Option<OsString> {
+        None
+    }
+
+    fn pairs(env: Vec<(String, OsString)>) -> Vec<(String, String)> {
+        env.into_iter()
+            .map(|(k, v)| (k, v.to_string_lossy().into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn env_per_tool_matches_the_reference_table() {
+        let env = |t: Tool| pairs(env_for(&Target::Tool(t), 9001, &none).unwrap());
+        assert_eq!(
+            env(Tool::Claude),
+            [
+                ("ANTHROPIC_BASE_URL".into(), "http://127.0.0.1:9001".into()),
+                ("ENABLE_TOOL_SEARCH".into(), "true".into())
+            ]
+        );
+        assert_eq!(
+            env(Tool::Codex),
+            [("OPENAI_BASE_URL".into(), "http://127.0.0.1:9001/v1".into())]
+        );
+        assert_eq!(
+            env(Tool::Aider),
+            [
+                ("OPENAI_API_BASE".into(), "http://127.0.0.1:9001/v1".into()),
+                ("ANTHROPIC_BASE_URL".into(), "http://127.0.0.1:9001".into())
+            ]
+        );
+        assert_eq!(
+            env(Tool::Copilot),
+            [
+                ("COPILOT_PROVIDER_TYPE".into(), "anthropic".into()),
+                (
+                    "COPILOT_PROVIDER_BASE_URL".into(),
+                    "http://127.0.0.1:9001".into()
+                )
+            ]
+        );
+        let generic = pairs(env_for(&Target::Command("make".into()), 9001, &none).unwrap());
+        assert_eq!(
+            generic,
+            [
+                ("ANTHROPIC_BASE_URL".into(), "http://127.0.0.1:9001".into()),
+                ("OPENAI_BASE_URL".into(), "http://127.0.0.1:9001/v1".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn user_preferences_are_kept() {
+        let current = |k: &str| match k {
+            "ENABLE_TOOL_SEARCH" => Some(OsString::from("false")),
+            "ANTHROPIC_API_KEY" => Some(OsString::from("sk-test")),
+            _ => None,
+        };
+        let claude = pairs(env_for(&Target::Tool(Tool::Claude), 8787, &current).unwrap());
+        assert!(!claude.iter().any(|(k, _)| k == "ENABLE_TOOL_SEARCH"));
+        let copilot = pairs(env_for(&Target::Tool(Tool::Copilot), 8787, &current).unwrap());
+        assert!(copilot.contains(&("COPILOT_PROVIDER_API_KEY".into(), "sk-test".into())));
+    }
+
+    #[test]
+    fn opencode_config_is_merged_into_the_users_value() {
+        let fresh: serde_json::Value =
+            serde_json::from_str(&opencode_config(8787, None).unwrap()).unwrap();
+        assert_eq!(
+            fresh["provider"]["anthropic"]["options"]["baseURL"],
+            "http://127.0.0.1:8787/v1"
+        );
+        assert_eq!(
+            fresh["provider"]["openai"]["options"]["baseURL"],
+            "http://127.0.0.1:8787/v1"
+        );
+        let user = r#"{"model":"anthropic/claude-sonnet-4","provider":{"anthropic":{"options":{"timeout":5}}}}"#;
+        let merged: serde_json::Value =
+            serde_json::from_str(&opencode_config(9000, Some(user.into())).unwrap()).unwrap();
+        assert_eq!(merged["model"], "anthropic/claude-sonnet-4");
+        assert_eq!(merged["provider"]["anthropic"]["options"]["timeout"], 5);
+        assert_eq!(
+            merged["provider"]["anthropic"]["options"]["baseURL"],
+            "http://127.0.0.1:9000/v1"
+        );
+        let err = opencode_config(8787, Some("[1,2".into())).unwrap_err();
+        assert_eq!(crate::diagnostics::exit_code(&err), 1);
+    }
+
+    #[test]
+    fn programs_are_found_on_path_only_when_executable() {
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("mytool");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        let path = std::env::join_paths([dir.path()]).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(find_program("mytool".as_ref(), Some(&path)), None);
+            std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        assert_eq!(
+            find_program("mytool".as_ref(), Some(&path)),
+            Some(tool.clone())
+        );
+        assert_eq!(find_program(tool.as_os_str(), None), Some(tool));
+        assert_eq!(find_program("nope".as_ref(), Some(&path)), None);
+    }
+}

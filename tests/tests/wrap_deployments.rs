@@ -1,0 +1,229 @@
+//! `headroom wrap` next to a persistent deployment (real install engine with its recording
+//! runner, real proxy): a healthy one is reused and nothing is started; a stopped one is started
+//! through its supervisor and awaited; `unwrap` never edits a deployment's wiring.
+
+mod wrap_support;
+
+use std::time::{Duration, Instant};
+
+use wrap_support::*;
+
+/// The install engine's test hooks: record supervisor commands instead of running them.
+fn engine_env(world: &World) -> Vec<(String, String)> {
+    vec![
+        (
+            "HEADROOM_TEST_RUNNER_LOG".into(),
+            world.tmp.path().join("runner.log").display().to_string(),
+        ),
+        ("HEADROOM_TEST_SYSTEMD".into(), "1".into()),
+        ("HEADROOM_TEST_OS".into(), "linux".into()),
+    ]
+}
+
+fn runner_log(world: &World) -> String {
+    std::fs::read_to_string(world.tmp.path().join("runner.log")).unwrap_or_default()
+}
+
+fn install(world: &World, port: u16, target: &str) {
+    let out = world
+        .headroom([
+            "install",
+            "apply",
+            "--preset",
+            "persistent-service",
+            "--port",
+            &port.to_string(),
+            "--target",
+            target,
+            "--yes",
+        ])
+        .envs(engine_env(world))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "install apply: {}", stderr(&out));
+    assert!(world
+        .workspace
+        .join("deploy/default/manifest.json")
+        .exists());
+    std::fs::remove_file(world.tmp.path().join("runner.log")).unwrap();
+}
+
+#[test]
+fn a_healthy_deployment_is_reused_and_nothing_is_started() {
+    let world = World::new();
+    world.fake_tool("claude");
+    let port = free_port();
+    install(&world, port, "claude");
+    let _proxy = RealProxy::start(port, Some("default"));
+    let out = world
+        .headroom([
+            "wrap",
+            "--port",
+            &port.to_string(),
+            "claude",
+            "--",
+            "-p",
+            "hi",
+        ])
+        .envs(engine_env(&world))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "using Headroom deployment 'default' on http://127.0.0.1:{port}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(runner_log(&world), "", "no supervisor command may run");
+    assert!(
+        !world.port_dir(port).join("proxy.json").exists(),
+        "no ephemeral proxy"
+    );
+    assert!(
+        !world.port_dir(port).join("proxy.log").exists(),
+        "no ephemeral proxy"
+    );
+    assert_eq!(
+        world.tool_env("claude")["ANTHROPIC_BASE_URL"],
+        format!("http://127.0.0.1:{port}")
+    );
+    assert_eq!(world.read_out("claude.args"), "-p\nhi\n");
+}
+
+#[test]
+fn any_running_headroom_is_reused_without_a_lease() {
+    let world = World::new();
+    world.fake_tool("codex");
+    let port = free_port();
+    let _proxy = RealProxy::start(port, None); // e.g. `headroom proxy` in another terminal
+    let out = world.run(&["wrap", "--port", &port.to_string(), "codex"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("using the Headroom proxy on"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!world.port_dir(port).join("proxy.json").exists());
+}
+
+#[test]
+fn a_stopped_deployment_is_started_through_its_supervisor_and_awaited() {
+    let world = World::new();
+    world.fake_tool("claude");
+    let port = free_port();
+    install(&world, port, "claude");
+    assert!(!port_is_open(port));
+    let wrap = world
+        .headroom(["wrap", "--port", &port.to_string(), "claude"])
+        .envs(engine_env(&world))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Play the supervisor: when the engine issues the start command, bring the deployment's
+    // proxy up (late, to prove wrap waits for it rather than giving up or starting its own).
+    wait_until(
+        Duration::from_secs(20),
+        || runner_log(&world).contains("systemctl --user start headroom-default.service"),
+        "the install engine to start the service",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        world.read_out("claude.pid").is_empty(),
+        "the tool waits for the proxy"
+    );
+    let _proxy = RealProxy::start(port, Some("default"));
+    let started = Instant::now();
+    let out = wrap.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let err = stderr(&out);
+    assert!(err.contains("starting deployment 'default'"), "{err}");
+    assert!(err.contains("started deployment 'default'"), "{err}");
+    assert!(
+        !world.port_dir(port).join("proxy.json").exists(),
+        "no ephemeral proxy"
+    );
+    assert!(
+        !world.port_dir(port).join("proxy.log").exists(),
+        "no ephemeral proxy"
+    );
+    assert_eq!(
+        world.tool_env("claude")["ANTHROPIC_BASE_URL"],
+        format!("http://127.0.0.1:{port}")
+    );
+}
+
+#[test]
+fn unwrap_points_at_install_remove_for_a_deployment_and_edits_nothing() {
+    let world = World::new();
+    let port = free_port();
+    install(&world, port, "claude");
+    let snapshot = |dir: &std::path::Path| {
+        let mut files = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files.push((p.clone(), std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        files.sort();
+        files
+    };
+    let before = (snapshot(&world.home), snapshot(&world.workspace));
+    let out = world.run(&["unwrap", "claude"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("still wired to Headroom by the install deployment 'default'"),
+        "{err}"
+    );
+    assert!(err.contains("hint: to stop routing claude through Headroom, run `headroom install remove --profile default`"), "{err}");
+    assert_eq!((snapshot(&world.home), snapshot(&world.workspace)), before);
+
+    let out = world.run(&["unwrap", "codex"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to undo"));
+
+    let out = world.run(&["unwrap", "vim"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn unwrap_codex_reports_an_older_wraps_config_block_without_editing_it() {
+    let world = World::new();
+    let codex = world.home.join(".codex");
+    std::fs::create_dir_all(&codex).unwrap();
+    let config = "model = \"o3\"\n# --- Headroom proxy (auto-injected by headroom wrap codex) ---\nmodel_provider = \"headroom\"\nopenai_base_url = \"http://127.0.0.1:8787/v1\"\n# --- end Headroom ---\n";
+    std::fs::write(codex.join("config.toml"), config).unwrap();
+    let out = world.run(&["unwrap", "codex"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            ".codex/config.toml still contains the block an older `headroom wrap codex` added"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("hint: delete those lines"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(codex.join("config.toml")).unwrap(),
+        config
+    );
+    // CODEX_HOME is honoured.
+    let elsewhere = world.tmp.path().join("codex-home");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out = world
+        .headroom(["unwrap", "codex"])
+        .env("CODEX_HOME", &elsewhere)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

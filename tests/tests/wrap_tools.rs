@@ -1,0 +1,350 @@
+//! `headroom wrap` with the real binary: what the tool receives (arguments, env, stdio), what
+//! `wrap` returns (the tool's exit status), and the errors users get.
+
+mod wrap_support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+
+use wrap_support::*;
+
+#[test]
+fn arguments_pass_through_exactly_and_the_exit_code_comes_back() {
+    let world = World::new();
+    world.fake_tool("claude");
+    let port = free_port().to_string();
+    let args = [
+        "a b",
+        "double\"quote",
+        "it's",
+        "--",
+        "--port",
+        "",
+        "$HOME",
+        "*",
+        "ünï",
+    ];
+    let mut cmd = world.headroom(["wrap", "--port", &port, "claude", "--"]);
+    cmd.args(args).env("EXIT", "42");
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(42), "{}", stderr(&out));
+    assert_eq!(world.read_out("claude.argc").trim(), args.len().to_string());
+    let expected: String = args.iter().map(|a| format!("{a}\n")).collect();
+    assert_eq!(world.read_out("claude.args"), expected);
+    // wrap's own messages go to stderr; stdout belongs to the tool.
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn stdin_and_stdout_are_the_tools() {
+    let world = World::new();
+    let script = world.bin.join("codex");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nread line\necho \"got:$line\"\nexit 3\n",
+    )
+    .unwrap();
+    make_executable(&script);
+    let mut child = world
+        .headroom(["wrap", "--no-proxy", "codex"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got:hello\n");
+    assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn a_tool_killed_by_a_signal_reports_it_like_a_shell_would() {
+    let world = World::new();
+    let script = world.bin.join("aider");
+    std::fs::write(&script, "#!/bin/sh\nkill -TERM $$\nsleep 5\n").unwrap();
+    make_executable(&script);
+    let port = free_port().to_string();
+    let out = world.run(&["wrap", "--port", &port, "aider"]);
+    assert_eq!(out.status.signal(), Some(15), "{}", stderr(&out));
+    // Through a shell: 128 + SIGTERM.
+    let bin = headroom_bin().display().to_string();
+    let shell = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("'{bin}' wrap --port {port} aider; echo \"rc=$?\""))
+        .env("PATH", format!("{}:/usr/bin:/bin", world.bin.display()))
+        .env("HOME", &world.home)
+        .env("HEADROOM_WORKSPACE_DIR", &world.workspace)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&shell.stdout).trim(), "rc=143");
+}
+
+#[test]
+fn signals_sent_to_wrap_reach_the_tool() {
+    let world = World::new();
+    let script = world.bin.join("claude");
+    let out_file = world.out.join("trapped");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ntrap 'echo HUP >> {f}; exit 0' HUP\ntrap 'echo INT >> {f}; exit 130' INT\necho $$ > {f}.pid\nwhile :; do sleep 0.02; done\n",
+            f = out_file.display()
+        ),
+    )
+    .unwrap();
+    make_executable(&script);
+    let port = free_port().to_string();
+    let mut wrap = world.spawn(&["wrap", "--port", &port, "claude"], &[]);
+    world.wait_out("trapped.pid");
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &wrap.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = wrap.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(world.read_out("trapped"), "INT\n");
+}
+
+#[test]
+fn the_generic_form_sets_both_base_urls() {
+    let world = World::new();
+    world.fake_tool("my-agent");
+    let port = free_port();
+    let out = world.run(&[
+        "wrap",
+        "--port",
+        &port.to_string(),
+        "--",
+        "my-agent",
+        "--x",
+        "y",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let env = world.tool_env("my-agent");
+    assert_eq!(
+        env["ANTHROPIC_BASE_URL"],
+        format!("http://127.0.0.1:{port}")
+    );
+    assert_eq!(
+        env["OPENAI_BASE_URL"],
+        format!("http://127.0.0.1:{port}/v1")
+    );
+    assert_eq!(world.read_out("my-agent.args"), "--x\ny\n");
+}
+
+#[test]
+fn each_tool_gets_its_env() {
+    let world = World::new();
+    let port = free_port();
+    let p = port.to_string();
+    let anthropic = format!("http://127.0.0.1:{port}");
+    let openai = format!("http://127.0.0.1:{port}/v1");
+    for tool in [
+        "claude", "codex", "copilot", "aider", "opencode", "openclaw",
+    ] {
+        world.fake_tool(tool);
+        let out = world
+            .headroom(["wrap", "--no-proxy", "--port", &p, tool])
+            .env("ANTHROPIC_API_KEY", "sk-ant-test")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{tool}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("sk-ant-test"),
+            "never print API keys"
+        );
+    }
+    let get = |tool: &str, key: &str| world.tool_env(tool).get(key).cloned();
+    assert_eq!(get("claude", "ANTHROPIC_BASE_URL"), Some(anthropic.clone()));
+    assert_eq!(get("claude", "ENABLE_TOOL_SEARCH").as_deref(), Some("true"));
+    assert_eq!(get("codex", "OPENAI_BASE_URL"), Some(openai.clone()));
+    assert_eq!(
+        get("copilot", "COPILOT_PROVIDER_TYPE").as_deref(),
+        Some("anthropic")
+    );
+    assert_eq!(
+        get("copilot", "COPILOT_PROVIDER_BASE_URL"),
+        Some(anthropic.clone())
+    );
+    assert_eq!(
+        get("copilot", "COPILOT_PROVIDER_API_KEY").as_deref(),
+        Some("sk-ant-test")
+    );
+    assert_eq!(get("aider", "OPENAI_API_BASE"), Some(openai.clone()));
+    assert_eq!(get("aider", "ANTHROPIC_BASE_URL"), Some(anthropic.clone()));
+    assert_eq!(get("openclaw", "ANTHROPIC_BASE_URL"), Some(anthropic));
+    assert_eq!(get("openclaw", "OPENAI_BASE_URL"), Some(openai.clone()));
+    let config: serde_json::Value =
+        serde_json::from_str(&get("opencode", "OPENCODE_CONFIG_CONTENT").unwrap()).unwrap();
+    assert_eq!(
+        config["provider"]["anthropic"]["options"]["baseURL"],
+        openai
+    );
+    // No dotfile was touched.
+    assert_eq!(std::fs::read_dir(&world.home).unwrap().count(), 0);
+}
+
+#[test]
+fn no_proxy_starts_nothing_and_warns_when_nothing_listens() {
+    let world = World::new();
+    world.fake_tool("codex");
+    let port = free_port();
+    let out = world.run(&["wrap", "--no-proxy", "--port", &port.to_string(), "codex"]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("no proxy detected on port {port}")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!world.workspace.join("wrap").exists());
+    assert!(!port_is_open(port));
+}
+
+#[test]
+fn a_missing_tool_is_a_clear_error_and_starts_nothing() {
+    let world = World::new();
+    let port = free_port();
+    let out = world.run(&["wrap", "--port", &port.to_string(), "codex"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: Codex is not installed: `codex` was not found on PATH"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: install Codex with `npm install -g @openai/codex`"),
+        "{err}"
+    );
+    assert!(!world.workspace.join("wrap").exists());
+
+    let out = world.run(&["wrap", "vim"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("headroom wrap -- vim"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = world.run(&["wrap", "--", "no-such-program"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("`no-such-program` was not found on PATH"));
+
+    let out = world.run(&["wrap"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_bad_opencode_config_env_is_refused_before_anything_starts() {
+    let world = World::new();
+    world.fake_tool("opencode");
+    let port = free_port();
+    let out = world
+        .headroom(["wrap", "--port", &port.to_string(), "opencode"])
+        .env("OPENCODE_CONFIG_CONTENT", "{broken")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("OPENCODE_CONFIG_CONTENT"));
+    assert!(world.read_out("opencode.pid").is_empty());
+    assert!(!world.workspace.join("wrap").exists());
+}
+
+/// Something that is not Headroom holds the port: an HTTP server answering 404.
+fn foreign_http_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 1024];
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot found",
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn a_foreign_listener_on_the_port_is_a_clear_error() {
+    let world = World::new();
+    world.fake_tool("claude");
+    let port = foreign_http_server();
+    let out = world.run(&["wrap", "--port", &port.to_string(), "claude"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "port {port} on 127.0.0.1 is in use by something that is not Headroom"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("404"), "{err}");
+    assert!(err.contains(&format!("--port {}", port + 1)), "{err}");
+    assert!(
+        world.read_out("claude.pid").is_empty(),
+        "the tool must not start"
+    );
+}
+
+#[test]
+fn cursor_prints_instructions() {
+    let world = World::new();
+    let port = free_port();
+    let out = world.run(&["wrap", "--no-proxy", "--port", &port.to_string(), "cursor"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("http://127.0.0.1:{port}/v1")),
+        "{text}"
+    );
+    assert!(text.contains("Override OpenAI Base URL"), "{text}");
+}
+
+#[test]
+fn cursor_keeps_an_ephemeral_proxy_until_interrupted() {
+    let world = World::new();
+    let port = free_port();
+    let mut wrap = world.spawn(&["wrap", "--port", &port.to_string(), "cursor"], &[]);
+    wait_until(
+        Duration::from_secs(20),
+        || world.proxy_pid(port).is_some(),
+        "the proxy to start",
+    );
+    let pid = world.proxy_pid(port).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(pid_alive(pid), "the proxy stays while `wrap cursor` runs");
+    std::process::Command::new("kill")
+        .args(["-INT", &wrap.id().to_string()])
+        .status()
+        .unwrap();
+    wrap.wait().unwrap();
+    wait_until(
+        Duration::from_secs(2),
+        || !pid_alive(pid) && !port_is_open(port),
+        "the proxy to exit after Ctrl-C",
+    );
+}
+
+#[test]
+fn the_default_port_follows_headroom_port() {
+    let world = World::new();
+    world.fake_tool("codex");
+    let port = free_port();
+    let out = world
+        .headroom(["wrap", "--no-proxy", "codex"])
+        .env("HEADROOM_PORT", port.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        world.tool_env("codex")["OPENAI_BASE_URL"],
+        format!("http://127.0.0.1:{port}/v1")
+    );
+}
