@@ -1,0 +1,300 @@
+//! The real `headroom` binary: `proxy` serves, refuses a taken port, stops on SIGTERM; `health`
+//! exit codes.
+
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use headroom_testkit::{client, free_port, FakeHome, MockUpstream};
+
+const BIN: &str = env!("CARGO_BIN_EXE_headroom");
+
+/// A `headroom` child process with a fake home and no inherited Headroom env.
+fn headroom(home: &FakeHome) -> Command {
+    let mut cmd = Command::new(BIN);
+    home.apply(&mut cmd);
+    for var in [
+        "HEADROOM_PORT",
+        "HEADROOM_HOST",
+        "HEADROOM_MODE",
+        "HEADROOM_EXACT_TOKENS",
+        "ANTHROPIC_TARGET_API_URL",
+        "OPENAI_TARGET_API_URL",
+        "HEADROOM_LOG",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// Kills the child if a test fails half-way.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Running {
+    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "headroom did not exit within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[cfg(unix)]
+    fn stderr(&mut self) -> String {
+        use std::io::Read;
+        let mut s = String::new();
+        if let Some(mut e) = self.0.stderr.take() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+async fn wait_live(port: u16) {
+    let url = format!("http://127.0.0.1:{port}/livez");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(r) = client::get(&url).await {
+            assert_eq!(r.status, 200);
+            assert_eq!(r.json()["service"], "headroom-proxy");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "proxy on port {port} never became live"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[cfg(unix)]
+fn sigterm(child: &Child) {
+    signal(child, "-TERM");
+}
+
+#[cfg(unix)]
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn proxy_serves_forwards_and_stops_cleanly_on_sigterm() {
+    let home = FakeHome::new();
+    let mock = MockUpstream::start().await;
+    let port = free_port();
+    let mut proxy = Running(
+        headroom(&home)
+            .args([
+                "proxy",
+                "--port",
+                &port.to_string(),
+                "--anthropic-api-url",
+                &mock.url(),
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_live(port).await;
+
+    let r = client::post(
+        &format!("http://127.0.0.1:{port}/v1/messages"),
+        &[("x-api-key", "sk-ant-api03-cli-test-secret")],
+        r#"{"model":"m","messages":[]}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(mock.requests().len(), 1);
+
+    sigterm(&proxy.0);
+    let status = proxy.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "SIGTERM must exit 0");
+    let stderr = proxy.stderr();
+    assert!(
+        stderr.contains(&format!("listening on http://127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("POST /v1/messages"),
+        "one line per request: {stderr}"
+    );
+    assert!(
+        !stderr.contains("sk-ant-api03-cli-test-secret"),
+        "credential logged: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn proxy_reads_port_and_upstream_from_env() {
+    let home = FakeHome::new();
+    let mock = MockUpstream::start().await;
+    let port = free_port();
+    let _proxy = Running(
+        headroom(&home)
+            .arg("proxy")
+            .env("HEADROOM_PORT", port.to_string())
+            .env("OPENAI_TARGET_API_URL", format!("{}/v1", mock.url()))
+            .env("HEADROOM_MODE", "cache")
+            .env("HEADROOM_EXACT_TOKENS", "1")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_live(port).await;
+    let r = client::post(
+        &format!("http://127.0.0.1:{port}/v1/chat/completions"),
+        &[],
+        "{}",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(mock.last_request().unwrap().path, "/v1/chat/completions");
+    let health = client::get(&format!("http://127.0.0.1:{port}/health"))
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(health["config"]["mode"], "cache");
+    assert_eq!(health["config"]["exact_tokens"], true);
+}
+
+#[test]
+fn taken_port_exits_1_with_a_hint() {
+    let home = FakeHome::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = headroom(&home)
+        .args(["proxy", "--port", &port.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: port {port} is already in use on 127.0.0.1"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint:") && stderr.contains("--port"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn invalid_upstream_url_exits_1() {
+    let home = FakeHome::new();
+    let out = headroom(&home)
+        .args([
+            "proxy",
+            "--port",
+            "0",
+            "--anthropic-api-url",
+            "api.anthropic.com",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must start with http:// or https://"));
+}
+
+#[tokio::test]
+async fn health_exit_codes() {
+    let home = FakeHome::new();
+    let port = free_port();
+    // Nothing listening: exit 1, one line.
+    let out = headroom(&home)
+        .args([
+            "health",
+            "--port",
+            &port.to_string(),
+            "--timeout-ms",
+            "1000",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("not ready:"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1);
+
+    // A live proxy: exit 0.
+    let proxy = headroom_proxy::start(headroom_proxy::Config {
+        port: 0,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let port = proxy.local_addr().port().to_string();
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = headroom(&home);
+        cmd.args(["health", "--port", &port]);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("ready: http://127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("headroom-proxy"), "{stdout}");
+
+    // Not ready (draining → 503) or not Headroom at all: exit 1.
+    let mock = MockUpstream::start().await;
+    mock.push(headroom_testkit::Reply::json(
+        503,
+        serde_json::json!({"ready": false}),
+    ));
+    let mock_port = mock.addr().port().to_string();
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = headroom(&home);
+        cmd.args(["health", "--port", &mock_port]);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 503"));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn proxy_stops_cleanly_on_sigint() {
+    let home = FakeHome::new();
+    let port = free_port();
+    let mut proxy = Running(
+        headroom(&home)
+            .args(["proxy", "--port", &port.to_string()])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_live(port).await;
+    signal(&proxy.0, "-INT");
+    let status = proxy.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "Ctrl-C must exit 0");
+}

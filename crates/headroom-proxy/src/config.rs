@@ -1,0 +1,198 @@
+//! What an embedder (CLI, `wrap`, the desktop app, tests) can choose about the proxy.
+//!
+//! `Config::default()` never reads the environment: the CLI maps flags and env vars onto it, so
+//! an embedding process gets exactly what it asked for. The one exception is documented on
+//! [`Config::deployment`].
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Public Anthropic API, the default upstream for Anthropic routes.
+pub const DEFAULT_ANTHROPIC_URL: &str = "https://api.anthropic.com";
+/// Public OpenAI API, the default upstream for OpenAI routes.
+pub const DEFAULT_OPENAI_URL: &str = "https://api.openai.com";
+/// Where Codex sends ChatGPT-authenticated Responses traffic.
+pub const DEFAULT_CHATGPT_URL: &str = "https://chatgpt.com";
+/// The port every tool's integration points at unless told otherwise.
+pub const DEFAULT_PORT: u16 = 8787;
+
+/// How aggressively compression may touch earlier turns (passed through to the compressor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Compress the live zone of every request (default).
+    #[default]
+    Token,
+    /// Keep prior turns byte-stable for the provider's prompt cache.
+    Cache,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Token => "token",
+            Mode::Cache => "cache",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "token" => Ok(Mode::Token),
+            "cache" => Ok(Mode::Cache),
+            other => Err(format!(
+                "unknown mode `{other}` (expected `token` or `cache`)"
+            )),
+        }
+    }
+}
+
+/// Which install/desktop deployment launched this proxy; echoed in `/health.deployment`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Deployment {
+    pub profile: Option<String>,
+    pub preset: Option<String>,
+    pub runtime: Option<String>,
+    pub supervisor: Option<String>,
+    pub scope: Option<String>,
+}
+
+impl Deployment {
+    /// Read `HEADROOM_DEPLOYMENT_{PROFILE,PRESET,RUNTIME,SUPERVISOR,SCOPE}`; `None` when all are
+    /// unset or empty (a plain `headroom proxy` is not a deployment).
+    pub fn from_env() -> Option<Deployment> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let d = Deployment {
+            profile: var("HEADROOM_DEPLOYMENT_PROFILE"),
+            preset: var("HEADROOM_DEPLOYMENT_PRESET"),
+            runtime: var("HEADROOM_DEPLOYMENT_RUNTIME"),
+            supervisor: var("HEADROOM_DEPLOYMENT_SUPERVISOR"),
+            scope: var("HEADROOM_DEPLOYMENT_SCOPE"),
+        };
+        (d != Deployment::default()).then_some(d)
+    }
+}
+
+/// Everything [`crate::start`] needs. Fields are public so callers use struct-update syntax:
+/// `Config { port: 0, ..Config::default() }`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind; loopback by default (secure by default).
+    pub host: String,
+    /// Port to bind; `0` picks a free one (see [`crate::ProxyHandle::local_addr`]).
+    pub port: u16,
+    /// Base URL for Anthropic routes. A trailing `/` or `/v1` is ignored.
+    pub anthropic_url: String,
+    /// Base URL for OpenAI routes. A trailing `/` or `/v1` is ignored.
+    pub openai_url: String,
+    /// Base URL for ChatGPT-authenticated Codex traffic (`/backend-api/codex/...`).
+    pub chatgpt_url: String,
+    /// Run the compression hook on LLM routes (`--no-optimize` turns it off).
+    pub optimize: bool,
+    /// Compression mode passed to the compressor.
+    pub mode: Mode,
+    /// Count tokens with the real BPE tables (`o200k_base` / `cl100k_base`) instead of the
+    /// compressor's calibrated estimate. Off by default: the tables cost 24–46 MiB of resident
+    /// memory once loaded, three times the proxy's own footprint.
+    pub exact_tokens: bool,
+    /// Make `/readyz` depend on a (cached) probe of the Anthropic upstream.
+    pub check_upstream: bool,
+    /// Shown in `/health`. When `None`, [`crate::start`] reads `HEADROOM_DEPLOYMENT_*` from the
+    /// environment, which is how the install subsystem tags the processes it launches.
+    pub deployment: Option<Deployment>,
+    /// Upper bound for establishing a TCP (+TLS) connection to an upstream (→ 504 when hit).
+    pub connect_timeout: Duration,
+    /// Upper bound from sending the request to receiving the upstream's response headers
+    /// (→ 504). Streaming bodies are not limited once headers arrived.
+    pub response_timeout: Duration,
+    /// Largest request body the proxy buffers to compress; larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "127.0.0.1".to_owned(),
+            port: DEFAULT_PORT,
+            anthropic_url: DEFAULT_ANTHROPIC_URL.to_owned(),
+            openai_url: DEFAULT_OPENAI_URL.to_owned(),
+            chatgpt_url: DEFAULT_CHATGPT_URL.to_owned(),
+            optimize: true,
+            mode: Mode::Token,
+            exact_tokens: false,
+            check_upstream: false,
+            deployment: None,
+            connect_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(600),
+            max_body_bytes: 100 * 1024 * 1024,
+        }
+    }
+}
+
+/// A parsed upstream base: scheme + authority + optional path prefix, without a trailing `/v1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Base {
+    /// e.g. `https://api.anthropic.com` or `http://127.0.0.1:9000/prefix`.
+    pub(crate) url: String,
+}
+
+impl Base {
+    pub(crate) fn parse(raw: &str, what: &str) -> Result<Base, crate::Error> {
+        let trimmed = raw.trim().trim_end_matches('/');
+        let trimmed = trimmed.strip_suffix("/v1").unwrap_or(trimmed);
+        let uri: http::Uri = trimmed
+            .parse()
+            .map_err(|_| crate::Error::InvalidConfig(format!("{what} `{raw}` is not a URL")))?;
+        match uri.scheme_str() {
+            Some("http") | Some("https") => {}
+            _ => {
+                return Err(crate::Error::InvalidConfig(format!(
+                    "{what} `{raw}` must start with http:// or https://"
+                )))
+            }
+        }
+        if uri.authority().is_none() {
+            return Err(crate::Error::InvalidConfig(format!(
+                "{what} `{raw}` has no host"
+            )));
+        }
+        Ok(Base {
+            url: trimmed.to_owned(),
+        })
+    }
+
+    /// `base + path_and_query` where `path_and_query` starts with `/`.
+    pub(crate) fn join(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.url, path_and_query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_strips_trailing_slash_and_v1() {
+        assert_eq!(
+            Base::parse("https://api.openai.com/v1/", "x").unwrap().url,
+            "https://api.openai.com"
+        );
+        assert_eq!(
+            Base::parse("http://127.0.0.1:9/p", "x")
+                .unwrap()
+                .join("/v1/messages?a=1"),
+            "http://127.0.0.1:9/p/v1/messages?a=1"
+        );
+        assert!(Base::parse("ftp://x", "x").is_err());
+        assert!(Base::parse("not a url", "x").is_err());
+    }
+
+    #[test]
+    fn mode_parses() {
+        assert_eq!("Cache".parse::<Mode>().unwrap(), Mode::Cache);
+        assert!("fast".parse::<Mode>().is_err());
+    }
+}

@@ -1,0 +1,333 @@
+//! The per-request pipeline: read our headers, pick the upstream, maybe compress the body, send,
+//! and relay the answer (streamed, or as a protocol upgrade).
+//!
+//! Bodies are forwarded byte for byte unless the compressor returned a rewritten body: the
+//! proxy never parses and re-serialises JSON, because a single changed byte in the cached
+//! prefix costs the user a full prompt-cache miss. Malformed JSON is the upstream's business.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, UPGRADE};
+use http::{HeaderValue, Request, Response, StatusCode, Version};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+use crate::config::Base;
+use crate::headers;
+use crate::optimize;
+use crate::relay::{Counted, Relay};
+use crate::reply;
+use crate::retrieval_tool;
+use crate::route::{self, Provider};
+use crate::server::Shared;
+use crate::upstream::{Body, Failure};
+
+/// Token accounting for the response headers, when the compressor ran.
+struct TokenHeaders {
+    before: u64,
+    after: u64,
+}
+
+pub(crate) async fn forward(
+    shared: Arc<Shared>,
+    _peer: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Response<Body> {
+    let started = Instant::now();
+    let upgrade = if headers::is_upgrade(req.headers()) {
+        req.headers().get(UPGRADE).cloned()
+    } else {
+        None
+    };
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+    let internal = headers::take_internal(&mut parts.headers);
+
+    let base_override = match internal.base_url.as_deref() {
+        None => None,
+        Some(raw) => match Base::parse(raw, "x-headroom-base-url") {
+            Ok(b) => Some(b),
+            Err(e) => {
+                let provider = if route::anthropic_auth(&parts.headers) {
+                    Provider::Anthropic
+                } else {
+                    Provider::OpenAi
+                };
+                return reply::error(provider, StatusCode::BAD_REQUEST, &e.to_string());
+            }
+        },
+    };
+    let target = route::select(
+        &parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        &parts.headers,
+        &shared.upstreams,
+        base_override.as_ref(),
+    );
+    let provider = target.provider;
+
+    headers::strip_hop_by_hop(&mut parts.headers);
+    headers::restore_upgrade(&mut parts.headers, upgrade.clone());
+    // The client sets Host from the upstream URI; `Expect: 100-continue` was already answered
+    // by our server side, so the upstream must not wait for a second body handshake.
+    parts.headers.remove(HOST);
+    parts.headers.remove(http::header::EXPECT);
+    if let Some(id) = target.add_account_id.clone() {
+        parts.headers.insert("chatgpt-account-id", id);
+    }
+
+    let optimize = shared.config.optimize && !internal.bypass;
+    let mut tokens: Option<TokenHeaders> = None;
+    let mut retrieval: Option<retrieval_tool::Plan> = None;
+    let outbound: Body = match target.api {
+        Some(api) if optimize => {
+            let bytes = match Limited::new(body, shared.config.max_body_bytes)
+                .collect()
+                .await
+            {
+                Ok(collected) => collected.to_bytes(),
+                Err(err) => {
+                    shared.stats.request(provider, 0, 0);
+                    shared.stats.error(provider);
+                    if err
+                        .downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some()
+                    {
+                        return reply::error(
+                            provider,
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            &format!(
+                                "Headroom proxy: request body exceeds {} bytes",
+                                shared.config.max_body_bytes
+                            ),
+                        );
+                    }
+                    return reply::error(
+                        provider,
+                        StatusCode::BAD_REQUEST,
+                        "Headroom proxy: could not read the request body",
+                    );
+                }
+            };
+            let received = bytes.len() as u64;
+            let mut forwarded = bytes.clone();
+            let mut body_changed = false;
+            if let Some(outcome) = optimize::run(api, bytes, shared.compress_options.clone()).await
+            {
+                let retained_any = !outcome.retained.is_empty();
+                let rewritten = outcome.body.is_some();
+                shared.stats.tokens(
+                    provider,
+                    outcome.tokens_before,
+                    outcome.tokens_after,
+                    rewritten,
+                );
+                shared.retained.insert_all(outcome.retained);
+                tokens = Some(TokenHeaders {
+                    before: outcome.tokens_before,
+                    after: outcome.tokens_after,
+                });
+                if let Some(new_body) = outcome.body {
+                    forwarded = Bytes::from(new_body);
+                    body_changed = true;
+                }
+                // Only when something was dropped: uncompressed requests stay byte-identical.
+                if retained_any {
+                    if let Some((body, plan)) = retrieval_tool::prepare(api, provider, &forwarded) {
+                        forwarded = body;
+                        body_changed = true;
+                        retrieval = Some(plan);
+                    }
+                }
+            }
+            if body_changed {
+                parts
+                    .headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from(forwarded.len()));
+            }
+            shared
+                .stats
+                .request(provider, received, forwarded.len() as u64);
+            reply::full(forwarded)
+        }
+        _ => {
+            shared.stats.request(provider, 0, 0);
+            Counted::new(body, provider, shared.clone()).boxed()
+        }
+    };
+
+    let mut upstream_req = Request::new(outbound);
+    *upstream_req.method_mut() = parts.method.clone();
+    *upstream_req.version_mut() = Version::HTTP_11;
+    if let Some(plan) = retrieval.as_mut() {
+        // The proxy reads these answers to find retrieve calls: ask for them uncompressed.
+        parts.headers.insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        plan.method = parts.method.clone();
+        plan.headers = parts.headers.clone();
+    }
+    *upstream_req.headers_mut() = parts.headers;
+    match target.url.parse::<http::Uri>() {
+        Ok(uri) => {
+            if let Some(plan) = retrieval.as_mut() {
+                plan.uri = uri.clone();
+            }
+            *upstream_req.uri_mut() = uri
+        }
+        Err(_) => {
+            shared.stats.error(provider);
+            return reply::error(
+                provider,
+                StatusCode::BAD_REQUEST,
+                "Headroom proxy: the request path cannot be forwarded",
+            );
+        }
+    }
+    let upstream_host = upstream_req
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+
+    let resp = match shared
+        .upstream
+        .send(upstream_req, shared.config.response_timeout)
+        .await
+    {
+        Ok(resp) => resp,
+        Err(failure) => {
+            shared.stats.error(provider);
+            let (status, message) = match failure {
+                Failure::Unreachable(detail) => (
+                    StatusCode::BAD_GATEWAY,
+                    format!("Headroom proxy could not reach the upstream API at {upstream_host}: {detail}"),
+                ),
+                Failure::Timeout(detail) => (
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("Headroom proxy timed out waiting for the upstream API at {upstream_host}: {detail}"),
+                ),
+            };
+            log_request(
+                &parts.method,
+                parts.uri.path(),
+                provider,
+                target.label,
+                status,
+                started,
+            );
+            return reply::error(provider, status, &message);
+        }
+    };
+
+    let status = resp.status();
+    shared.stats.status(provider, status.as_u16());
+    log_request(
+        &parts.method,
+        parts.uri.path(),
+        provider,
+        target.label,
+        status,
+        started,
+    );
+
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            return relay_upgrade(&shared, client_upgrade, resp);
+        }
+    }
+
+    let resp = match retrieval {
+        Some(plan) => retrieval_tool::complete(&shared, plan, resp).await,
+        None => retrieval_tool::boxed(resp),
+    };
+    let status = resp.status();
+    let (rparts, rbody) = resp.into_parts();
+    let mut out_headers = rparts.headers;
+    headers::strip_hop_by_hop(&mut out_headers);
+    let sse = out_headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        });
+    if sse {
+        // We may append an error event; let the server frame the body itself.
+        out_headers.remove(CONTENT_LENGTH);
+    }
+    if let Some(t) = tokens {
+        out_headers.insert("x-headroom-tokens-before", HeaderValue::from(t.before));
+        out_headers.insert("x-headroom-tokens-after", HeaderValue::from(t.after));
+        out_headers.insert(
+            "x-headroom-tokens-saved",
+            HeaderValue::from(t.before.saturating_sub(t.after)),
+        );
+    }
+    let mut out = Response::new(Relay::new(rbody, sse, provider, shared.clone()).boxed());
+    *out.status_mut() = status;
+    *out.headers_mut() = out_headers;
+    out
+}
+
+/// Answer the client's upgrade with the upstream's 101 and then copy bytes both ways (Codex
+/// Responses WebSocket). Frames are relayed as opaque bytes.
+fn relay_upgrade(
+    shared: &Arc<Shared>,
+    client_upgrade: hyper::upgrade::OnUpgrade,
+    mut resp: Response<Incoming>,
+) -> Response<Body> {
+    let upstream_upgrade = hyper::upgrade::on(&mut resp);
+    let hard = shared.hard.clone();
+    shared.tracker.spawn(async move {
+        let (client, upstream) = match tokio::try_join!(client_upgrade, upstream_upgrade) {
+            Ok(pair) => pair,
+            Err(err) => {
+                tracing::debug!(error = %err, "upgrade handshake failed");
+                return;
+            }
+        };
+        let mut client = TokioIo::new(client);
+        let mut upstream = TokioIo::new(upstream);
+        tokio::select! {
+            res = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
+                if let Err(err) = res {
+                    tracing::debug!(error = %err, "upgraded connection ended with an error");
+                }
+            }
+            _ = hard.cancelled() => {}
+        }
+    });
+    let mut out = Response::new(reply::empty());
+    *out.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let mut h = resp.headers().clone();
+    // Keep `Connection`/`Upgrade` (they define the 101) but nothing else hop-by-hop.
+    let upgrade = h.get(UPGRADE).cloned();
+    headers::strip_hop_by_hop(&mut h);
+    headers::restore_upgrade(&mut h, upgrade);
+    *out.headers_mut() = h;
+    out
+}
+
+fn log_request(
+    method: &http::Method,
+    path: &str,
+    provider: Provider,
+    label: &str,
+    status: StatusCode,
+    started: Instant,
+) {
+    tracing::info!(
+        "{method} {path} -> {} ({label}) {} in {:.1} ms",
+        provider.as_str(),
+        status.as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+}

@@ -1,0 +1,208 @@
+//! Operational routes: health payloads, the loopback guard, stats and metrics.
+
+use headroom_proxy::Deployment;
+use headroom_testkit::client::{self, get, post};
+
+use crate::common::{dead_url, Env};
+
+#[tokio::test]
+async fn livez_readyz_and_health_shapes() {
+    let env = Env::with(|c| {
+        c.deployment = Some(Deployment {
+            profile: Some("default".into()),
+            preset: Some("persistent-service".into()),
+            runtime: Some("native".into()),
+            supervisor: Some("service".into()),
+            scope: Some("user".into()),
+        })
+    })
+    .await;
+    let live = get(&env.url("/livez")).await.unwrap();
+    assert_eq!(live.status, 200);
+    assert_eq!(live.json()["alive"], true);
+    assert_eq!(live.json()["service"], "headroom-proxy");
+
+    let ready = get(&env.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status, 200);
+    let v = ready.json();
+    assert_eq!(
+        (v["ready"].as_bool(), v["status"].as_str()),
+        (Some(true), Some("healthy"))
+    );
+    assert!(v.get("config").is_none(), "readyz never carries config");
+
+    let health = get(&env.url("/health")).await.unwrap();
+    assert_eq!(health.status, 200);
+    let v = health.json();
+    assert_eq!(v["service"], "headroom-proxy");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert!(v["uptime_seconds"].as_f64().unwrap() >= 0.0);
+    assert_eq!(v["checks"]["upstream"]["status"], "disabled");
+    assert_eq!(
+        v["deployment"],
+        serde_json::json!({"profile":"default","preset":"persistent-service","runtime":"native","supervisor":"service","scope":"user"})
+    );
+    let config = &v["config"];
+    assert_eq!(config["pid"], std::process::id());
+    assert_eq!(config["port"], env.proxy.local_addr().port());
+    assert_eq!(config["upstreams"]["anthropic"], env.anthropic.url());
+    assert_eq!(
+        config["upstreams"]["openai"],
+        env.openai.url(),
+        "trailing /v1 is normalised"
+    );
+    assert_eq!(config["optimize"], true);
+    assert_eq!(config["mode"], "token");
+    assert_eq!(
+        config["exact_tokens"], false,
+        "BPE tables are opt-in (memory)"
+    );
+    // No upstream traffic for health checks.
+    assert!(env.anthropic.requests().is_empty());
+}
+
+#[tokio::test]
+async fn config_block_and_admin_routes_need_a_loopback_host_header() {
+    let env = Env::new().await;
+    for host in ["evil.example", "evil.example:8787", "192.168.1.10:8787"] {
+        let r = client::request("GET", &env.url("/health"), &[("host", host)], "")
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        let v = r.json();
+        assert!(v.get("config").is_none(), "config leaked to Host {host}");
+        assert_eq!(v["service"], "headroom-proxy");
+
+        let r = client::request("POST", &env.url("/stats/reset"), &[("host", host)], "")
+            .await
+            .unwrap();
+        assert_eq!(r.status, 404, "admin route answered Host {host}");
+    }
+    for host in ["localhost:1234", "127.0.0.1", "[::1]:8787"] {
+        let r = client::request("GET", &env.url("/health"), &[("host", host)], "")
+            .await
+            .unwrap();
+        assert!(r.json().get("config").is_some(), "Host {host}");
+    }
+    let r = client::request("POST", &env.url("/stats/reset"), &[], "")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "reset");
+}
+
+#[tokio::test]
+async fn deployment_block_is_absent_for_a_plain_proxy() {
+    if std::env::var_os("HEADROOM_DEPLOYMENT_PROFILE").is_some() {
+        return; // the environment itself declares a deployment
+    }
+    let env = Env::new().await;
+    let v = get(&env.url("/health")).await.unwrap().json();
+    assert!(v.get("deployment").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn readiness_probe_is_opt_in_and_cached() {
+    let env = Env::with(|c| {
+        c.check_upstream = true;
+        c.anthropic_url = dead_url();
+    })
+    .await;
+    let r = get(&env.url("/readyz")).await.unwrap();
+    assert_eq!(r.status, 503);
+    let v = r.json();
+    assert_eq!(v["ready"], false);
+    assert_eq!(v["checks"]["upstream"]["ready"], false);
+    assert!(v["checks"]["upstream"]["error"].is_string());
+    // /health reports the same but always answers 200; /livez is unaffected.
+    assert_eq!(get(&env.url("/health")).await.unwrap().status, 200);
+    assert_eq!(get(&env.url("/livez")).await.unwrap().status, 200);
+
+    let env = Env::with(|c| c.check_upstream = true).await;
+    for _ in 0..3 {
+        let r = get(&env.url("/readyz")).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let probes = env.anthropic.requests();
+    assert_eq!(probes.len(), 1, "probe result should be cached");
+    assert_eq!(
+        (probes[0].method.as_str(), probes[0].path.as_str()),
+        ("HEAD", "/")
+    );
+}
+
+#[tokio::test]
+async fn stats_and_metrics_count_requests_per_provider() {
+    let env = Env::new().await;
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"hello there"}]}"#;
+    for _ in 0..2 {
+        assert_eq!(
+            post(&env.url("/v1/messages"), &[("x-api-key", "k")], body)
+                .await
+                .unwrap()
+                .status,
+            200
+        );
+    }
+    assert_eq!(
+        post(&env.url("/v1/chat/completions"), &[], body)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    // Operational routes are not counted.
+    get(&env.url("/livez")).await.unwrap();
+
+    let v = get(&env.url("/stats")).await.unwrap().json();
+    assert_eq!(v["requests"]["total"], 3);
+    assert_eq!(v["requests"]["by_provider"]["anthropic"], 2);
+    assert_eq!(v["requests"]["by_provider"]["openai"], 1);
+    assert_eq!(v["requests"]["failed"], 0);
+    assert_eq!(
+        v["providers"]["anthropic"]["request_bytes"],
+        2 * body.len() as u64
+    );
+    assert!(
+        v["providers"]["anthropic"]["response_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(v["tokens"]["before"].as_u64().unwrap() >= v["tokens"]["after"].as_u64().unwrap());
+    assert_eq!(
+        v["tokens"]["saved"].as_u64().unwrap(),
+        v["tokens"]["before"].as_u64().unwrap() - v["tokens"]["after"].as_u64().unwrap()
+    );
+
+    let m = get(&env.url("/metrics")).await.unwrap();
+    assert_eq!(m.status, 200);
+    assert!(m
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = m.text();
+    assert!(
+        text.contains("# TYPE headroom_requests_total counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("headroom_requests_total{provider=\"anthropic\"} 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("headroom_requests_total{provider=\"openai\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("headroom_tokens_before_total{provider=\"anthropic\"} "));
+
+    let snap = env.proxy.stats();
+    assert_eq!((snap.total.requests, snap.anthropic.requests), (3, 2));
+
+    let r = client::request("POST", &env.url("/stats/reset"), &[], "")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let v = get(&env.url("/stats")).await.unwrap().json();
+    assert_eq!(v["requests"]["total"], 0);
+}
