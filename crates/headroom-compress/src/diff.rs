@@ -1,0 +1,281 @@
+//! `git diff` output. Every added and removed line is kept; what goes is the repetition around
+//! them: context is trimmed from three lines to one on each side (hunks are split and their
+//! `@@` headers recomputed, so the result is still a valid unified diff), `index` lines are
+//! dropped, and lock-file hunks are replaced by a count.
+
+use crate::router::Ctx;
+use crate::text;
+use regex::Regex;
+use std::sync::OnceLock;
+
+const CONTEXT: usize = 1;
+const LOCKFILES: &[&str] = &[
+    "Cargo.lock",
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "poetry.lock",
+    "uv.lock",
+    "Gemfile.lock",
+    "composer.lock",
+    "go.sum",
+    "Pipfile.lock",
+];
+
+fn hunk_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$").expect("valid regex")
+    })
+}
+
+struct Hunk<'a> {
+    old_start: usize,
+    new_start: usize,
+    tail: &'a str,
+    lines: Vec<&'a str>,
+}
+
+fn emit_hunk(h: &Hunk<'_>, out: &mut String) -> usize {
+    // Positions: old/new line number of each line.
+    let n = h.lines.len();
+    let mut old_no = Vec::with_capacity(n);
+    let mut new_no = Vec::with_capacity(n);
+    let (mut o, mut nn) = (h.old_start, h.new_start);
+    for l in &h.lines {
+        old_no.push(o);
+        new_no.push(nn);
+        match l.as_bytes().first() {
+            Some(b'+') => nn += 1,
+            Some(b'-') => o += 1,
+            Some(b'\\') => {}
+            _ => {
+                o += 1;
+                nn += 1;
+            }
+        }
+    }
+    let changed = |i: usize| matches!(h.lines[i].as_bytes().first(), Some(b'+' | b'-'));
+    let mut keep = vec![false; n];
+    for i in 0..n {
+        if changed(i) {
+            let lo = i.saturating_sub(CONTEXT);
+            let hi = (i + CONTEXT).min(n - 1);
+            for k in keep.iter_mut().take(hi + 1).skip(lo) {
+                *k = true;
+            }
+        }
+    }
+    // Context windows count context lines only: widen over changed lines already handled
+    // above; a "\ No newline" marker follows whatever precedes it.
+    for i in 1..n {
+        if h.lines[i].starts_with('\\') {
+            keep[i] = keep[i - 1];
+        }
+    }
+    let mut dropped = 0;
+    let mut i = 0;
+    while i < n {
+        if !keep[i] {
+            dropped += 1;
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < n && keep[i] {
+            i += 1;
+        }
+        let seg = &h.lines[start..i];
+        let old_count = seg
+            .iter()
+            .filter(|l| !l.starts_with('+') && !l.starts_with('\\'))
+            .count();
+        let new_count = seg
+            .iter()
+            .filter(|l| !l.starts_with('-') && !l.starts_with('\\'))
+            .count();
+        let os = if old_count == 0 {
+            old_no[start].saturating_sub(1)
+        } else {
+            old_no[start]
+        };
+        let ns = if new_count == 0 {
+            new_no[start].saturating_sub(1)
+        } else {
+            new_no[start]
+        };
+        out.push_str(&format!(
+            "@@ -{os},{old_count} +{ns},{new_count} @@{}\n",
+            h.tail
+        ));
+        for l in seg {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    dropped
+}
+
+/// Whether a file header line (`diff --git a/x b/x`, `--- a/x`, `+++ b/x`) names a lock file.
+fn names_lockfile(l: &str) -> bool {
+    let path = l.rsplit(' ').next().unwrap_or("");
+    let base = path.rsplit('/').next().unwrap_or(path);
+    LOCKFILES.contains(&base)
+}
+
+pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
+    if !ctx.options.lossy {
+        return None;
+    }
+    let lines: Vec<&str> = t.split('\n').collect();
+    let mut out = String::with_capacity(t.len());
+    let mut context_dropped = 0usize;
+    let mut index_dropped = 0usize;
+    let mut lock_dropped = 0usize;
+    let mut lock_total = 0usize;
+    // Whether the current file is a lock file, and whether we are inside a file header.
+    let mut in_lock = false;
+    let mut in_header = false;
+    let mut i = 0;
+    let n = lines.len();
+    while i < n {
+        let l = lines[i];
+        if let Some(c) = hunk_re().captures(l) {
+            let num = |k: usize| c.get(k).and_then(|m| m.as_str().parse::<usize>().ok());
+            let (Some(os), Some(ns)) = (num(1), num(3)) else {
+                return None;
+            };
+            let oc = num(2).unwrap_or(1);
+            let nc = num(4).unwrap_or(1);
+            let tail = c.get(5).map_or("", |m| m.as_str());
+            // Collect exactly the lines the header announces (plus "\ No newline" markers).
+            let (mut seen_old, mut seen_new) = (0usize, 0usize);
+            let mut body = Vec::new();
+            let mut j = i + 1;
+            while j < n && (seen_old < oc || seen_new < nc || lines[j].starts_with('\\')) {
+                let b = lines[j];
+                match b.as_bytes().first() {
+                    Some(b'+') => seen_new += 1,
+                    Some(b'-') => seen_old += 1,
+                    Some(b' ') => {
+                        seen_old += 1;
+                        seen_new += 1;
+                    }
+                    Some(b'\\') => {}
+                    // Git writes an empty context line as " ", but some tools strip it.
+                    None if j + 1 < n => {
+                        seen_old += 1;
+                        seen_new += 1;
+                    }
+                    _ => return None, // not a hunk line: leave the diff alone
+                }
+                body.push(b);
+                j += 1;
+            }
+            if seen_old != oc || seen_new != nc {
+                return None;
+            }
+            in_header = false;
+            if in_lock {
+                lock_dropped += body.len();
+                lock_total += body.len();
+            } else {
+                let h = Hunk {
+                    old_start: os,
+                    new_start: ns,
+                    tail,
+                    lines: body,
+                };
+                context_dropped += emit_hunk(&h, &mut out);
+            }
+            i = j;
+            continue;
+        }
+        if l.starts_with("diff --git ") {
+            flush_lock(&mut out, &mut lock_dropped);
+            in_lock = names_lockfile(l);
+            in_header = true;
+        } else if l.starts_with("--- ") || l.starts_with("+++ ") {
+            if !in_header {
+                // A plain `diff -u` file header without a `diff --git` line.
+                flush_lock(&mut out, &mut lock_dropped);
+                in_lock = false;
+                in_header = true;
+            }
+            in_lock |= names_lockfile(l);
+        }
+        if l.starts_with("index ") && in_header {
+            index_dropped += 1;
+        } else {
+            out.push_str(l);
+            out.push('\n');
+        }
+        i += 1;
+    }
+    flush_lock(&mut out, &mut lock_dropped);
+    while out.ends_with('\n') {
+        out.pop();
+    }
+    if context_dropped == 0 && index_dropped == 0 && lock_total == 0 {
+        return None;
+    }
+    let mut what = Vec::new();
+    if context_dropped > 0 {
+        what.push(format!(
+            "diff context trimmed to {CONTEXT} line ({} context lines omitted)",
+            text::fmt_count(context_dropped)
+        ));
+    }
+    if lock_total > 0 {
+        what.push(format!(
+            "{} lock-file diff lines omitted",
+            text::fmt_count(lock_total)
+        ));
+    }
+    if index_dropped > 0 {
+        what.push(format!(
+            "{} index lines omitted",
+            text::fmt_count(index_dropped)
+        ));
+    }
+    out.push('\n');
+    out.push_str(&ctx.marker(&what.join(", ")));
+    Some(out)
+}
+
+fn flush_lock(out: &mut String, dropped: &mut usize) {
+    if *dropped > 0 {
+        out.push_str(&format!(
+            "… lock file: {} diff lines omitted …\n",
+            text::fmt_count(*dropped)
+        ));
+    }
+    *dropped = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Options;
+    use std::cell::OnceCell;
+
+    #[test]
+    fn trims_context_and_recomputes_headers() {
+        let t = "diff --git a/x.rs b/x.rs\nindex 111..222 100644\n--- a/x.rs\n+++ b/x.rs\n@@ -10,8 +10,8 @@ fn f()\n a\n b\n c\n-d\n+D\n e\n f\n g\n h";
+        let o = Options::default();
+        let k = OnceCell::new();
+        let ctx = Ctx {
+            question: None,
+            options: &o,
+            key: &k,
+            original: t,
+        };
+        let out = compress(t, &ctx).unwrap();
+        assert!(
+            out.starts_with("diff --git a/x.rs b/x.rs\n--- a/x.rs\n+++ b/x.rs\n@@ -12,3 +12,3 @@ fn f()\n c\n-d\n+D\n e\n"),
+            "{out}"
+        );
+        assert!(out.contains("5 context lines omitted"));
+    }
+}

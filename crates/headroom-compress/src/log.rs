@@ -1,0 +1,346 @@
+//! Build, test and CI logs. Most of a log is the same line again with a different crate, test
+//! name or percentage; what the agent needs is every error, warning, failure, panic and stack
+//! trace, the shape of the rest, and the tail. So: strip ANSI and terminal redraws, keep every
+//! line that reports a problem together with the block that follows it (code frame, traceback,
+//! assertion values), keep failure sections whole, collapse runs of near-identical lines into
+//! one line plus a count, and keep the head and the tail.
+
+use crate::router::Ctx;
+use crate::text;
+use regex::Regex;
+use std::sync::OnceLock;
+
+const HEAD: usize = 3;
+const TAIL: usize = 15;
+/// Lines following a problem line that are kept with it (until a blank line).
+const BLOCK: usize = 40;
+/// Runs of at least this many near-identical lines are collapsed.
+const MIN_RUN: usize = 3;
+/// Unremarkable lines that are neither in a run nor in head/tail: at most this many are kept
+/// (half from the start, half from the end).
+const SINGLES: usize = 60;
+
+fn important_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?x)
+            (?i:\b(error|errors|fail|failed|failure|failures|failing|panic|panicked|fatal|exception|traceback|assert|assertion|warning|warnings|warn|critical|abort|aborted|segfault|segmentation\ fault|killed|timeout|timed\ out|denied|refused|cannot|undefined|unresolved|broken)\b)
+            | \w(Error|Exception|Failure)\b
+            | ^E\s
+            | ^\s*-->\s
+            | ^\s*Caused\ by
+            | \bFAILED\b | \bERROR\b
+            | ^\s*at\s.+:\d+
+            ",
+        )
+        .expect("valid regex")
+    })
+}
+
+fn region_start_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(r"^(failures:|=+ (FAILURES|ERRORS) =+|-+ Captured .*-+|stack backtrace:|Traceback \(most recent call last\):)\s*$")
+            .expect("valid regex")
+    })
+}
+
+fn region_end_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(r"^(test result:|=+ .*(passed|failed|error|short test summary).* =+$|error: test failed|error: could not compile)")
+            .expect("valid regex")
+    })
+}
+
+/// Clean one physical line: terminal redraws (`\r`) keep only what was finally shown.
+fn clean_line(l: &str) -> &str {
+    let l = l.strip_suffix('\r').unwrap_or(l);
+    let l = match l.rfind('\r') {
+        Some(i) => &l[i + 1..],
+        None => l,
+    };
+    l.trim_end()
+}
+
+/// The "family" of a line: first token with digits normalised, cut before `::`, `(` or `[`.
+fn family(tokens: &[&str]) -> String {
+    let first = tokens.first().copied().unwrap_or("");
+    let cut = first.find(['(', '[']).unwrap_or(first.len());
+    let first = &first[..cut];
+    let first = first.split("::").next().unwrap_or(first);
+    norm_digits(first)
+}
+
+fn norm_digits(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_num = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            if !in_num {
+                out.push('0');
+            }
+            in_num = true;
+        } else {
+            in_num = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Near-identical: same family and at least half of the positions hold the same token (after
+/// digit normalisation).
+fn similar(a: &[String], b: &[String]) -> bool {
+    if a.is_empty() || b.is_empty() || a[0] != b[0] {
+        return false;
+    }
+    let longest = a.len().max(b.len());
+    let same = a.iter().zip(b).skip(1).filter(|(x, y)| x == y).count() + 1;
+    same * 2 >= longest
+}
+
+fn signature(l: &str) -> Vec<String> {
+    let tokens: Vec<&str> = l.split_whitespace().collect();
+    let mut sig = vec![family(&tokens)];
+    sig.extend(tokens.iter().skip(1).map(|t| norm_digits(t)));
+    sig
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Keep,
+    Ordinary,
+    /// Head of a run: how many near-identical lines follow it, and where the run ends.
+    RunHead(usize, usize),
+    Drop,
+}
+
+pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
+    let stripped = text::strip_ansi(t);
+    let lines: Vec<&str> = stripped.split('\n').map(clean_line).collect();
+    let n = lines.len();
+    let mut marks = vec![Mark::Ordinary; n];
+
+    for m in marks.iter_mut().take(HEAD) {
+        *m = Mark::Keep;
+    }
+    // The tail: last TAIL non-empty lines.
+    let mut tail_seen = 0;
+    for i in (0..n).rev() {
+        if tail_seen >= TAIL {
+            break;
+        }
+        marks[i] = Mark::Keep;
+        if !lines[i].is_empty() {
+            tail_seen += 1;
+        }
+    }
+    let mut i = 0;
+    while i < n {
+        let l = lines[i];
+        if region_start_re().is_match(l) {
+            // Failure sections are kept whole up to their end marker.
+            let mut j = i;
+            while j < n {
+                marks[j] = Mark::Keep;
+                if j > i && region_end_re().is_match(lines[j]) {
+                    break;
+                }
+                j += 1;
+            }
+            i = j + 1;
+            continue;
+        }
+        if important_re().is_match(l) {
+            marks[i] = Mark::Keep;
+            let mut j = i + 1;
+            while j < n && j <= i + BLOCK && !lines[j].is_empty() {
+                // A following line that is itself a problem starts its own block.
+                if important_re().is_match(lines[j]) || region_start_re().is_match(lines[j]) {
+                    break;
+                }
+                // Stop at the next ordinary record of the log (e.g. the next `test … ok`).
+                let indented = lines[j].starts_with([' ', '\t', '|', '=', '^', '~']);
+                if !indented
+                    && !lines[j].contains(" | ")
+                    && j > i + 1
+                    && !looks_like_message(lines[j])
+                {
+                    break;
+                }
+                marks[j] = Mark::Keep;
+                j += 1;
+            }
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+
+    // Collapse runs of near-identical ordinary lines.
+    let sigs: Vec<Option<Vec<String>>> = (0..n)
+        .map(|i| (marks[i] == Mark::Ordinary && !lines[i].is_empty()).then(|| signature(lines[i])))
+        .collect();
+    let mut i = 0;
+    while i < n {
+        let Some(head) = &sigs[i] else {
+            i += 1;
+            continue;
+        };
+        let mut j = i + 1;
+        while j < n {
+            match &sigs[j] {
+                Some(s) if similar(head, s) => j += 1,
+                // Blank lines inside a run do not break it.
+                None if marks[j] == Mark::Ordinary && lines[j].is_empty() => j += 1,
+                _ => break,
+            }
+        }
+        // Do not swallow trailing blank lines into the run.
+        while j > i + 1 && lines[j - 1].is_empty() {
+            j -= 1;
+        }
+        let members = (i..j).filter(|&k| sigs[k].is_some()).count();
+        if members >= MIN_RUN {
+            marks[i] = Mark::RunHead(members - 1, j);
+            for m in marks.iter_mut().take(j).skip(i + 1) {
+                *m = Mark::Drop;
+            }
+        }
+        i = j;
+    }
+
+    // Budget for the remaining unremarkable lines.
+    let singles: Vec<usize> = (0..n)
+        .filter(|&i| marks[i] == Mark::Ordinary && !lines[i].is_empty())
+        .collect();
+    if ctx.options.lossy && singles.len() > SINGLES {
+        for &i in &singles[SINGLES / 2..singles.len() - SINGLES / 2] {
+            marks[i] = Mark::Drop;
+        }
+    }
+    if !ctx.options.lossy {
+        // Lossless mode: only the ANSI / redraw / whitespace cleanup.
+        let out = text::normalize_whitespace(&lines.join("\n"));
+        return (out.len() < t.len()).then_some(out);
+    }
+
+    let mut out = String::with_capacity(t.len() / 4);
+    let mut dropped_total = 0usize;
+    let mut pending_drop = 0usize;
+    let flush = |out: &mut String, pending: &mut usize| {
+        if *pending > 0 {
+            out.push_str(&format!(
+                "… {} lines omitted …\n",
+                text::fmt_count(*pending)
+            ));
+            *pending = 0;
+        }
+    };
+    let mut i = 0;
+    while i < n {
+        match marks[i] {
+            Mark::Keep | Mark::Ordinary => {
+                flush(&mut out, &mut pending_drop);
+                out.push_str(lines[i]);
+                out.push('\n');
+            }
+            Mark::RunHead(more, end) => {
+                flush(&mut out, &mut pending_drop);
+                out.push_str(lines[i]);
+                out.push('\n');
+                out.push_str(&format!(
+                    "  … {} more similar lines\n",
+                    text::fmt_count(more)
+                ));
+                dropped_total += more;
+                // Skip the run's members (and blank lines inside it).
+                i = end;
+                continue;
+            }
+            Mark::Drop => {
+                if !lines[i].is_empty() {
+                    pending_drop += 1;
+                    dropped_total += 1;
+                }
+            }
+        }
+        i += 1;
+    }
+    flush(&mut out, &mut pending_drop);
+    while out.ends_with('\n') {
+        out.pop();
+    }
+    if dropped_total > 0 {
+        out.push('\n');
+        let total = lines.iter().filter(|l| !l.is_empty()).count();
+        out.push_str(&ctx.marker(&format!(
+            "{} of {} log lines omitted",
+            text::fmt_count(dropped_total),
+            text::fmt_count(total)
+        )));
+    }
+    Some(out)
+}
+
+/// Unindented lines that still belong to a problem block: panic messages, assertion values,
+/// `note:`/`help:` lines, Python exception lines.
+fn looks_like_message(l: &str) -> bool {
+    let t = l.trim_start();
+    t.starts_with("note:")
+        || t.starts_with("help:")
+        || t.starts_with("left:")
+        || t.starts_with("right:")
+        || t.starts_with("assertion")
+        || t.starts_with("called `")
+        || t.starts_with("stack backtrace")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Options;
+    use std::cell::OnceCell;
+
+    #[test]
+    fn collapses_runs_and_keeps_failures() {
+        let mut log = String::from("$ cargo test\n");
+        for i in 0..300 {
+            log.push_str(&format!("\x1b[32m   Compiling\x1b[0m crate{i} v0.{i}.1\n"));
+        }
+        for i in 0..500 {
+            log.push_str(&format!("test module::tests::case_{i} ... ok\n"));
+            if i == 250 {
+                log.push_str("test module::tests::broken ... FAILED\n");
+            }
+        }
+        log.push_str("\nfailures:\n\n---- module::tests::broken stdout ----\nthread 'module::tests::broken' panicked at src/lib.rs:10:9:\nassertion `left == right` failed\n  left: 1\n right: 2\n\nfailures:\n    module::tests::broken\n\ntest result: FAILED. 500 passed; 1 failed; 0 ignored\n");
+        let o = Options::default();
+        let k = OnceCell::new();
+        let ctx = Ctx {
+            question: None,
+            options: &o,
+            key: &k,
+            original: &log,
+        };
+        let out = compress(&log, &ctx).unwrap();
+        for must in [
+            "test module::tests::broken ... FAILED",
+            "thread 'module::tests::broken' panicked at src/lib.rs:10:9:",
+            "assertion `left == right` failed",
+            "  left: 1",
+            "test result: FAILED. 500 passed; 1 failed; 0 ignored",
+        ] {
+            assert!(out.contains(must), "missing {must:?} in\n{out}");
+        }
+        assert!(!out.contains('\x1b'));
+        assert!(out.contains("more similar lines"));
+        assert!(out.len() * 10 < log.len(), "{}", out.len());
+        assert!(out.contains(k.get().unwrap()));
+    }
+}

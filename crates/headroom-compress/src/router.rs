@@ -1,0 +1,256 @@
+//! Content router: detects what kind of tool output a text is and runs the matching transform.
+//!
+//! Detection is cheap and conservative: a misdetected log or search result only means a
+//! weaker transform runs, while anything not clearly recognised gets lossless whitespace
+//! normalisation only.
+
+use crate::{text, Options};
+use regex::Regex;
+use std::cell::OnceCell;
+use std::sync::OnceLock;
+
+/// What the router decided a tool output is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContentKind {
+    /// JSON whose bulk is an array of objects (search results, listings, rows).
+    JsonTable,
+    /// Other JSON (minified losslessly).
+    Json,
+    /// Build / test / CI output.
+    Log,
+    /// `path:line:text` search output (grep, ripgrep).
+    Search,
+    /// Unified diff (`git diff`).
+    Diff,
+    /// Directory listing (`find`, `ls -R`, `git ls-files`).
+    Listing,
+    /// Anything else (whitespace normalisation only).
+    Text,
+}
+
+impl ContentKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ContentKind::JsonTable => "json_table",
+            ContentKind::Json => "json",
+            ContentKind::Log => "log",
+            ContentKind::Search => "search",
+            ContentKind::Diff => "diff",
+            ContentKind::Listing => "listing",
+            ContentKind::Text => "text",
+        }
+    }
+}
+
+/// Per-block context handed to the transforms.
+pub struct Ctx<'a> {
+    /// The latest user text before this tool output, if any.
+    pub question: Option<&'a str>,
+    pub options: &'a Options,
+    /// Lazily computed retrieval key (only hashed when a transform drops something).
+    pub key: &'a OnceCell<String>,
+    pub original: &'a str,
+}
+
+impl Ctx<'_> {
+    pub fn key(&self) -> &str {
+        self.key.get_or_init(|| crate::retrieval_key(self.original))
+    }
+
+    /// Omission marker naming the retrieval key.
+    pub fn marker(&self, what: &str) -> String {
+        text::marker(what, self.key())
+    }
+}
+
+fn search_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| Regex::new(r"^[^\s:][^:\n]{0,300}?[:-]\d+[:-]").expect("valid regex"))
+}
+
+fn log_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?x)
+            ^\s*(Compiling|Checking|Finished|Running|Downloaded|Downloading|Fresh|Building|Installing|Collecting|Fetching|Resolving|Updating|Doc-tests)\s
+            | \.\.\.\s*(ok|FAILED|ignored|passed|failed|skipped)\b
+            | \b(PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)\b
+            | ^\s*(error|warning|note|help)(\[\w+\])?:
+            | ^\s*\[?\s*\d{1,3}%\]?
+            | ^\[?\d{4}-\d\d-\d\d[T\s]\d\d:\d\d
+            | ^\s*(INFO|WARN|WARNING|DEBUG|TRACE|ERROR|FATAL)\b
+            | ^\s*(npm|yarn|pnpm)\s+(ERR|WARN|info|notice)
+            | ^(=+|-+|_+)\s.*\s(=+|-+|_+)$
+            | ^\s*(at\s+\S+\s*\(|File\s+\x22)
+            | ^\#\d+\s
+            | ^\s*test\s+\S+\s
+            ",
+        )
+        .expect("valid regex")
+    })
+}
+
+fn path_line_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| Regex::new(r"^\.{0,2}/?[\w@+.\-]+(/[\w@+.\- ]+)*/?$").expect("valid regex"))
+}
+
+/// How many lines to sample for line-based detection.
+const SAMPLE: usize = 400;
+
+/// Detect the kind of `t`; for JSON also returns the parsed document.
+pub fn detect(t: &str) -> (ContentKind, Option<crate::json::Node>) {
+    let trimmed = t.trim_start();
+    if trimmed.starts_with('[') || trimmed.starts_with('{') {
+        if let Ok(root) = crate::json::parse_str(t) {
+            let kind = if crate::table::has_table(t.as_bytes(), &root) {
+                ContentKind::JsonTable
+            } else {
+                ContentKind::Json
+            };
+            return (kind, Some(root));
+        }
+    }
+    (detect_lines(t), None)
+}
+
+fn detect_lines(t: &str) -> ContentKind {
+    let trimmed = t.trim_start();
+    if trimmed.starts_with("diff --git ")
+        || t.contains("\ndiff --git ")
+        || (t.contains("\n--- ") && t.contains("\n+++ ") && t.contains("\n@@ "))
+        || (trimmed.starts_with("--- ") && t.contains("\n+++ ") && t.contains("\n@@ "))
+    {
+        return ContentKind::Diff;
+    }
+    let lines: Vec<&str> = t
+        .lines()
+        .filter(|l| !l.trim().is_empty() && *l != "--")
+        .take(SAMPLE)
+        .collect();
+    if lines.len() < 3 {
+        return ContentKind::Text;
+    }
+    let n = lines.len() as f64;
+    let search = lines
+        .iter()
+        .filter(|l| search_re().is_match(&text::strip_ansi(l)))
+        .count() as f64;
+    if search / n >= 0.6 {
+        return ContentKind::Search;
+    }
+    let logish = lines
+        .iter()
+        .filter(|l| log_re().is_match(&text::strip_ansi(l)))
+        .count() as f64;
+    if t.contains('\x1b') || logish / n >= 0.25 {
+        return ContentKind::Log;
+    }
+    let paths = lines
+        .iter()
+        .filter(|l| path_line_re().is_match(l.trim_end()) && l.contains(['/', '.']))
+        .count() as f64;
+    if lines.len() >= 10 && paths / n >= 0.8 {
+        return ContentKind::Listing;
+    }
+    ContentKind::Text
+}
+
+/// Detect and transform. `None` means the transform found nothing to do; the caller still
+/// checks that any result is actually smaller.
+pub fn compress_text(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>) {
+    compress_text_at(t, ctx, 0)
+}
+
+fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Option<String>) {
+    let (kind, root) = detect(t);
+    let out = match (kind, &root) {
+        (ContentKind::Json, Some(root)) if depth == 0 => {
+            wrapped_text(t, root, ctx).or_else(|| crate::table::compress(t, root, ctx))
+        }
+        (ContentKind::JsonTable | ContentKind::Json, Some(root)) => {
+            crate::table::compress(t, root, ctx)
+        }
+        (ContentKind::JsonTable | ContentKind::Json, None) => None,
+        (ContentKind::Log, _) => crate::log::compress(t, ctx),
+        (ContentKind::Search, _) => crate::search::compress_search(t, ctx),
+        (ContentKind::Listing, _) => crate::search::compress_listing(t),
+        (ContentKind::Diff, _) => crate::diff::compress(t, ctx),
+        (ContentKind::Text, _) => None,
+    };
+    // Line-oriented kinds fall back to the lossless normalisation. Not diffs (a context line
+    // holding a single space is significant) and not JSON (minified by its own transform).
+    let out = match kind {
+        ContentKind::Diff | ContentKind::Json | ContentKind::JsonTable => out,
+        _ => out.or_else(|| {
+            let n = text::normalize_whitespace(t);
+            (n.len() < t.len()).then_some(n)
+        }),
+    };
+    (kind, out)
+}
+
+/// JSON envelopes around one big text, like Codex's shell results
+/// (`{"output":"<the log>","metadata":{"exit_code":1,…}}`): compress the text by its own kind
+/// and keep the envelope (minified). The marker inside names the key of the whole tool output.
+fn wrapped_text(t: &str, root: &crate::json::Node, ctx: &Ctx<'_>) -> Option<String> {
+    use crate::json::{self, Kind};
+    let src = t.as_bytes();
+    let members = root.as_object()?;
+    let (_, big) = members
+        .iter()
+        .filter(|(_, v)| v.is_str())
+        .max_by_key(|(_, v)| v.span.len())?;
+    if big.span.len() * 2 < src.len() || big.span.len() < ctx.options.min_bytes {
+        return None;
+    }
+    let Kind::Str { .. } = big.kind else {
+        return None;
+    };
+    let inner = big.str_value(src)?;
+    let (_, new) = compress_text_at(&inner, ctx, 1);
+    let new = new?;
+    let mut out = Vec::with_capacity(t.len() / 2);
+    json::minify_into(&src[root.span.start..big.span.start], &mut out);
+    json::encode_str(&new, &mut out);
+    json::minify_into(&src[big.span.end..root.span.end], &mut out);
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codex_shell_envelope_is_compressed_inside() {
+        let mut log = String::new();
+        for i in 0..300 {
+            log.push_str(&format!("test suite::case_{i} ... ok\n"));
+        }
+        log.push_str("test suite::broken ... FAILED\nerror: test failed\n");
+        let t = serde_json::json!({"output": log, "metadata": {"exit_code": 101, "duration_seconds": 3.2}})
+            .to_string();
+        let o = Options::default();
+        let k = OnceCell::new();
+        let ctx = Ctx {
+            question: None,
+            options: &o,
+            key: &k,
+            original: &t,
+        };
+        let (kind, out) = compress_text(&t, &ctx);
+        assert_eq!(kind, ContentKind::Json);
+        let out = out.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let inner = v["output"].as_str().unwrap();
+        assert!(inner.contains("test suite::broken ... FAILED"));
+        assert!(inner.contains("more similar lines"));
+        assert!(inner.contains(k.get().unwrap()));
+        assert_eq!(v["metadata"]["exit_code"], 101);
+        assert!(out.len() * 4 < t.len());
+    }
+}

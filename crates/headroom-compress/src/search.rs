@@ -1,0 +1,196 @@
+//! Search output (`grep -rn`, `rg`, `git grep -n`) and directory listings.
+//!
+//! Search hits repeat the file path on every line and usually carry context lines the agent
+//! did not ask for. Grouping hits under their path, dropping leading indentation and context
+//! lines, and merging identical hits in the same file keeps every match line that carries
+//! information while removing most of the repetition. Listings are grouped by directory,
+//! which is lossless.
+
+use crate::router::Ctx;
+use crate::text;
+use regex::Regex;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Match lines longer than this are cut (the original stays retrievable).
+const MAX_LINE: usize = 240;
+
+fn match_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| Regex::new(r"^([^\s:][^:\n]*?):(\d+):(.*)$").expect("valid regex"))
+}
+
+fn context_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| Regex::new(r"^([^\s:][^:\n]*?)-(\d+)-(.*)$").expect("valid regex"))
+}
+
+struct FileHits<'a> {
+    path: &'a str,
+    /// (text, line numbers) in first-appearance order; identical texts merged.
+    hits: Vec<(&'a str, Vec<&'a str>)>,
+    /// text → index in `hits` (keeps merging linear for huge outputs).
+    seen: HashMap<&'a str, usize>,
+}
+
+pub fn compress_search(t: &str, ctx: &Ctx<'_>) -> Option<String> {
+    let cleaned = text::strip_ansi(t);
+    let mut files: Vec<FileHits<'_>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut other: Vec<&str> = Vec::new();
+    let mut context_dropped = 0usize;
+    let mut cut = 0usize;
+    let mut total = 0usize;
+    for line in cleaned.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line == "--" {
+            continue;
+        }
+        total += 1;
+        if let Some(c) = match_re().captures(line) {
+            let (Some(path), Some(no), Some(txt)) = (c.get(1), c.get(2), c.get(3)) else {
+                continue;
+            };
+            let path = path.as_str();
+            let i = *index.entry(path).or_insert_with(|| {
+                files.push(FileHits {
+                    path,
+                    hits: Vec::new(),
+                    seen: HashMap::new(),
+                });
+                files.len() - 1
+            });
+            let txt = txt.as_str().trim();
+            let f = &mut files[i];
+            match f.seen.get(txt) {
+                Some(&h) => f.hits[h].1.push(no.as_str()),
+                None => {
+                    f.seen.insert(txt, f.hits.len());
+                    f.hits.push((txt, vec![no.as_str()]));
+                }
+            }
+        } else if context_re().is_match(line) {
+            if !ctx.options.lossy {
+                // Context lines can only be dropped, not regrouped: leave lossless mode alone.
+                return None;
+            }
+            context_dropped += 1;
+        } else {
+            other.push(line);
+        }
+    }
+    // Not really search output if much of it did not parse.
+    if files.is_empty() || other.len() * 10 > total {
+        return None;
+    }
+    let mut out = String::with_capacity(t.len() / 2);
+    for f in &files {
+        out.push_str(f.path);
+        out.push('\n');
+        for (txt, nos) in &f.hits {
+            out.push_str("  ");
+            out.push_str(&nos.join(","));
+            out.push_str(": ");
+            if ctx.options.lossy && txt.len() > MAX_LINE {
+                out.push_str(text::truncate_chars(txt, MAX_LINE));
+                out.push('…');
+                cut += 1;
+            } else {
+                out.push_str(txt);
+            }
+            out.push('\n');
+        }
+    }
+    for l in &other {
+        out.push_str(l);
+        out.push('\n');
+    }
+    let mut what = Vec::new();
+    if context_dropped > 0 {
+        what.push(format!(
+            "{} context lines omitted",
+            text::fmt_count(context_dropped)
+        ));
+    }
+    if cut > 0 {
+        what.push(format!("{} long lines cut", text::fmt_count(cut)));
+    }
+    let header = "[headroom: search hits grouped by file as \"line[,line]: text\"]\n";
+    let mut s = String::with_capacity(out.len() + 200);
+    s.push_str(header);
+    s.push_str(out.trim_end());
+    if !what.is_empty() {
+        s.push('\n');
+        s.push_str(&ctx.marker(&what.join(", ")));
+    }
+    Some(s)
+}
+
+/// Directory listings: one line per directory, `dir/: name, name, …`. Lossless.
+pub fn compress_listing(t: &str) -> Option<String> {
+    let mut dirs: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for line in t.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            continue;
+        }
+        let trimmed = line.strip_suffix('/').unwrap_or(line);
+        let (dir, name) = match trimmed.rfind('/') {
+            Some(i) => (&trimmed[..=i], &line[i + 1..]),
+            None => ("", line),
+        };
+        if name.contains(", ") || name.is_empty() {
+            return None;
+        }
+        let i = *index.entry(dir).or_insert_with(|| {
+            dirs.push((dir, Vec::new()));
+            dirs.len() - 1
+        });
+        dirs[i].1.push(name);
+    }
+    let mut out = String::from("[headroom: paths grouped by directory as \"dir/: name, name\"]\n");
+    for (dir, names) in &dirs {
+        out.push_str(if dir.is_empty() { "./" } else { dir });
+        out.push_str(": ");
+        out.push_str(&names.join(", "));
+        out.push('\n');
+    }
+    Some(out.trim_end().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Options;
+    use std::cell::OnceCell;
+
+    #[test]
+    fn groups_hits_and_drops_context() {
+        let t = "src/a.rs:12:    let x = y.unwrap();\nsrc/a.rs-13-    more\n--\nsrc/a.rs:40:    let x = y.unwrap();\nsrc/b-c.rs:3:fn main() {}\n";
+        let o = Options::default();
+        let k = OnceCell::new();
+        let ctx = Ctx {
+            question: None,
+            options: &o,
+            key: &k,
+            original: t,
+        };
+        let out = compress_search(t, &ctx).unwrap();
+        assert!(
+            out.contains("src/a.rs\n  12,40: let x = y.unwrap();\nsrc/b-c.rs\n  3: fn main() {}\n")
+        );
+        assert!(out.contains("1 context lines omitted"));
+    }
+
+    #[test]
+    fn listing_groups_by_dir() {
+        let t = "./src/a.rs\n./src/b.rs\n./docs/x.md\n./src/c/\n";
+        assert_eq!(
+            compress_listing(t).unwrap(),
+            "[headroom: paths grouped by directory as \"dir/: name, name\"]\n./src/: a.rs, b.rs, c/\n./docs/: x.md"
+        );
+    }
+}

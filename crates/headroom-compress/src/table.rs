@@ -1,0 +1,568 @@
+//! JSON tool outputs. Arrays of objects (search hits, API listings, DB rows) repeat every key
+//! in every item; writing the keys once and each item as a row of values is lossless and
+//! usually removes a quarter to a half of the bytes. When the array is long even as a table,
+//! a selection is kept — first and last items, error items, outliers and items matching the
+//! user's question — and the rest is summarised per column, with the original retrievable.
+//!
+//! Values are copied from the original text (minified), never re-formatted, so numbers keep
+//! their exact spelling and strings their escapes.
+
+use crate::json::{self, Kind, Node};
+use crate::router::Ctx;
+use crate::text;
+use regex::Regex;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// More distinct keys than this is not a table (sparse objects); it also bounds the
+/// rows × columns cell matrix for hostile input.
+const MAX_COLUMNS: usize = 256;
+/// Arrays shorter than this are not worth a table.
+const MIN_ITEMS: usize = 5;
+/// A table of at most this many bytes is kept whole even if it has many rows.
+const SMALL_TABLE: usize = 4096;
+/// How far into the document to look for the array.
+const MAX_DEPTH: usize = 4;
+const HEAD: usize = 5;
+const TAIL: usize = 3;
+const RELEVANT: usize = 12;
+const PLACEHOLDER: &str = "\"<table below>\"";
+
+/// Where the table-worthy array is: its node and the key path to it.
+struct Found<'n> {
+    node: &'n Node,
+    path: Vec<String>,
+}
+
+fn find<'n>(
+    src: &[u8],
+    n: &'n Node,
+    depth: usize,
+    path: &mut Vec<String>,
+    best: &mut Option<Found<'n>>,
+) {
+    match &n.kind {
+        Kind::Array(items)
+            if items.len() >= MIN_ITEMS
+                && items.iter().all(|i| matches!(i.kind, Kind::Object(_)))
+                && best
+                    .as_ref()
+                    .is_none_or(|b| b.node.span.len() < n.span.len()) =>
+        {
+            *best = Some(Found {
+                node: n,
+                path: path.clone(),
+            });
+        }
+        Kind::Object(members) if depth < MAX_DEPTH => {
+            for (k, v) in members {
+                path.push(k.text(src).into_owned());
+                find(src, v, depth + 1, path, best);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn best_array<'n>(src: &[u8], root: &'n Node) -> Option<Found<'n>> {
+    let mut best = None;
+    find(src, root, 0, &mut Vec::new(), &mut best);
+    // The table must be the bulk of the document, or rewriting around it is not worth it.
+    best.filter(|b| b.node.span.len() * 10 >= root.span.len() * 3)
+}
+
+/// True if the document's bulk is an array of objects.
+pub fn has_table(src: &[u8], root: &Node) -> bool {
+    best_array(src, root).is_some()
+}
+
+fn error_value_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(error|errors|errored|exception|fail|failed|failing|failure|fatal|panic|panicked|critical|crash(ed)?|timed? ?out|denied|refused|unhealthy|down)\b")
+            .expect("valid regex")
+    })
+}
+
+fn is_error_key(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    matches!(
+        k.as_str(),
+        "error" | "errors" | "err" | "exception" | "failure" | "failures" | "error_message"
+    )
+}
+
+fn is_empty_value(n: &Node, src: &[u8]) -> bool {
+    match &n.kind {
+        Kind::Null | Kind::Bool(false) => true,
+        Kind::Str { .. } => n.span.len() <= 2,
+        Kind::Array(a) => a.is_empty(),
+        Kind::Object(o) => o.is_empty(),
+        Kind::Number => n.raw(src) == b"0",
+        Kind::Bool(true) => false,
+    }
+}
+
+fn is_status_key(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    matches!(
+        k.as_str(),
+        "status" | "state" | "level" | "severity" | "result" | "outcome" | "conclusion" | "health"
+    )
+}
+
+/// An item is an error if an error-named key holds something, or a status-like key
+/// (`status`, `level`, `conclusion`, …) holds a failure word. Free text mentioning "error"
+/// (a title, a snippet) does not count.
+fn is_error_item(item: &Node, src: &[u8]) -> bool {
+    let Some(members) = item.as_object() else {
+        return false;
+    };
+    members.iter().any(|(k, v)| {
+        let k = k.text(src);
+        (is_error_key(&k) && !is_empty_value(v, src))
+            || (is_status_key(&k)
+                && v.is_str()
+                && v.span.len() <= 42
+                && std::str::from_utf8(v.raw(src)).is_ok_and(|s| error_value_re().is_match(s)))
+    })
+}
+
+/// Copy a value minified: scalars are already minimal, containers need whitespace removed.
+fn push_value(v: &Node, src: &[u8], out: &mut Vec<u8>) {
+    match v.kind {
+        Kind::Array(_) | Kind::Object(_) => json::minify_into(v.raw(src), out),
+        _ => out.extend_from_slice(v.raw(src)),
+    }
+}
+
+/// `root` is the already parsed document `t` (the router parsed it to detect JSON).
+pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
+    let src = t.as_bytes();
+    let Some(found) = best_array(src, root) else {
+        let mut out = Vec::with_capacity(src.len());
+        json::minify_into(root.raw(src), &mut out);
+        return String::from_utf8(out).ok();
+    };
+    let items = found.node.as_array()?;
+    let n = items.len();
+
+    // Columns in first-appearance order, identified by the raw key text. Objects of one
+    // array nearly always list their keys in the same order, so try the position first.
+    let mut columns: Vec<&[u8]> = Vec::new();
+    let mut col_keys: Vec<&json::Key> = Vec::new();
+    let mut col_index: HashMap<&[u8], usize> = HashMap::new();
+    // cells[row][col] = the value, if the key is present.
+    let mut cells: Vec<Vec<Option<&Node>>> = Vec::with_capacity(n);
+    // Size of the lossless table (cells at their raw size, an upper bound of the minified).
+    let mut approx = 0usize;
+    for it in items {
+        let members = it.as_object()?;
+        let mut row: Vec<Option<&Node>> = vec![None; columns.len()];
+        for (j, (k, v)) in members.iter().enumerate() {
+            let raw = &src[k.span.clone()];
+            let c = if columns.get(j) == Some(&raw) {
+                j
+            } else if let Some(&c) = col_index.get(raw) {
+                c
+            } else {
+                if columns.len() >= MAX_COLUMNS {
+                    let mut out = Vec::with_capacity(src.len());
+                    json::minify_into(root.raw(src), &mut out);
+                    return String::from_utf8(out).ok();
+                }
+                col_index.insert(raw, columns.len());
+                columns.push(raw);
+                col_keys.push(k);
+                row.push(None);
+                columns.len() - 1
+            };
+            if row[c].is_some() {
+                return None; // duplicate key: no lossless table form
+            }
+            row[c] = Some(v);
+            approx += v.span.len() + 1;
+        }
+        cells.push(row);
+    }
+    for row in &mut cells {
+        row.resize(columns.len(), None);
+    }
+    approx += n * (columns.len() + 3);
+
+    let render_row = |r: usize, out: &mut Vec<u8>| {
+        out.push(b'[');
+        for (c, cell) in cells[r].iter().enumerate() {
+            if c > 0 {
+                out.push(b',');
+            }
+            if let Some(v) = cell {
+                push_value(v, src, out);
+            }
+        }
+        out.extend_from_slice(b"]\n");
+    };
+
+    let mut out: Vec<u8> = Vec::with_capacity(src.len() / 2);
+    // Anything around the array, minified, with the array replaced by a placeholder.
+    let what = if found.path.is_empty() {
+        "the JSON array".to_string()
+    } else {
+        json::minify_into(&src[root.span.start..found.node.span.start], &mut out);
+        out.extend_from_slice(PLACEHOLDER.as_bytes());
+        json::minify_into(&src[found.node.span.end..root.span.end], &mut out);
+        out.push(b'\n');
+        format!(
+            "\"{}\" (shown as {PLACEHOLDER} above)",
+            found.path.join(".")
+        )
+    };
+    let header_at = out.len();
+    let intro = format!(
+        "[headroom: {what} holds {n} objects, written as a table: the first row lists the keys, each later row is one object's values in that order; an empty cell means the key is absent]\n",
+    );
+    out.extend_from_slice(intro.as_bytes());
+    out.extend_from_slice(b"[");
+    for (i, k) in col_keys.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json::encode_str(&k.text(src), &mut out);
+    }
+    out.extend_from_slice(b"]\n");
+    let _ = header_at;
+
+    let lossy = ctx.options.lossy && n > ctx.options.max_rows && approx > SMALL_TABLE;
+    if !lossy {
+        for r in 0..n {
+            render_row(r, &mut out);
+        }
+        while out.last() == Some(&b'\n') {
+            out.pop();
+        }
+        return String::from_utf8(out).ok();
+    }
+
+    let keep = select_rows(items, &cells, columns.len(), src, ctx);
+    let mut s = out;
+    let mut prev: Option<usize> = None;
+    let mut omitted_rows = Vec::new();
+    for (r, &k) in keep.iter().enumerate() {
+        if !k {
+            omitted_rows.push(r);
+            continue;
+        }
+        let gap = r - prev.map_or(0, |p| p + 1);
+        if gap > 0 {
+            s.extend_from_slice(format!("… {} rows …\n", text::fmt_count(gap)).as_bytes());
+        }
+        render_row(r, &mut s);
+        prev = Some(r);
+    }
+    let tail_gap = n - prev.map_or(0, |p| p + 1);
+    if tail_gap > 0 {
+        s.extend_from_slice(format!("… {} rows …\n", text::fmt_count(tail_gap)).as_bytes());
+    }
+    let names: Vec<String> = col_keys.iter().map(|k| k.text(src).into_owned()).collect();
+    let summary = summarize(&omitted_rows, &cells, &names, src);
+    if !summary.is_empty() {
+        s.extend_from_slice(b"omitted rows: ");
+        s.extend_from_slice(summary.as_bytes());
+        s.push(b'\n');
+    }
+    let m = ctx.marker(&format!(
+        "{} of {} rows omitted",
+        text::fmt_count(omitted_rows.len()),
+        text::fmt_count(n)
+    ));
+    s.extend_from_slice(m.as_bytes());
+    String::from_utf8(s).ok()
+}
+
+fn select_rows(
+    items: &[Node],
+    cells: &[Vec<Option<&Node>>],
+    ncols: usize,
+    src: &[u8],
+    ctx: &Ctx<'_>,
+) -> Vec<bool> {
+    let n = items.len();
+    let max = ctx.options.max_rows.max(HEAD + TAIL);
+    let mut keep = vec![false; n];
+    let mut count = 0usize;
+    let take = |r: usize, keep: &mut Vec<bool>, count: &mut usize| {
+        if !keep[r] {
+            keep[r] = true;
+            *count += 1;
+        }
+    };
+    // Errors are never dropped.
+    for (r, it) in items.iter().enumerate() {
+        if is_error_item(it, src) {
+            take(r, &mut keep, &mut count);
+        }
+    }
+    for r in (0..HEAD.min(n)).chain(n.saturating_sub(TAIL)..n) {
+        take(r, &mut keep, &mut count);
+    }
+    // Items matching the user's question, weighted by term rarity (a term found in more than
+    // half of the items, like the site's own domain, says nothing about relevance).
+    if let Some(q) = ctx.question {
+        let terms = text::query_terms(q);
+        if !terms.is_empty() {
+            // ASCII lower-casing keeps byte offsets, so item spans index the copy directly.
+            let lowered = src.to_ascii_lowercase();
+            let finders: Vec<memchr::memmem::Finder<'_>> = terms
+                .iter()
+                .map(|t| memchr::memmem::Finder::new(t.as_bytes()))
+                .collect();
+            // Bit i of masks[r]: item r contains term i (at most 32 terms).
+            let masks: Vec<u32> = items
+                .iter()
+                .map(|it| {
+                    let row = &lowered[it.span.clone()];
+                    finders
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, f)| f.find(row).is_some())
+                        .fold(0u32, |m, (i, _)| m | (1 << i))
+                })
+                .collect();
+            let weights: Vec<f64> = (0..terms.len())
+                .map(|i| {
+                    let df = masks.iter().filter(|m| *m & (1 << i) != 0).count();
+                    if df == 0 || df * 2 > n {
+                        0.0
+                    } else {
+                        (n as f64 / df as f64).ln()
+                    }
+                })
+                .collect();
+            let mut scored: Vec<(f64, usize)> = masks
+                .iter()
+                .enumerate()
+                .filter(|(r, _)| !keep[*r])
+                .filter_map(|(r, m)| {
+                    let score: f64 = weights
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| m & (1 << i) != 0)
+                        .map(|(_, w)| *w)
+                        .sum();
+                    (score > 0.0).then_some((score, r))
+                })
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            for &(_, r) in scored.iter().take(RELEVANT) {
+                if count < max {
+                    take(r, &mut keep, &mut count);
+                }
+            }
+        }
+    }
+    // Outliers: rare categorical values and numeric values far from the mean.
+    for c in 0..ncols {
+        if count >= max {
+            break;
+        }
+        for r in outliers(cells, c, src) {
+            if count >= max {
+                break;
+            }
+            take(r, &mut keep, &mut count);
+        }
+    }
+    keep
+}
+
+/// Rows whose value in column `c` is unusual: a category seen in at most 2 % of rows (when the
+/// column has few distinct values), or a number more than 3 standard deviations from the mean.
+fn outliers(cells: &[Vec<Option<&Node>>], c: usize, src: &[u8]) -> Vec<usize> {
+    let n = cells.len();
+    let mut out = Vec::new();
+    if n < 20 {
+        return out;
+    }
+    let mut nums: Vec<(usize, f64)> = Vec::new();
+    let mut cats: Vec<(&[u8], Vec<usize>)> = Vec::new();
+    for (r, row) in cells.iter().enumerate() {
+        let Some(v) = row[c] else { continue };
+        match v.kind {
+            Kind::Number => {
+                if let Some(x) = std::str::from_utf8(v.raw(src))
+                    .ok()
+                    .and_then(|s| s.parse::<f64>().ok())
+                {
+                    nums.push((r, x));
+                }
+            }
+            Kind::Str { .. } | Kind::Bool(_) | Kind::Null if v.span.len() <= 40 => {
+                let raw = v.raw(src);
+                match cats.iter_mut().find(|(k, _)| *k == raw) {
+                    Some((_, rows)) => rows.push(r),
+                    None => {
+                        if cats.len() <= 8 {
+                            cats.push((raw, vec![r]));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if (2..=8).contains(&cats.len()) {
+        let total: usize = cats.iter().map(|(_, rows)| rows.len()).sum();
+        if total * 10 >= n * 9 {
+            for (_, rows) in &cats {
+                if rows.len() * 50 <= n && rows.len() <= 3 {
+                    out.extend(rows.iter().copied());
+                }
+            }
+        }
+    }
+    if nums.len() >= 20 {
+        let mean = nums.iter().map(|(_, x)| x).sum::<f64>() / nums.len() as f64;
+        let var = nums.iter().map(|(_, x)| (x - mean).powi(2)).sum::<f64>() / nums.len() as f64;
+        let sd = var.sqrt();
+        if sd > 0.0 {
+            let mut far: Vec<(usize, f64)> = nums
+                .iter()
+                .filter(|(_, x)| ((x - mean) / sd).abs() > 3.0)
+                .map(|&(r, x)| (r, ((x - mean) / sd).abs()))
+                .collect();
+            far.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            out.extend(far.iter().take(5).map(|(r, _)| *r));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// One-line summary of the omitted rows: value counts for low-cardinality columns and ranges
+/// for numeric ones.
+fn summarize(
+    rows: &[usize],
+    cells: &[Vec<Option<&Node>>],
+    columns: &[String],
+    src: &[u8],
+) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for (c, name) in columns.iter().enumerate().take(16) {
+        let vals: Vec<&Node> = rows.iter().filter_map(|&r| cells[r][c]).collect();
+        if vals.is_empty() {
+            continue;
+        }
+        if vals.iter().all(|v| matches!(v.kind, Kind::Number)) {
+            let mut min: Option<(f64, &[u8])> = None;
+            let mut max: Option<(f64, &[u8])> = None;
+            for v in &vals {
+                let raw = v.raw(src);
+                let Some(x) = std::str::from_utf8(raw)
+                    .ok()
+                    .and_then(|s| s.parse::<f64>().ok())
+                else {
+                    continue;
+                };
+                if min.is_none_or(|(m, _)| x < m) {
+                    min = Some((x, raw));
+                }
+                if max.is_none_or(|(m, _)| x > m) {
+                    max = Some((x, raw));
+                }
+            }
+            if let (Some((_, lo)), Some((_, hi))) = (min, max) {
+                parts.push(format!(
+                    "{name} {}…{}",
+                    String::from_utf8_lossy(lo),
+                    String::from_utf8_lossy(hi)
+                ));
+            }
+            continue;
+        }
+        let mut counts: Vec<(&[u8], usize)> = Vec::new();
+        let mut too_many = false;
+        for v in &vals {
+            if v.span.len() > 40 || matches!(v.kind, Kind::Array(_) | Kind::Object(_)) {
+                too_many = true;
+                break;
+            }
+            let raw = v.raw(src);
+            if let Some(slot) = counts.iter_mut().find(|(k, _)| *k == raw) {
+                slot.1 += 1;
+            } else if counts.len() < 6 {
+                counts.push((raw, 1));
+            } else {
+                too_many = true;
+                break;
+            }
+        }
+        if too_many || counts.len() == vals.len() && vals.len() > 1 {
+            continue;
+        }
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+        let list: Vec<String> = counts
+            .iter()
+            .map(|(k, n)| format!("{}×{}", String::from_utf8_lossy(k), text::fmt_count(*n)))
+            .collect();
+        parts.push(format!("{name} {}", list.join(", ")));
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Options;
+    use std::cell::OnceCell;
+
+    fn ctx<'a>(o: &'a Options, key: &'a OnceCell<String>, orig: &'a str) -> Ctx<'a> {
+        Ctx {
+            question: Some("which results mention tokio?"),
+            options: o,
+            key,
+            original: orig,
+        }
+    }
+
+    #[test]
+    fn small_array_is_lossless_table() {
+        let t = r#"[{"a": 1, "b": "x"}, {"a": 2, "b": "y"}, {"a": 3}, {"b": "z", "a": 4.50}, {"a": 5, "b": null}]"#;
+        let o = Options::default();
+        let k = OnceCell::new();
+        let root = json::parse_str(t).unwrap();
+        let out = compress(t, &root, &ctx(&o, &k, t)).unwrap();
+        assert!(out.contains("[\"a\",\"b\"]\n[1,\"x\"]\n[2,\"y\"]\n[3,]\n[4.50,\"z\"]\n[5,null]"));
+        assert!(k.get().is_none(), "nothing dropped, nothing hashed");
+    }
+
+    #[test]
+    fn long_array_keeps_errors_anchors_and_relevant() {
+        let mut items = Vec::new();
+        for i in 0..200 {
+            let status = if i == 77 { "error" } else { "ok" };
+            let title = if i == 120 {
+                "tokio runtime"
+            } else {
+                "other thing"
+            };
+            items.push(format!(
+                r#"{{"id":{i},"status":"{status}","title":"{title} {i}","body":"lorem ipsum dolor sit amet {i}"}}"#
+            ));
+        }
+        let t = format!("{{\"total\":200,\"items\":[{}]}}", items.join(","));
+        let o = Options::default();
+        let k = OnceCell::new();
+        let root = json::parse_str(&t).unwrap();
+        let out = compress(&t, &root, &ctx(&o, &k, &t)).unwrap();
+        assert!(out.starts_with("{\"total\":200,\"items\":\"<table below>\"}\n"));
+        assert!(out.contains("[77,\"error\""));
+        assert!(out.contains("[120,\"ok\",\"tokio runtime 120\""));
+        assert!(out.contains("[0,\"ok\"") && out.contains("[199,\"ok\""));
+        assert!(out.contains(k.get().unwrap()));
+        assert!(out.contains("rows omitted"));
+        assert!(out.len() < t.len() / 3);
+    }
+}
