@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Generate Headroom's app and tray icons (stdlib only, reproducible).
+
+The design: a rounded square in the state colour with a white "headroom" mark (a bar with
+an upward chevron above it: room above the line). Tray states differ by colour and by a small
+glyph in the corner so they stay distinguishable in monochrome panels too.
+
+Outputs (committed):
+  icons/tray-{running,paused,stopped,error}.png   32x32 RGBA (tray, 1x)
+  icons/tray-{...}@2x.png                          64x64 RGBA (tray, 2x)
+  src-tauri/icons/icon.png                         512x512 RGBA (Tauri build + Linux)
+  src-tauri/icons/{32x32,128x128,128x128@2x}.png   bundle sizes
+  src-tauri/icons/icon.ico                         Windows (PNG-in-ICO, 16..256)
+  src-tauri/icons/icon.icns                        macOS (PNG entries ic07..ic10)
+
+Run: python3 icons/generate.py   (from the repo root)
+"""
+
+import os
+import struct
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ICONS = os.path.join(ROOT, "icons")
+BUNDLE = os.path.join(ROOT, "src-tauri", "icons")
+
+COLOURS = {
+    "brand": (37, 99, 235),  # blue: the app icon
+    "running": (22, 163, 74),  # green
+    "paused": (217, 119, 6),  # amber
+    "stopped": (107, 114, 128),  # grey
+    "error": (220, 38, 38),  # red
+}
+SUPERSAMPLE = 4
+
+
+def _inside_rounded_square(x, y, radius):
+    # Unit coordinates in [0, 1]; margin 0.04.
+    m = 0.04
+    if x < m or y < m or x > 1 - m or y > 1 - m:
+        return False
+    cx = min(max(x, m + radius), 1 - m - radius)
+    cy = min(max(y, m + radius), 1 - m - radius)
+    return (x - cx) ** 2 + (y - cy) ** 2 <= radius**2
+
+
+def _inside_mark(x, y):
+    # Horizontal bar near the bottom.
+    if 0.22 <= x <= 0.78 and 0.68 <= y <= 0.78:
+        return True
+    # Upward chevron: two thick strokes meeting at (0.5, 0.22).
+    t = 0.085
+    for sx in (-1, 1):
+        # line from (0.5, 0.22) to (0.5 + sx*0.26, 0.50)
+        x0, y0, x1, y1 = 0.5, 0.22, 0.5 + sx * 0.26, 0.50
+        dx, dy = x1 - x0, y1 - y0
+        length2 = dx * dx + dy * dy
+        u = max(0.0, min(1.0, ((x - x0) * dx + (y - y0) * dy) / length2))
+        px, py = x0 + u * dx, y0 + u * dy
+        if (x - px) ** 2 + (y - py) ** 2 <= t * t:
+            return True
+    return False
+
+
+def _inside_glyph(state, x, y):
+    """A corner glyph per tray state (bottom-right), drawn in white on a dark disc."""
+    cx, cy, r = 0.76, 0.76, 0.22
+    if (x - cx) ** 2 + (y - cy) ** 2 > r * r:
+        return None
+    inner = False
+    if state == "paused":  # two bars
+        inner = (0.68 <= x <= 0.73 or 0.79 <= x <= 0.84) and 0.67 <= y <= 0.85
+    elif state == "stopped":  # square
+        inner = 0.69 <= x <= 0.83 and 0.69 <= y <= 0.83
+    elif state == "error":  # exclamation mark
+        inner = 0.735 <= x <= 0.785 and (0.65 <= y <= 0.79 or 0.82 <= y <= 0.87)
+    else:
+        return None
+    return "fg" if inner else "bg"
+
+
+def render(size, colour, state=None):
+    pixels = bytearray()
+    radius = 0.2
+    n = SUPERSAMPLE
+    for py in range(size):
+        pixels.append(0)  # PNG filter byte
+        for px in range(size):
+            acc = [0, 0, 0, 0]
+            for sy in range(n):
+                for sx in range(n):
+                    x = (px + (sx + 0.5) / n) / size
+                    y = (py + (sy + 0.5) / n) / size
+                    rgba = (0, 0, 0, 0)
+                    glyph = _inside_glyph(state, x, y) if state else None
+                    if glyph == "fg":
+                        rgba = (255, 255, 255, 255)
+                    elif glyph == "bg":
+                        rgba = (17, 24, 39, 255)
+                    elif _inside_rounded_square(x, y, radius):
+                        rgba = (255, 255, 255, 255) if _inside_mark(x, y) else (*colour, 255)
+                    for i in range(3):
+                        acc[i] += rgba[i] * rgba[3]
+                    acc[3] += rgba[3]
+            alpha = acc[3] / (n * n * 255)
+            if acc[3] > 0:
+                rgb = [round(acc[i] / acc[3]) for i in range(3)]
+            else:
+                rgb = [0, 0, 0]
+            pixels.extend(bytes([*(min(255, c) for c in rgb), round(alpha * 255)]))
+    return _png(size, size, bytes(pixels))
+
+
+def _png(width, height, raw):
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _ico(pngs):
+    """PNG-in-ICO (supported since Windows Vista)."""
+    header = struct.pack("<HHH", 0, 1, len(pngs))
+    offset = 6 + 16 * len(pngs)
+    entries, blobs = b"", b""
+    for size, data in pngs:
+        dim = 0 if size >= 256 else size
+        entries += struct.pack("<BBBBHHII", dim, dim, 0, 0, 1, 32, len(data), offset)
+        blobs += data
+        offset += len(data)
+    return header + entries + blobs
+
+
+def _icns(pngs):
+    kinds = {128: b"ic07", 256: b"ic08", 512: b"ic09"}
+    body = b""
+    for size, data in pngs:
+        if size in kinds:
+            body += kinds[size] + struct.pack(">I", len(data) + 8) + data
+    return b"icns" + struct.pack(">I", len(body) + 8) + body
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def main():
+    for state in ("running", "paused", "stopped", "error"):
+        write(os.path.join(ICONS, f"tray-{state}.png"), render(32, COLOURS[state], state))
+        write(os.path.join(ICONS, f"tray-{state}@2x.png"), render(64, COLOURS[state], state))
+    brand = {s: render(s, COLOURS["brand"]) for s in (16, 32, 48, 128, 256, 512)}
+    write(os.path.join(BUNDLE, "icon.png"), brand[512])
+    write(os.path.join(BUNDLE, "32x32.png"), brand[32])
+    write(os.path.join(BUNDLE, "128x128.png"), brand[128])
+    write(os.path.join(BUNDLE, "128x128@2x.png"), brand[256])
+    write(os.path.join(BUNDLE, "icon.ico"), _ico([(s, brand[s]) for s in (16, 32, 48, 256)]))
+    write(os.path.join(BUNDLE, "icon.icns"), _icns([(s, brand[s]) for s in (128, 256, 512)]))
+
+
+if __name__ == "__main__":
+    main()

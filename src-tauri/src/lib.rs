@@ -1,0 +1,289 @@
+//! The Headroom desktop app: a tray app that hosts the proxy in-process (or attaches to one
+//! already serving the port), keeps tools wired only while the proxy is healthy, and offers a
+//! small web UI through Tauri commands.
+//!
+//! Layout: `controller` (all behaviour, no window), `watchdog` (pure fail-open state machine),
+//! `wiring` (previewable, reversible tool edits), `probe` (who is on the port), `settings`,
+//! `autostart`, `cli_shim`; the Tauri glue (`commands`, `tray`, window handling) stays thin.
+
+pub mod autostart;
+pub mod cli_shim;
+pub mod commands;
+pub mod controller;
+pub mod installed;
+pub mod probe;
+pub mod settings;
+mod tray;
+pub mod watchdog;
+pub mod wiring;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+
+use controller::{Controller, Options, Sink, Status};
+use settings::Env;
+
+pub const WINDOW_LABEL: &str = "main";
+
+/// Facts about this app instance the UI shows (e.g. the "no system tray" banner).
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInfo {
+    pub version: &'static str,
+    pub tray_available: bool,
+    pub state_dir: String,
+}
+
+pub struct AppInfoState(pub AppInfo);
+
+#[tauri::command]
+fn app_info(info: tauri::State<'_, AppInfoState>) -> AppInfo {
+    info.0.clone()
+}
+
+/// Forwards controller output to the window (events), the tray and the desktop notifier.
+struct AppSink<R: Runtime> {
+    app: Mutex<Option<AppHandle<R>>>,
+    tray: Mutex<Option<tray::Tray<R>>>,
+}
+
+impl<R: Runtime> Sink for AppSink<R> {
+    fn status(&self, status: &Status) {
+        let app = self.app.lock().ok().and_then(|a| a.clone());
+        if let Some(app) = app {
+            let _ = app.emit("status", status);
+        }
+        if let Ok(mut tray) = self.tray.lock() {
+            if let Some(t) = tray.as_mut() {
+                t.update(status);
+            }
+        }
+    }
+
+    fn notify(&self, summary: &str, body: &str) {
+        let (summary, body) = (summary.to_owned(), body.to_owned());
+        std::thread::spawn(move || {
+            let r = notify_rust::Notification::new()
+                .appname("Headroom")
+                .summary(&summary)
+                .body(&body)
+                .icon("dialog-information")
+                .show();
+            if let Err(e) = r {
+                eprintln!("headroom: notification not shown: {e}");
+            }
+        });
+    }
+}
+
+/// Open (or focus) the main window. Closing it destroys the webview to free its memory.
+pub fn open_window<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(w) = app.get_webview_window(WINDOW_LABEL) {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+        return;
+    }
+    let built = WebviewWindowBuilder::new(app, WINDOW_LABEL, WebviewUrl::App("index.html".into()))
+        .title("Headroom")
+        .inner_size(980.0, 700.0)
+        .min_inner_size(640.0, 480.0)
+        .build();
+    match built {
+        Ok(w) => lighten_webview(&w),
+        Err(e) => eprintln!("headroom: cannot open the window: {e}"),
+    }
+}
+
+/// A settings page needs no page cache, big memory caches or GPU compositing; turning them off
+/// keeps the web view's processes small.
+fn lighten_webview<R: Runtime>(w: &tauri::WebviewWindow<R>) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = w.with_webview(|pw| {
+            use webkit2gtk::{SettingsExt, WebContextExt, WebViewExt};
+            let view = pw.inner();
+            if let Some(ctx) = view.context() {
+                ctx.set_cache_model(webkit2gtk::CacheModel::DocumentViewer);
+            }
+            if let Some(s) = WebViewExt::settings(&view) {
+                s.set_enable_page_cache(false);
+                s.set_enable_webgl(false);
+                s.set_hardware_acceleration_policy(webkit2gtk::HardwareAccelerationPolicy::Never);
+            }
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = w;
+}
+
+/// Process-wide tweaks that must happen before GTK starts.
+pub fn prepare_process() {
+    #[cfg(target_os = "linux")]
+    {
+        // GDK probes OpenGL when it opens the display, which maps Mesa (and LLVM with the
+        // software rasteriser): ~30 MiB for a tray icon that never draws with GL. The window
+        // renders fine without it. A user's own GDK_GL setting wins.
+        if std::env::var_os("GDK_GL").is_none() {
+            std::env::set_var("GDK_GL", "disable");
+        }
+    }
+}
+
+/// Is there a system tray to register with? On Linux that means a StatusNotifierWatcher on the
+/// session bus; without one the tray icon would be invisible.
+fn tray_available() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let check = || -> zbus::Result<bool> {
+            let conn = zbus::blocking::Connection::session()?;
+            let dbus = zbus::blocking::fdo::DBusProxy::new(&conn)?;
+            let name = zbus::names::BusName::try_from("org.kde.StatusNotifierWatcher")?;
+            Ok(dbus.name_has_owner(name)?)
+        };
+        check().unwrap_or(false)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
+}
+
+/// Register the commands and state on a builder (shared by the real app and the tests).
+pub fn builder<R: Runtime>(
+    builder: tauri::Builder<R>,
+    controller: Arc<Controller>,
+    info: AppInfo,
+) -> tauri::Builder<R> {
+    builder
+        .manage(controller)
+        .manage(AppInfoState(info))
+        .invoke_handler(tauri::generate_handler![
+            app_info,
+            commands::get_status,
+            commands::refresh_status,
+            commands::proxy_action,
+            commands::list_tools,
+            commands::preview_tool,
+            commands::preview_wiring,
+            commands::apply_pending,
+            commands::cancel_pending,
+            commands::undo_wiring,
+            commands::get_settings,
+            commands::save_settings,
+            commands::set_autostart,
+            commands::finish_wizard,
+            commands::verify,
+            commands::cli_shim_status,
+            commands::cli_shim_set,
+            commands::list_deployments,
+            commands::preview_install,
+            commands::apply_install,
+            commands::control_installed,
+        ])
+}
+
+/// Run the app (blocks until Quit).
+pub fn run() -> std::process::ExitCode {
+    prepare_process();
+    let args: Vec<String> = std::env::args().collect();
+    let minimized = args
+        .iter()
+        .any(|a| a == autostart::AUTOSTART_ARG || a == "--minimized");
+    let env = Env::from_process();
+    let sink: Arc<AppSink<tauri::Wry>> = Arc::new(AppSink {
+        app: Mutex::new(None),
+        tray: Mutex::new(None),
+    });
+    let controller = match Controller::new(env.clone(), sink.clone(), Options::default()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "error: {}\nhint: check or remove the files in {}",
+                e.message,
+                env.state_dir().display()
+            );
+            return std::process::ExitCode::from(1);
+        }
+    };
+    let has_tray = tray_available();
+    let info = AppInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        tray_available: has_tray,
+        state_dir: env.state_dir().display().to_string(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let tick = std::env::var("HEADROOM_DESKTOP_TICK_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000u64);
+
+    let ctl_setup = controller.clone();
+    let sink_setup = sink.clone();
+    let stop_setup = stop.clone();
+    let app = builder(tauri::Builder::default(), controller.clone(), info)
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            open_window(app)
+        }))
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            if let Ok(mut a) = sink_setup.app.lock() {
+                *a = Some(handle.clone());
+            }
+            if has_tray {
+                match tray::Tray::build(&handle, ctl_setup.clone()) {
+                    Ok(t) => {
+                        if let Ok(mut slot) = sink_setup.tray.lock() {
+                            *slot = Some(t);
+                        }
+                    }
+                    Err(e) => eprintln!("headroom: tray not available: {e}"),
+                }
+            }
+            if !has_tray || !minimized {
+                open_window(&handle);
+            }
+            // Bring the proxy up off the main thread, then supervise it.
+            let ctl = ctl_setup.clone();
+            let stop = stop_setup.clone();
+            std::thread::Builder::new()
+                .name("headroom-supervisor".into())
+                .spawn(move || {
+                    ctl.launch();
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(tick));
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        ctl.tick();
+                    }
+                })?;
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: the Headroom window could not start: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    app.run(move |_app, event| match event {
+        // Closing the last window keeps the tray running; without a tray it quits.
+        tauri::RunEvent::ExitRequested {
+            api, code: None, ..
+        } if has_tray => api.prevent_exit(),
+        tauri::RunEvent::Exit => {
+            stop.store(true, Ordering::Relaxed);
+            controller.shutdown();
+        }
+        _ => {}
+    });
+    std::process::ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests;

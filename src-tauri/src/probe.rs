@@ -1,0 +1,203 @@
+//! Asking "who is on the port?" over loopback HTTP.
+//!
+//! Never two proxies on one port: before hosting, the app checks whether a healthy Headroom
+//! already answers there (`/health` with `service == "headroom-proxy"`, not merely an open port)
+//! and attaches to it instead. A tiny blocking HTTP/1.1 client is enough for loopback GETs and
+//! keeps the tray thread free of an async runtime.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const SERVICE_NAME: &str = "headroom-proxy";
+
+/// What answered on the port.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    /// Nobody listens.
+    Free,
+    /// Headroom answered `/health`; the parsed body.
+    Headroom(Value),
+    /// Something else holds the port (its description for the message).
+    Foreign(String),
+}
+
+impl Probe {
+    pub fn healthy(&self) -> bool {
+        match self {
+            Probe::Headroom(v) => {
+                v.get("status")
+                    .and_then(Value::as_str)
+                    .is_none_or(|s| s == "healthy")
+                    && v.get("ready").and_then(Value::as_bool).unwrap_or(true)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What to do on start, given what holds the port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartDecision {
+    /// Start the proxy inside the app.
+    Host,
+    /// A Headroom already serves the port: use it, start nothing.
+    Attach,
+    /// A foreign program holds the port: refuse with this message.
+    Refuse(String),
+}
+
+pub fn decide_start(probe: &Probe, port: u16) -> StartDecision {
+    match probe {
+        Probe::Free => StartDecision::Host,
+        Probe::Headroom(_) => StartDecision::Attach,
+        Probe::Foreign(what) => StartDecision::Refuse(format!(
+            "port {port} is used by another program ({what}); choose another port in Settings"
+        )),
+    }
+}
+
+/// GET `path` on `127.0.0.1:port`; returns the status code and body.
+pub fn get(port: u16, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: headroom-desktop\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw)
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))
+}
+
+fn parse_response(raw: &[u8]) -> Option<(u16, String)> {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status_line = head.lines().next()?;
+    let code: u16 = status_line.split_whitespace().nth(1)?.parse().ok()?;
+    let chunked = head.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_owned()
+    };
+    Some((code, body))
+}
+
+fn dechunk(mut body: &str) -> Option<String> {
+    let mut out = String::new();
+    loop {
+        let (size_line, rest) = body.split_once("\r\n")?;
+        let size = usize::from_str_radix(size_line.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.push_str(rest.get(..size)?);
+        body = rest.get(size + 2..)?;
+    }
+}
+
+/// Who is on the port?
+pub fn probe(port: u16, timeout: Duration) -> Probe {
+    match get(port, "/health", timeout) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Probe::Free,
+        Err(e) => Probe::Foreign(format!("no valid HTTP answer: {e}")),
+        Ok((code, body)) => match serde_json::from_str::<Value>(&body) {
+            Ok(v) if v.get("service").and_then(Value::as_str) == Some(SERVICE_NAME) => {
+                Probe::Headroom(v)
+            }
+            _ => Probe::Foreign(format!("HTTP {code} on /health, not Headroom")),
+        },
+    }
+}
+
+/// Fetch `/stats` as JSON (best effort).
+pub fn stats(port: u16, timeout: Duration) -> Option<Value> {
+    let (code, body) = get(port, "/stats", timeout).ok()?;
+    (code == 200)
+        .then(|| serde_json::from_str(&body).ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn serve_once(response: &'static str) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = listener.accept() {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = s.write_all(response.as_bytes());
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn free_port_means_host() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let p = probe(port, Duration::from_millis(500));
+        assert_eq!(p, Probe::Free);
+        assert_eq!(decide_start(&p, port), StartDecision::Host);
+    }
+
+    #[test]
+    fn healthy_headroom_means_attach() {
+        let port = serve_once(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"service\":\"headroom-proxy\",\"status\":\"healthy\",\"ready\":true}",
+        );
+        let p = probe(port, Duration::from_secs(2));
+        assert!(p.healthy());
+        assert_eq!(decide_start(&p, port), StartDecision::Attach);
+    }
+
+    #[test]
+    fn chunked_body_is_decoded() {
+        let port = serve_once(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1c\r\n{\"service\":\"headroom-proxy\"}\r\n0\r\n\r\n",
+        );
+        assert!(matches!(
+            probe(port, Duration::from_secs(2)),
+            Probe::Headroom(_)
+        ));
+    }
+
+    #[test]
+    fn foreign_server_means_refuse_with_a_hint() {
+        let port = serve_once("HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found");
+        let p = probe(port, Duration::from_secs(2));
+        assert!(matches!(p, Probe::Foreign(_)));
+        match decide_start(&p, port) {
+            StartDecision::Refuse(msg) => assert!(msg.contains("another program"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unhealthy_headroom_is_not_healthy() {
+        let v = serde_json::json!({"service":"headroom-proxy","status":"unhealthy","ready":false});
+        assert!(!Probe::Headroom(v).healthy());
+    }
+}
