@@ -51,7 +51,10 @@ pub fn render(err: &anyhow::Error) -> String {
         if depth > 0 {
             out.push_str(&format!("\n  Caused by: {cause}"));
         }
-        if let Some(hint) = cause.downcast_ref::<UserError>().and_then(|u| u.hint.as_ref()) {
+        if let Some(hint) = cause
+            .downcast_ref::<UserError>()
+            .and_then(|u| u.hint.as_ref())
+        {
             if !hints.contains(hint) {
                 hints.push(hint.clone());
             }
