@@ -87,6 +87,10 @@ pub struct Options {
     /// once loaded). When false, a table-free heuristic calibrated against `cl100k_base` is
     /// used instead ([`Tokenizer::Heuristic`]).
     pub exact_tokens: bool,
+    /// Count with the real BPE whenever this request was actually compressed, even if
+    /// `exact_tokens` is false: the savings users see are exact, while passthrough requests
+    /// never load the tables.
+    pub exact_tokens_if_compressed: bool,
 }
 
 impl Default for Options {
@@ -101,6 +105,7 @@ impl Default for Options {
             max_rows: 30,
             count_tokens: true,
             exact_tokens: true,
+            exact_tokens_if_compressed: true,
         }
     }
 }
@@ -174,15 +179,15 @@ pub fn compress_request(api: Api, body: &[u8], options: &Options) -> Outcome {
 /// [`compress_request`] without the panic guard, for fuzzing (a panic here is a bug).
 #[doc(hidden)]
 pub fn compress_request_unguarded(api: Api, body: &[u8], options: &Options) -> Outcome {
-    let pick = |model: Option<&str>| {
-        if options.exact_tokens {
+    let pick = |model: Option<&str>, compressed: bool| {
+        if options.exact_tokens || (compressed && options.exact_tokens_if_compressed) {
             Tokenizer::for_model(api, model)
         } else {
             Tokenizer::Heuristic
         }
     };
     let Ok(root) = json::parse(body) else {
-        let tokenizer = pick(None);
+        let tokenizer = pick(None, false);
         let n = if options.count_tokens {
             tokenizer.count_parts(&[body]).round() as u64
         } else {
@@ -196,12 +201,7 @@ pub fn compress_request_unguarded(api: Api, body: &[u8], options: &Options) -> O
         };
     };
     let w = walk::walk(api, &root, body, &options.protected_tools);
-    let tokenizer = pick(w.model.as_deref());
-
-    let mut out = Outcome {
-        tokenizer,
-        ..Outcome::default()
-    };
+    let mut out = Outcome::default();
     // (span, replacement literal)
     let mut edits: Vec<(std::ops::Range<usize>, Vec<u8>)> = Vec::new();
     for c in &w.candidates {
@@ -292,6 +292,8 @@ pub fn compress_request_unguarded(api: Api, body: &[u8], options: &Options) -> O
         out.body = Some(new_body);
     }
 
+    let tokenizer = pick(w.model.as_deref(), !edits.is_empty());
+    out.tokenizer = tokenizer;
     if options.count_tokens {
         // Unchanged bytes are counted once and shared by both sides, so the saving is exactly
         // the difference between the replaced spans.

@@ -256,3 +256,31 @@ fn lossless_mode_never_drops_anything() {
         }
     }
 }
+
+#[test]
+fn savings_are_counted_with_the_real_tokenizer_and_passthrough_never_loads_it() {
+    let options = Options {
+        exact_tokens: false,
+        ..Options::default()
+    };
+    for f in generate::all() {
+        let out = compress_request(f.api, &f.body, &options);
+        if out.body.is_some() {
+            assert_ne!(
+                out.tokenizer,
+                headroom_compress::Tokenizer::Heuristic,
+                "{}: a compressed request must be counted with the real tokenizer",
+                f.name
+            );
+            assert!(out.tokens_after < out.tokens_before, "{}", f.name);
+        } else {
+            assert_eq!(
+                out.tokenizer,
+                headroom_compress::Tokenizer::Heuristic,
+                "{}: an unchanged request must not load the BPE tables",
+                f.name
+            );
+            assert_eq!(out.tokens_after, out.tokens_before, "{}", f.name);
+        }
+    }
+}

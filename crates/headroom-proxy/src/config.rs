@@ -94,9 +94,10 @@ pub struct Config {
     pub optimize: bool,
     /// Compression mode passed to the compressor.
     pub mode: Mode,
-    /// Count tokens with the real BPE tables (`o200k_base` / `cl100k_base`) instead of the
-    /// compressor's calibrated estimate. Off by default: the tables cost 24–46 MiB of resident
-    /// memory once loaded, three times the proxy's own footprint.
+    /// Count every request's tokens with the real BPE tables (`o200k_base` / `cl100k_base`).
+    /// Off by default: requests the compressor changed are always counted with the real
+    /// tables (so reported savings are exact), while passthrough requests use the calibrated
+    /// estimate and never load the tables (24–46 MiB of resident memory once loaded).
     pub exact_tokens: bool,
     /// Make `/readyz` depend on a (cached) probe of the Anthropic upstream.
     pub check_upstream: bool,

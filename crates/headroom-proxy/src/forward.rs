@@ -117,9 +117,22 @@ pub(crate) async fn forward(
             let received = bytes.len() as u64;
             let mut forwarded = bytes.clone();
             let mut body_changed = false;
-            if let Some(outcome) = optimize::run(api, bytes, shared.compress_options.clone()).await
-            {
-                let retained_any = !outcome.retained.is_empty();
+            let options = shared.compress_options.clone();
+            let mut outcome = optimize::run(api, bytes.clone(), options.clone()).await;
+            // Markers that drop content are only redeemable where the model can call
+            // `headroom_retrieve`: the tool is offered only when something was retained.
+            let mut offer = None;
+            let mut redo_lossless = false;
+            if let Some(o) = outcome.as_ref().filter(|o| !o.retained.is_empty()) {
+                let compressed = o.body.as_deref().unwrap_or(&bytes);
+                offer = retrieval_tool::prepare(api, provider, compressed);
+                redo_lossless = offer.is_none() && !retrieval_tool::client_offers(api, &bytes);
+            }
+            if redo_lossless {
+                // Nothing can redeem a marker in this request: drop nothing.
+                outcome = optimize::run(api, bytes.clone(), optimize::lossless(&options)).await;
+            }
+            if let Some(outcome) = outcome {
                 let rewritten = outcome.body.is_some();
                 shared.stats.tokens(
                     provider,
@@ -136,14 +149,11 @@ pub(crate) async fn forward(
                     forwarded = Bytes::from(new_body);
                     body_changed = true;
                 }
-                // Only when something was dropped: uncompressed requests stay byte-identical.
-                if retained_any {
-                    if let Some((body, plan)) = retrieval_tool::prepare(api, provider, &forwarded) {
-                        forwarded = body;
-                        body_changed = true;
-                        retrieval = Some(plan);
-                    }
-                }
+            }
+            if let Some((body, plan)) = offer {
+                forwarded = body;
+                body_changed = true;
+                retrieval = Some(plan);
             }
             if body_changed {
                 parts

@@ -17,6 +17,15 @@ pub(crate) fn options(config: &Config) -> Arc<Options> {
     })
 }
 
+/// `options` that never drop content, for requests where the model cannot call
+/// `headroom_retrieve` (a marker there would promise something nobody can deliver).
+pub(crate) fn lossless(options: &Options) -> Arc<Options> {
+    Arc::new(Options {
+        lossy: false,
+        ..options.clone()
+    })
+}
+
 /// Bodies at least this large are compressed on the blocking pool instead of inline: the
 /// thread hand-off costs microseconds, while compressing a real agent request (hundreds of KiB)
 /// takes milliseconds that would otherwise stall every other stream on the event loop.

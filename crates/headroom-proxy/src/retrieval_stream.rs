@@ -1,4 +1,5 @@
-//! Retrieval inside a streamed (SSE) answer, for Anthropic Messages and OpenAI Chat.
+//! Retrieval inside a streamed (SSE) answer, for Anthropic Messages, OpenAI Chat and OpenAI
+//! Responses.
 //!
 //! Events pass through to the client as soon as each one is complete, except the events of a
 //! `headroom_retrieve` tool call, which are held back. When the message ends asking only for
@@ -34,7 +35,10 @@ use crate::upstream::{Body, BoxError};
 
 /// The streaming APIs whose retrieve calls the proxy can answer.
 pub(crate) fn supports(api: Api) -> bool {
-    matches!(api, Api::AnthropicMessages | Api::OpenAiChat)
+    matches!(
+        api,
+        Api::AnthropicMessages | Api::OpenAiChat | Api::OpenAiResponses
+    )
 }
 
 /// Relay `resp` (an SSE answer to `plan`'s request), answering retrieve calls on the way.
@@ -186,13 +190,15 @@ fn parse_event(raw: &[u8]) -> (Option<String>, String) {
 enum Splicer {
     Anthropic(AnthropicSplicer),
     Chat(ChatSplicer),
+    Responses(ResponsesSplicer),
 }
 
 impl Splicer {
     fn new(api: Api) -> Splicer {
         match api {
             Api::OpenAiChat => Splicer::Chat(ChatSplicer::default()),
-            _ => Splicer::Anthropic(AnthropicSplicer::default()),
+            Api::OpenAiResponses => Splicer::Responses(ResponsesSplicer::default()),
+            Api::AnthropicMessages => Splicer::Anthropic(AnthropicSplicer::default()),
         }
     }
 
@@ -200,6 +206,7 @@ impl Splicer {
         match self {
             Splicer::Anthropic(s) => s.begin_round(round, allow_hold),
             Splicer::Chat(s) => s.begin_round(round, allow_hold),
+            Splicer::Responses(s) => s.begin_round(round, allow_hold),
         }
     }
 
@@ -207,6 +214,7 @@ impl Splicer {
         match self {
             Splicer::Anthropic(s) => s.on_event(raw),
             Splicer::Chat(s) => s.on_event(raw),
+            Splicer::Responses(s) => s.on_event(raw),
         }
     }
 
@@ -216,6 +224,7 @@ impl Splicer {
         match self {
             Splicer::Anthropic(s) => s.end_round(),
             Splicer::Chat(s) => s.end_round(),
+            Splicer::Responses(s) => s.end_round(),
         }
     }
 
@@ -224,6 +233,7 @@ impl Splicer {
         match self {
             Splicer::Anthropic(s) => s.flush_all(),
             Splicer::Chat(s) => s.flush_all(),
+            Splicer::Responses(s) => s.flush_all(),
         }
     }
 }
@@ -565,6 +575,223 @@ impl ChatSplicer {
     }
 }
 
+/// OpenAI Responses: typed events (`response.created`, `response.output_item.added`, …,
+/// `response.completed`) carrying `sequence_number` and, per output item, `output_index`.
+/// The events of a `headroom_retrieve` `function_call` item are held; a round that completes
+/// with only those is replaced by the follow-up's events, whose `response.created` /
+/// `response.in_progress` are dropped and whose `output_index` / `sequence_number` continue
+/// the client's numbering. The final `response.completed` lists every item the client saw.
+#[derive(Default)]
+struct ResponsesSplicer {
+    round: usize,
+    allow_hold: bool,
+    /// Next `output_index` the client will see (kept across rounds).
+    next_client_index: u64,
+    /// Next `sequence_number` the client will see; `None` until the first numbered event.
+    next_seq: Option<u64>,
+    /// Upstream `output_index` → client index, this round.
+    index_map: BTreeMap<u64, u64>,
+    /// Items of this round from `response.output_item.done` (for the follow-up request).
+    items: BTreeMap<u64, Value>,
+    /// Items the client saw in earlier rounds (for the final `response.completed`).
+    earlier_items: Vec<Value>,
+    /// Items the client saw this round, by client index.
+    shown_items: BTreeMap<u64, Value>,
+    held_indices: HashSet<u64>,
+    held: Vec<Vec<u8>>,
+    /// `response.completed` (and anything after it) while a follow-up is pending.
+    tail: Vec<Vec<u8>>,
+    /// `response.output` of this round's `response.completed`.
+    completed_output: Option<Value>,
+    gave_up: bool,
+    pending: bool,
+}
+
+/// Output item types the client executes (a call to one of them must reach the client).
+fn is_client_call(item: &Value) -> bool {
+    let ty = item["type"].as_str().unwrap_or("");
+    let retrieve = ty == "function_call" && item["name"] == RETRIEVE_TOOL_NAME;
+    !retrieve
+        && matches!(
+            ty,
+            "function_call"
+                | "custom_tool_call"
+                | "local_shell_call"
+                | "shell_call"
+                | "computer_call"
+                | "apply_patch_call"
+        )
+}
+
+impl ResponsesSplicer {
+    fn begin_round(&mut self, round: usize, allow_hold: bool) {
+        let earlier = std::mem::take(&mut self.shown_items);
+        self.earlier_items.extend(earlier.into_values());
+        *self = ResponsesSplicer {
+            round,
+            allow_hold,
+            next_client_index: self.next_client_index,
+            next_seq: self.next_seq,
+            earlier_items: std::mem::take(&mut self.earlier_items),
+            ..ResponsesSplicer::default()
+        };
+    }
+
+    fn on_event(&mut self, raw: &[u8]) -> Vec<Bytes> {
+        let (name, data) = parse_event(raw);
+        let Ok(v) = serde_json::from_str::<Value>(&data) else {
+            if self.pending {
+                self.tail.push(raw.to_vec());
+                return vec![];
+            }
+            return vec![Bytes::copy_from_slice(raw)];
+        };
+        if self.pending {
+            self.tail.push(raw.to_vec());
+            return vec![];
+        }
+        let ty = v["type"].as_str().unwrap_or("").to_owned();
+        let index = v["output_index"].as_u64();
+        match (ty.as_str(), index) {
+            ("response.created" | "response.in_progress" | "response.queued", _)
+                if self.round > 0 =>
+            {
+                vec![]
+            }
+            ("response.output_item.added", Some(i)) => {
+                let item = &v["item"];
+                let is_retrieve =
+                    item["type"] == "function_call" && item["name"] == RETRIEVE_TOOL_NAME;
+                if is_retrieve && self.allow_hold && !self.gave_up {
+                    self.held_indices.insert(i);
+                    self.held.push(raw.to_vec());
+                    return vec![];
+                }
+                let mut out = Vec::new();
+                if !self.held.is_empty() || is_client_call(item) {
+                    out = self.give_up();
+                }
+                out.extend(self.emit(name.as_deref(), raw, &v));
+                out
+            }
+            ("response.output_item.done", Some(i)) => {
+                self.items.insert(i, v["item"].clone());
+                self.pass_or_hold(i, name.as_deref(), raw, &v)
+            }
+            ("response.completed", _) => {
+                self.completed_output = Some(v["response"]["output"].clone());
+                if !self.gave_up && !self.held.is_empty() {
+                    self.pending = true;
+                    self.tail.push(raw.to_vec());
+                    return vec![];
+                }
+                let mut out = self.give_up();
+                out.extend(self.emit(name.as_deref(), raw, &v));
+                out
+            }
+            ("response.incomplete" | "response.failed" | "error", _) => {
+                let mut out = self.give_up();
+                out.extend(self.emit(name.as_deref(), raw, &v));
+                out
+            }
+            (_, Some(i)) => self.pass_or_hold(i, name.as_deref(), raw, &v),
+            _ => self.emit(name.as_deref(), raw, &v),
+        }
+    }
+
+    fn pass_or_hold(&mut self, i: u64, name: Option<&str>, raw: &[u8], v: &Value) -> Vec<Bytes> {
+        if self.held_indices.contains(&i) {
+            self.held.push(raw.to_vec());
+            vec![]
+        } else {
+            self.emit(name, raw, v)
+        }
+    }
+
+    /// Stop holding for this round: the held events go out now, in order.
+    fn give_up(&mut self) -> Vec<Bytes> {
+        self.gave_up = true;
+        self.held_indices.clear();
+        let held = std::mem::take(&mut self.held);
+        let mut out = Vec::new();
+        for raw in held {
+            out.extend(self.emit_raw(&raw));
+        }
+        out
+    }
+
+    fn emit_raw(&mut self, raw: &[u8]) -> Vec<Bytes> {
+        let (name, data) = parse_event(raw);
+        match serde_json::from_str::<Value>(&data) {
+            Ok(v) => self.emit(name.as_deref(), raw, &v),
+            Err(_) => vec![Bytes::copy_from_slice(raw)],
+        }
+    }
+
+    fn flush_all(&mut self) -> Vec<Bytes> {
+        self.pending = false;
+        let mut out = self.give_up();
+        for raw in std::mem::take(&mut self.tail) {
+            out.extend(self.emit_raw(&raw));
+        }
+        out
+    }
+
+    /// Send one event with the client's `output_index` / `sequence_number`; the original bytes
+    /// when they already match.
+    fn emit(&mut self, name: Option<&str>, raw: &[u8], v: &Value) -> Vec<Bytes> {
+        let mut changed = None::<Value>;
+        if let Some(i) = v["output_index"].as_u64() {
+            let next = &mut self.next_client_index;
+            let client = *self.index_map.entry(i).or_insert_with(|| {
+                let c = *next;
+                *next += 1;
+                c
+            });
+            if v["type"] == "response.output_item.done" {
+                self.shown_items.insert(client, v["item"].clone());
+            }
+            if client != i {
+                changed.get_or_insert_with(|| v.clone())["output_index"] = json!(client);
+            }
+        }
+        if let Some(seq) = v["sequence_number"].as_u64() {
+            let client = *self.next_seq.get_or_insert(seq);
+            self.next_seq = Some(client + 1);
+            if client != seq {
+                changed.get_or_insert_with(|| v.clone())["sequence_number"] = json!(client);
+            }
+        }
+        if v["type"] == "response.completed" && self.round > 0 {
+            // The client saw one response: list the items of every round it was shown.
+            let mut output: Vec<Value> = self.earlier_items.clone();
+            match v["response"]["output"].as_array() {
+                Some(items) => output.extend(items.iter().cloned()),
+                None => output.extend(self.shown_items.values().cloned()),
+            }
+            changed.get_or_insert_with(|| v.clone())["response"]["output"] = Value::Array(output);
+        }
+        let Some(v) = changed else {
+            return vec![Bytes::copy_from_slice(raw)];
+        };
+        vec![Bytes::from(match name {
+            Some(name) => format!("event: {name}\ndata: {v}\n\n"),
+            None => format!("data: {v}\n\n"),
+        })]
+    }
+
+    fn end_round(&mut self) -> Option<Value> {
+        if !self.pending {
+            return None;
+        }
+        let output = match self.completed_output.take() {
+            Some(Value::Array(items)) if !items.is_empty() => items,
+            _ => self.items.values().cloned().collect(),
+        };
+        Some(json!({ "output": output }))
+    }
+}
+
 fn delta_is_empty(delta: &Value) -> bool {
     delta.as_object().is_none_or(|m| {
         m.iter()
@@ -836,6 +1063,187 @@ mod tests {
             .map(|e| String::from_utf8_lossy(e).into_owned())
             .collect();
         assert_eq!(text_of(&out), expected);
+        assert!(s.end_round().is_none());
+    }
+
+    fn rev(seq: u64, data: Value) -> Vec<u8> {
+        let mut data = data;
+        data["sequence_number"] = json!(seq);
+        let name = data["type"].as_str().unwrap().to_owned();
+        ev(&name, data)
+    }
+
+    fn responses_round(s: &mut ResponsesSplicer, events: &[Vec<u8>]) -> Vec<Value> {
+        let mut out = Vec::new();
+        for e in events {
+            out.extend(s.on_event(e));
+        }
+        text_of(&out)
+            .split("\n\n")
+            .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect()
+    }
+
+    fn responses_retrieve_round(extra_call: bool) -> Vec<Vec<u8>> {
+        let fc = json!({"type":"function_call","id":"fc_1","call_id":"call_1","name":RETRIEVE_TOOL_NAME,"arguments":"{\"key\":\"k\"}","status":"completed"});
+        let msg = json!({"type":"message","id":"m1","role":"assistant","status":"completed","content":[{"type":"output_text","text":"Looking."}]});
+        let mut v = vec![
+            rev(
+                0,
+                json!({"type":"response.created","response":{"id":"r1","output":[]}}),
+            ),
+            rev(
+                1,
+                json!({"type":"response.in_progress","response":{"id":"r1","output":[]}}),
+            ),
+            rev(
+                2,
+                json!({"type":"response.output_item.added","output_index":0,"item":{"type":"message","id":"m1","role":"assistant","content":[]}}),
+            ),
+            rev(
+                3,
+                json!({"type":"response.output_text.delta","output_index":0,"item_id":"m1","content_index":0,"delta":"Looking."}),
+            ),
+            rev(
+                4,
+                json!({"type":"response.output_item.done","output_index":0,"item":msg}),
+            ),
+            rev(
+                5,
+                json!({"type":"response.output_item.added","output_index":1,"item":{"type":"function_call","id":"fc_1","call_id":"call_1","name":RETRIEVE_TOOL_NAME,"arguments":""}}),
+            ),
+            rev(
+                6,
+                json!({"type":"response.function_call_arguments.delta","output_index":1,"item_id":"fc_1","delta":"{\"key\":\"k\"}"}),
+            ),
+            rev(
+                7,
+                json!({"type":"response.function_call_arguments.done","output_index":1,"item_id":"fc_1","arguments":"{\"key\":\"k\"}"}),
+            ),
+            rev(
+                8,
+                json!({"type":"response.output_item.done","output_index":1,"item":fc}),
+            ),
+        ];
+        let mut output = vec![msg, fc];
+        if extra_call {
+            let shell = json!({"type":"function_call","id":"fc_2","call_id":"call_2","name":"shell","arguments":"{}"});
+            v.push(rev(
+                9,
+                json!({"type":"response.output_item.added","output_index":2,"item":shell}),
+            ));
+            v.push(rev(
+                10,
+                json!({"type":"response.output_item.done","output_index":2,"item":shell}),
+            ));
+            output.push(shell);
+        }
+        let n = v.len() as u64;
+        v.push(rev(n, json!({"type":"response.completed","response":{"id":"r1","status":"completed","output":output}})));
+        v
+    }
+
+    #[test]
+    fn responses_retrieve_round_is_held_and_next_round_renumbered() {
+        let mut s = ResponsesSplicer::default();
+        s.begin_round(0, true);
+        let round0 = responses_retrieve_round(false);
+        let mut raw = Vec::new();
+        for e in &round0 {
+            raw.extend(s.on_event(e));
+        }
+        // Everything before the retrieve call passes through byte for byte.
+        let expected: String = round0[..5]
+            .iter()
+            .map(|e| String::from_utf8_lossy(e).into_owned())
+            .collect();
+        assert_eq!(text_of(&raw), expected);
+        let turn = s.end_round().unwrap();
+        assert_eq!(turn["output"][1]["call_id"], "call_1");
+        assert_eq!(turn["output"][0]["type"], "message");
+
+        s.begin_round(1, true);
+        let msg2 = json!({"type":"message","id":"m2","role":"assistant","status":"completed","content":[{"type":"output_text","text":"Done."}]});
+        let sent = responses_round(
+            &mut s,
+            &[
+                rev(
+                    0,
+                    json!({"type":"response.created","response":{"id":"r2","output":[]}}),
+                ),
+                rev(
+                    1,
+                    json!({"type":"response.in_progress","response":{"id":"r2","output":[]}}),
+                ),
+                rev(
+                    2,
+                    json!({"type":"response.output_item.added","output_index":0,"item":{"type":"message","id":"m2","content":[]}}),
+                ),
+                rev(
+                    3,
+                    json!({"type":"response.output_text.delta","output_index":0,"item_id":"m2","content_index":0,"delta":"Done."}),
+                ),
+                rev(
+                    4,
+                    json!({"type":"response.output_item.done","output_index":0,"item":msg2}),
+                ),
+                rev(
+                    5,
+                    json!({"type":"response.completed","response":{"id":"r2","status":"completed","output":[msg2]}}),
+                ),
+            ],
+        );
+        let types: Vec<&str> = sent.iter().map(|v| v["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            types,
+            [
+                "response.output_item.added",
+                "response.output_text.delta",
+                "response.output_item.done",
+                "response.completed"
+            ]
+        );
+        let seqs: Vec<u64> = sent
+            .iter()
+            .map(|v| v["sequence_number"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seqs, [5, 6, 7, 8]);
+        assert!(sent[..3].iter().all(|v| v["output_index"] == 1));
+        let output = sent[3]["response"]["output"].as_array().unwrap();
+        let ids: Vec<&str> = output.iter().map(|i| i["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["m1", "m2"]);
+        assert!(s.end_round().is_none());
+    }
+
+    #[test]
+    fn responses_mixed_calls_flush_everything_unchanged() {
+        let mut s = ResponsesSplicer::default();
+        s.begin_round(0, true);
+        let events = responses_retrieve_round(true);
+        let mut out = Vec::new();
+        for e in &events {
+            out.extend(s.on_event(e));
+        }
+        let expected: String = events
+            .iter()
+            .map(|e| String::from_utf8_lossy(e).into_owned())
+            .collect();
+        assert_eq!(text_of(&out), expected);
+        assert!(s.end_round().is_none());
+    }
+
+    #[test]
+    fn responses_last_round_passes_retrieve_calls_through() {
+        let mut s = ResponsesSplicer::default();
+        s.begin_round(3, false);
+        let events = responses_retrieve_round(false);
+        let mut out = Vec::new();
+        for e in &events[2..] {
+            out.extend(s.on_event(e));
+        }
+        assert!(text_of(&out).contains(RETRIEVE_TOOL_NAME));
+        assert!(text_of(&out).contains("response.completed"));
         assert!(s.end_round().is_none());
     }
 

@@ -10,9 +10,13 @@
 //! * The request bytes are spliced, never re-serialised (see `headroom_compress::retrieval`).
 //! * A response that mixes retrieve calls with the client's own tool calls is passed through
 //!   unchanged: the client must run its tools, and we cannot run half a turn for it.
-//! * Only requests we can fully answer get the tool: non-streaming requests of all three APIs,
-//!   and streaming Anthropic Messages (see [`crate::retrieval_stream`]). Other streaming requests
-//!   are left alone rather than half-handled.
+//! * Only requests we can fully answer get the tool: streamed or not, for all three APIs (see
+//!   [`crate::retrieval_stream`]); an API without a streaming loop would be left alone rather
+//!   than half-handled.
+//! * Lossy compression only where the model can call the tool: when a request retained
+//!   something but the tool cannot be offered (`tools: null`, `tool_choice: none`, a stream we
+//!   cannot answer) and the client does not offer it itself, the forward path compresses it
+//!   again losslessly, so no marker promises a retrieval nobody can deliver.
 //! * At most [`MAX_ROUNDS`] follow-up requests per client request, so a model that keeps asking
 //!   cannot loop forever.
 
@@ -70,6 +74,41 @@ struct Probe {
     /// `None` when absent (or `null`, which `inject_tool` refuses anyway).
     #[serde(default)]
     tools: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    tool_choice: Option<serde_json::Value>,
+}
+
+/// `tool_choice` forbids tool calls in this turn (`"none"` / `{"type":"none"}`): a tool offered
+/// there could not be called, so the markers could not be redeemed.
+fn calls_forbidden(tool_choice: Option<&serde_json::Value>) -> bool {
+    tool_choice.is_some_and(|c| c == "none" || c.get("type").is_some_and(|t| t == "none"))
+}
+
+#[derive(Deserialize)]
+struct ClientTools {
+    #[serde(default)]
+    tools: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    tool_choice: Option<serde_json::Value>,
+}
+
+/// The client itself offers a tool named `headroom_retrieve` (e.g. an MCP bridge to
+/// `POST /v1/retrieve`) that the model may call in this request: its calls reach the client,
+/// which redeems the markers, so the proxy neither injects nor answers it.
+pub(crate) fn client_offers(api: Api, body: &[u8]) -> bool {
+    let Ok(probe) = serde_json::from_slice::<ClientTools>(body) else {
+        return false;
+    };
+    if calls_forbidden(probe.tool_choice.as_ref()) {
+        return false;
+    }
+    probe.tools.into_iter().flatten().any(|t| {
+        let name = match api {
+            Api::OpenAiChat => &t["function"]["name"],
+            _ => &t["name"],
+        };
+        name == headroom_compress::RETRIEVE_TOOL_NAME
+    })
 }
 
 /// The body with the tool offered. A body without `tools` gets `"tools":[…]` right after its
@@ -106,6 +145,9 @@ pub(crate) fn prepare(api: Api, provider: Provider, forwarded: &[u8]) -> Option<
     let probe = serde_json::from_slice::<Probe>(forwarded).ok()?;
     let streaming = probe.stream;
     if streaming && !crate::retrieval_stream::supports(api) {
+        return None;
+    }
+    if calls_forbidden(probe.tool_choice.as_ref()) {
         return None;
     }
     let body = Bytes::from(offer(api, forwarded, probe.tools.is_some())?);

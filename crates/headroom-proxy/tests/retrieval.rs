@@ -280,20 +280,135 @@ async fn tool_is_offered_only_when_compression_retained_something() {
     assert_eq!(fwd["tools"][0]["parameters"]["required"], json!(["key"]));
 }
 
+/// What the compressor makes of `body` when it may not drop anything.
+fn lossless(api: Api, body: &str) -> Vec<u8> {
+    let options = Options {
+        lossy: false,
+        ..Options::default()
+    };
+    compress_request(api, body.as_bytes(), &options)
+        .body
+        .unwrap_or_else(|| body.as_bytes().to_vec())
+}
+
 #[tokio::test]
-async fn streaming_responses_requests_are_not_offered_the_tool() {
-    // Responses API streaming retrieval is not implemented: the tool must not be offered there.
+async fn requests_where_the_tool_cannot_be_called_are_compressed_losslessly() {
+    // A marker that says "call headroom_retrieve" is only written where the model can call it.
     let env = Env::new().await;
     let original = listing();
-    let body = responses_body(&original, json!({"stream": true}));
-    let body_len = body.len();
-    let r = post(&env.url("/v1/responses"), OPENAI_AUTH, body)
+    let bash = json!([{"name": "Bash", "input_schema": {"type": "object"}}]);
+    let cases = [
+        // `tools: null` cannot take the tool.
+        (
+            "/v1/codex/responses",
+            Api::OpenAiResponses,
+            responses_body(&original, json!({"stream": true, "tools": null})),
+        ),
+        (
+            "/v1/chat/completions",
+            Api::OpenAiChat,
+            chat_body(&original, json!({"tools": null})),
+        ),
+        // Tool calls forbidden in this turn.
+        (
+            "/v1/messages",
+            Api::AnthropicMessages,
+            anthropic_body(
+                &original,
+                json!({"tools": bash, "tool_choice": {"type": "none"}}),
+            ),
+        ),
+        (
+            "/v1/responses",
+            Api::OpenAiResponses,
+            responses_body(&original, json!({"tool_choice": "none"})),
+        ),
+    ];
+    for (i, (path, api, body)) in cases.iter().enumerate() {
+        let auth = if *api == Api::AnthropicMessages {
+            ANTHROPIC_AUTH
+        } else {
+            OPENAI_AUTH
+        };
+        let r = post(&env.url(path), auth, body.clone()).await.unwrap();
+        assert_eq!(r.status, 200, "case {i}: {}", r.text());
+        let upstream = if *api == Api::AnthropicMessages {
+            &env.anthropic
+        } else {
+            &env.openai
+        };
+        let fwd = upstream.last_request().unwrap();
+        let expected = lossless(*api, body);
+        assert!(
+            expected.len() < body.len(),
+            "case {i}: lossless still shrinks"
+        );
+        assert_eq!(fwd.body, expected, "case {i}: lossless compression only");
+        assert!(
+            !fwd.body_str().contains(RETRIEVE_TOOL_NAME),
+            "case {i}: no marker and no tool"
+        );
+        let count = |h: &str| r.header(h).unwrap().parse::<u64>().unwrap();
+        assert!(
+            count("x-headroom-tokens-after") < count("x-headroom-tokens-before"),
+            "case {i}: savings reported"
+        );
+    }
+    assert_eq!(env.proxy.retained().len(), 0, "nothing was dropped");
+}
+
+#[tokio::test]
+async fn non_streamed_responses_requests_get_lossy_compression_and_the_tool() {
+    let env = Env::new().await;
+    let original = listing();
+    let body = responses_body(&original, json!({}));
+    let key = retained_key(Api::OpenAiResponses, &body, &original);
+    let r = post(&env.url("/v1/responses"), OPENAI_AUTH, body.clone())
         .await
         .unwrap();
     assert_eq!(r.status, 200);
     let fwd = env.openai.last_request().unwrap();
-    assert!(fwd.json()["tools"].is_null(), "tool offered");
-    assert!(fwd.body.len() < body_len, "compressed anyway");
+    let lossy = compress_request(Api::OpenAiResponses, body.as_bytes(), &Options::default())
+        .body
+        .unwrap();
+    assert!(lossy.len() < lossless(Api::OpenAiResponses, &body).len());
+    let v = fwd.json();
+    assert_eq!(
+        tool_names(Api::OpenAiResponses, &v),
+        [RETRIEVE_TOOL_NAME],
+        "tool offered"
+    );
+    let output = v["input"][2]["output"].as_str().unwrap();
+    assert!(output.contains(&format!("call headroom_retrieve with key \"{key}\"")));
+    assert_eq!(
+        env.proxy.retained().get(&key).as_deref(),
+        Some(original.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_offers_the_tool_itself_keeps_lossy_compression() {
+    // E.g. an MCP bridge to `POST /v1/retrieve`: the client redeems the markers itself, so the
+    // proxy neither adds its tool nor holds back the calls, even where it could not answer them.
+    let env = Env::new().await;
+    let original = listing();
+    let body = responses_body(
+        &original,
+        json!({"stream": true, "tools": [{"type": "function", "name": RETRIEVE_TOOL_NAME, "parameters": {"type": "object"}}]}),
+    );
+    let key = retained_key(Api::OpenAiResponses, &body, &original);
+    let r = post(&env.url("/v1/responses"), OPENAI_AUTH, body.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let lossy = compress_request(Api::OpenAiResponses, body.as_bytes(), &Options::default())
+        .body
+        .unwrap();
+    assert_eq!(env.openai.last_request().unwrap().body, lossy);
+    assert_eq!(
+        env.proxy.retained().get(&key).as_deref(),
+        Some(original.as_str())
+    );
 }
 
 fn sse_event(name: &str, data: Value) -> String {
@@ -547,6 +662,228 @@ async fn stream_follow_up_failure_ends_with_an_error_event() {
         .unwrap()
         .contains("Overloaded"));
     assert!(!r.text().contains(RETRIEVE_TOOL_NAME));
+}
+
+/// A streamed Responses answer with numbered events. `items` are `(added item, done item)`;
+/// message items stream their text as one delta.
+fn responses_stream(id: &str, items: &[(Value, Value)]) -> Vec<String> {
+    let mut seq = 0u64;
+    let mut out = Vec::new();
+    let mut push = |mut v: Value| {
+        v["sequence_number"] = json!(seq);
+        seq += 1;
+        out.push(sse_event(v["type"].as_str().unwrap(), v.clone()));
+    };
+    push(
+        json!({"type":"response.created","response":{"id":id,"object":"response","status":"in_progress","output":[]}}),
+    );
+    push(
+        json!({"type":"response.in_progress","response":{"id":id,"object":"response","status":"in_progress","output":[]}}),
+    );
+    for (i, (added, done)) in items.iter().enumerate() {
+        push(json!({"type":"response.output_item.added","output_index":i,"item":added}));
+        if done["type"] == "message" {
+            let text = &done["content"][0]["text"];
+            push(
+                json!({"type":"response.output_text.delta","output_index":i,"item_id":done["id"],"content_index":0,"delta":text}),
+            );
+            push(
+                json!({"type":"response.output_text.done","output_index":i,"item_id":done["id"],"content_index":0,"text":text}),
+            );
+        } else {
+            let args = done["arguments"].as_str().unwrap_or("");
+            let (a, b) = args.split_at(args.len() / 2);
+            for part in [a, b] {
+                push(
+                    json!({"type":"response.function_call_arguments.delta","output_index":i,"item_id":done["id"],"delta":part}),
+                );
+            }
+            push(
+                json!({"type":"response.function_call_arguments.done","output_index":i,"item_id":done["id"],"arguments":args}),
+            );
+        }
+        push(json!({"type":"response.output_item.done","output_index":i,"item":done}));
+    }
+    let output: Vec<&Value> = items.iter().map(|(_, done)| done).collect();
+    push(
+        json!({"type":"response.completed","response":{"id":id,"object":"response","status":"completed","output":output,"usage":{"input_tokens":10,"output_tokens":5,"total_tokens":15}}}),
+    );
+    out
+}
+
+fn message_item(id: &str, text: &str) -> (Value, Value) {
+    (
+        json!({"type":"message","id":id,"status":"in_progress","role":"assistant","content":[]}),
+        json!({"type":"message","id":id,"status":"completed","role":"assistant","content":[{"type":"output_text","text":text,"annotations":[]}]}),
+    )
+}
+
+fn call_item(id: &str, call_id: &str, name: &str, arguments: &str) -> (Value, Value) {
+    (
+        json!({"type":"function_call","id":id,"call_id":call_id,"name":name,"arguments":"","status":"in_progress"}),
+        json!({"type":"function_call","id":id,"call_id":call_id,"name":name,"arguments":arguments,"status":"completed"}),
+    )
+}
+
+#[tokio::test]
+async fn responses_stream_retrieve_calls_are_answered_inside_one_client_stream() {
+    let env = Env::new().await;
+    let original = listing();
+    let body = responses_body(&original, json!({"stream": true, "store": false}));
+    let key = retained_key(Api::OpenAiResponses, &body, &original);
+    let args = json!({ "key": key }).to_string();
+    env.openai.push(Reply::sse(
+        responses_stream(
+            "resp_1",
+            &[
+                message_item("msg_1", "Checking. "),
+                call_item("fc_1", "call_s1", RETRIEVE_TOOL_NAME, &args),
+            ],
+        ),
+        Duration::from_millis(1),
+    ));
+    env.openai.push(Reply::sse(
+        responses_stream("resp_2", &[message_item("msg_2", "All 150 are running.")]),
+        Duration::from_millis(1),
+    ));
+    let r = post(&env.url("/v1/codex/responses"), OPENAI_AUTH, body.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    assert!(!text.contains(RETRIEVE_TOOL_NAME), "{text}");
+    let ev = events(&text);
+    let count = |n: &str| ev.iter().filter(|(name, _)| name == n).count();
+    assert_eq!(count("response.created"), 1, "{text}");
+    assert_eq!(count("response.in_progress"), 1, "{text}");
+    assert_eq!(count("response.completed"), 1, "{text}");
+    assert_eq!(ev.last().unwrap().0, "response.completed");
+    // One response to the client: sequence numbers 0.. without gaps, items numbered 0 and 1.
+    let seqs: Vec<u64> = ev
+        .iter()
+        .map(|(_, d)| d["sequence_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (0..ev.len() as u64).collect::<Vec<_>>());
+    for (name, d) in &ev {
+        assert_eq!(name, d["type"].as_str().unwrap());
+    }
+    let added: Vec<u64> = ev
+        .iter()
+        .filter(|(n, _)| n == "response.output_item.added")
+        .map(|(_, d)| d["output_index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(added, [0, 1]);
+    let said: String = ev
+        .iter()
+        .filter(|(n, _)| n == "response.output_text.delta")
+        .map(|(_, d)| d["delta"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(said, "Checking. All 150 are running.");
+    let completed = &ev.last().unwrap().1["response"];
+    assert_eq!(completed["id"], "resp_2");
+    let ids: Vec<&str> = completed["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["msg_1", "msg_2"]);
+
+    let reqs = env.openai.requests();
+    assert_eq!(reqs.len(), 2);
+    // The streamed request was offered the tool (and compressed lossily).
+    let first = reqs[0].json();
+    assert_eq!(
+        tool_names(Api::OpenAiResponses, &first),
+        [RETRIEVE_TOOL_NAME]
+    );
+    assert!(first["input"][2]["output"].as_str().unwrap().contains(&key));
+    let follow = reqs[1].json();
+    assert_eq!(follow["stream"], true);
+    assert_eq!(
+        reqs[1].header("authorization").as_deref(),
+        Some("Bearer sk-test")
+    );
+    let input = follow["input"].as_array().unwrap();
+    assert_eq!(input.len(), 6);
+    assert_eq!(input[3]["id"], "msg_1");
+    assert_eq!(input[4]["type"], "function_call");
+    assert_eq!(input[4]["call_id"], "call_s1");
+    assert_eq!(input[4]["arguments"], args.as_str());
+    assert_eq!(input[5]["type"], "function_call_output");
+    assert_eq!(input[5]["call_id"], "call_s1");
+    assert_eq!(input[5]["output"], original.as_str());
+    assert_eq!(env.proxy.retained().followups(), 1);
+    assert_eq!(env.proxy.retained().lookups(), 1);
+}
+
+#[tokio::test]
+async fn responses_stream_with_client_calls_is_relayed_unchanged() {
+    let env = Env::new().await;
+    let original = listing();
+    let body = responses_body(&original, json!({"stream": true}));
+    let key = retained_key(Api::OpenAiResponses, &body, &original);
+    let script = responses_stream(
+        "resp_1",
+        &[
+            call_item(
+                "fc_1",
+                "call_s1",
+                RETRIEVE_TOOL_NAME,
+                &json!({ "key": key }).to_string(),
+            ),
+            call_item("fc_2", "call_s2", "shell", r#"{"cmd":"ls"}"#),
+        ],
+    );
+    env.openai
+        .push(Reply::sse(script.clone(), Duration::from_millis(1)));
+    let r = post(&env.url("/v1/responses"), OPENAI_AUTH, body)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), script.concat());
+    assert_eq!(env.openai.requests().len(), 1);
+    assert_eq!(env.proxy.retained().followups(), 0);
+}
+
+#[tokio::test]
+async fn responses_stream_follow_up_failure_ends_with_an_error_event() {
+    let env = Env::new().await;
+    let original = listing();
+    let body = responses_body(&original, json!({"stream": true}));
+    let key = retained_key(Api::OpenAiResponses, &body, &original);
+    env.openai.push(Reply::sse(
+        responses_stream(
+            "resp_1",
+            &[call_item(
+                "fc_1",
+                "call_s1",
+                RETRIEVE_TOOL_NAME,
+                &json!({ "key": key }).to_string(),
+            )],
+        ),
+        Duration::from_millis(1),
+    ));
+    env.openai.push(Reply::json(
+        500,
+        json!({"error":{"message":"upstream broke","type":"server_error","param":null,"code":null}}),
+    ));
+    let r = post(&env.url("/v1/responses"), OPENAI_AUTH, body)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    let ev = events(&text);
+    assert_eq!(ev.first().unwrap().0, "response.created");
+    assert!(!text.contains(RETRIEVE_TOOL_NAME), "{text}");
+    assert!(!text.contains("response.completed"), "{text}");
+    let last = ev.last().unwrap();
+    assert_eq!(last.0, "error", "{text}");
+    assert!(last.1["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("upstream broke"));
+    assert_eq!(env.openai.requests().len(), 2);
 }
 
 fn anthropic_retrieve_reply(key: &str, id: &str) -> Reply {

@@ -33,7 +33,7 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub no_optimize: bool,
 
-    /// Count tokens with the real tokenizer tables (more exact /stats, ~25-45 MiB more memory)
+    /// Count unchanged requests with the real tokenizer too (compressed ones always are)
     #[arg(
         long,
         env = "HEADROOM_EXACT_TOKENS",
