@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test setup-run setup-test build proxy bench fmt lint clean-test-output
+.PHONY: run test setup-run setup-test build proxy bench deb fmt lint
 
 ## Build and start the Headroom desktop app (tray + window; it hosts the proxy on :8787).
 run: setup-run
@@ -23,9 +23,14 @@ build:
 	scripts/setup.sh build
 	$(CARGO) build --locked
 
+## The Debian package of the desktop app (size-optimised release build).
+deb: setup-run
+	scripts/build-deb.sh release
+
 bench:
-	$(CARGO) bench --locked -p headroom-proxy
 	$(CARGO) bench --locked -p headroom-compress
+	$(CARGO) build --locked --release -p headroom-cli
+	$(CARGO) run --locked --release -p headroom-proxy --example bench
 
 fmt:
 	$(CARGO) fmt --all

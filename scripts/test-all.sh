@@ -48,6 +48,7 @@ stage fuzz scripts/fuzz-smoke.sh
 if [[ -x tests/gui/run.sh ]]; then
     stage gui tests/gui/run.sh target/debug/headroom-desktop
 fi
+stage deb scripts/build-deb.sh debug
 if [[ -x tests/docker/e2e.sh ]] && command -v podman >/dev/null 2>&1; then
     stage docker tests/docker/e2e.sh target/debug/headroom
 fi
