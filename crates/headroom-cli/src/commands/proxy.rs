@@ -25,7 +25,7 @@ pub struct ProxyArgs {
     #[arg(long, short = 'p', env = "HEADROOM_PORT", default_value_t = headroom_proxy::DEFAULT_PORT)]
     pub port: u16,
 
-    /// Compression mode: `token` (compress the live zone) or `cache` (keep earlier turns stable)
+    /// Accepted for scripts written for the Python tool; compression is cache-safe in both modes
     #[arg(long, env = "HEADROOM_MODE", default_value = "token", value_parser = parse_mode)]
     pub mode: Mode,
 
