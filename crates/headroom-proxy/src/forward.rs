@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, UPGRADE};
+use http::header::{CONTENT_LENGTH, HOST, UPGRADE};
 use http::{HeaderValue, Request, Response, StatusCode, Version};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -206,6 +206,16 @@ pub(crate) async fn forward(
         .map(|a| a.to_string())
         .unwrap_or_default();
 
+    let log = |status| {
+        log_request(
+            &parts.method,
+            parts.uri.path(),
+            provider,
+            target.label,
+            status,
+            started,
+        )
+    };
     let resp = match shared
         .upstream
         .send(upstream_req, shared.config.response_timeout)
@@ -224,28 +234,14 @@ pub(crate) async fn forward(
                     format!("Headroom proxy timed out waiting for the upstream API at {upstream_host}: {detail}"),
                 ),
             };
-            log_request(
-                &parts.method,
-                parts.uri.path(),
-                provider,
-                target.label,
-                status,
-                started,
-            );
+            log(status);
             return reply::error(provider, status, &message);
         }
     };
 
     let status = resp.status();
     shared.stats.status(provider, status.as_u16());
-    log_request(
-        &parts.method,
-        parts.uri.path(),
-        provider,
-        target.label,
-        status,
-        started,
-    );
+    log(status);
 
     if status == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {
@@ -261,14 +257,7 @@ pub(crate) async fn forward(
     let (rparts, rbody) = resp.into_parts();
     let mut out_headers = rparts.headers;
     headers::strip_hop_by_hop(&mut out_headers);
-    let sse = out_headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("text/event-stream")
-        });
+    let sse = headers::is_sse(&out_headers);
     if sse {
         // We may append an error event; let the server frame the body itself.
         out_headers.remove(CONTENT_LENGTH);

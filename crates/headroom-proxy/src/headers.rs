@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, HOST};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, HOST};
 
 /// Connection-scoped headers a proxy must not forward, whatever the direction.
 const HOP_BY_HOP: &[&str] = &[
@@ -87,6 +87,18 @@ pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
             .unwrap_or(false)
     });
     connection_upgrade && headers.contains_key(http::header::UPGRADE)
+}
+
+/// True when the response is a server-sent event stream (`Content-Type: text/event-stream`).
+pub(crate) fn is_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        })
 }
 
 /// Put back the two headers an upgrade needs after [`strip_hop_by_hop`] removed them.

@@ -26,10 +26,9 @@ use hyper::body::Incoming;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use crate::headers::is_sse;
 use crate::reply;
-use crate::retrieval_tool::{
-    answer, boxed, is_sse, send_follow_up, Plan, MAX_RESPONSE_BYTES, MAX_ROUNDS,
-};
+use crate::retrieval_tool::{answer, boxed, send_follow_up, Plan, MAX_RESPONSE_BYTES, MAX_ROUNDS};
 use crate::server::Shared;
 use crate::upstream::{Body, BoxError};
 

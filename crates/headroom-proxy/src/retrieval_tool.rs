@@ -30,7 +30,7 @@ use headroom_compress::retrieval::{
     continuation, inject_tool, retrieve_calls, tool_definition, RetrieveCall,
 };
 use headroom_compress::Api;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Frame;
 use http_body_util::{BodyExt, Limited};
@@ -38,6 +38,7 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::headers::is_sse;
 use crate::ops;
 use crate::reply;
 use crate::retrieve::RetainedStore;
@@ -175,17 +176,6 @@ pub(crate) fn answer(store: &RetainedStore, call: &RetrieveCall) -> String {
             call.key
         ),
     }
-}
-
-pub(crate) fn is_sse(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("text/event-stream")
-        })
 }
 
 pub(crate) fn boxed(resp: Response<Incoming>) -> Response<Body> {
