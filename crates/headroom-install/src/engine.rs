@@ -516,23 +516,7 @@ pub fn is_paused(env: &Environment, profile: &str) -> bool {
 
 /// The command a detached agent runs.
 pub fn agent_cmd(env: &Environment, profile: &str, what: &str) -> Cmd {
-    let spec_like = Spec {
-        profile: profile.to_owned(),
-        os: env.os,
-        system: false,
-        uid: env.uid,
-        exe: env.headroom_exe.clone(),
-        workspace_dir: env.workspace_dir.clone(),
-        config_home: env.config_home(),
-        home: env.home.clone(),
-        root: env.root.clone(),
-        port: 0,
-        windows_user: String::new(),
-        docker: env.docker.clone(),
-        image: String::new(),
-        container_env: Vec::new(),
-    };
-    let argv = spec_like.agent_argv(what);
+    let argv = supervisor::agent_argv(&env.headroom_exe, profile, &env.workspace_dir, what);
     Cmd::new(argv[0].clone(), argv[1..].to_vec())
 }
 
@@ -563,29 +547,7 @@ pub fn start_runtime(env: &Environment, m: &Manifest, spec: &Spec) -> Result<()>
 
 /// Fail clearly when the port is held by something that is not this deployment's Headroom.
 pub fn check_port(m: &Manifest) -> Result<()> {
-    match crate::health::port_owner(m.port, &m.profile) {
-        crate::health::PortOwner::Free | crate::health::PortOwner::Ours => Ok(()),
-        crate::health::PortOwner::OtherHeadroom { profile } => Err(Error::user(
-            format!(
-                "port {} is already used by another Headroom proxy{}",
-                m.port,
-                profile
-                    .map(|p| format!(" (deployment profile `{p}`)"))
-                    .unwrap_or_default()
-            ),
-            Some("stop it, or reinstall this profile on another port"),
-        )),
-        crate::health::PortOwner::Foreign { process } => Err(Error::user(
-            format!(
-                "port {} on 127.0.0.1 is already in use{}",
-                m.port,
-                process
-                    .map(|p| format!(" by {p}"))
-                    .unwrap_or_else(|| " by another program".to_owned())
-            ),
-            Some("stop that program, or reinstall this profile on another port"),
-        )),
-    }
+    plan::check_port_free(m.port, &m.profile, "reinstall this profile on another port")
 }
 
 /// Stop the runtime: supervisor stop, then the agent and proxy processes we recorded.

@@ -500,6 +500,32 @@ pub fn spec_for(env: &Environment, m: &Manifest) -> Spec {
     }
 }
 
+/// Fail clearly when `port` is held by something that is not `profile`'s Headroom; `remedy`
+/// ends each hint ("stop it, or <remedy>").
+pub(crate) fn check_port_free(port: u16, profile: &str, remedy: &str) -> Result<()> {
+    match health::port_owner(port, profile) {
+        PortOwner::Free | PortOwner::Ours => Ok(()),
+        PortOwner::OtherHeadroom { profile } => Err(Error::user(
+            format!(
+                "port {port} is already used by another Headroom proxy{}",
+                profile
+                    .map(|p| format!(" (deployment profile `{p}`)"))
+                    .unwrap_or_default()
+            ),
+            Some(format!("stop it, or {remedy}").as_str()),
+        )),
+        PortOwner::Foreign { process } => Err(Error::user(
+            format!(
+                "port {port} on 127.0.0.1 is already in use{}",
+                process
+                    .map(|p| format!(" by {p}"))
+                    .unwrap_or_else(|| " by another program".to_owned())
+            ),
+            Some(format!("stop that program, or {remedy}").as_str()),
+        )),
+    }
+}
+
 /// `HEADROOM_DEPLOYMENT_*`: how the proxy learns (and `/health` reports) its deployment.
 pub fn deployment_env(m: &Manifest) -> Vec<(String, String)> {
     let supervisor = m.supervisor_kind.as_str();
@@ -709,31 +735,7 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         check_docker(env)?;
     }
 
-    match health::port_owner(port, &req.profile) {
-        PortOwner::Free | PortOwner::Ours => {}
-        PortOwner::OtherHeadroom { profile } => {
-            return Err(Error::user(
-                format!(
-                    "port {port} is already used by another Headroom proxy{}",
-                    profile
-                        .map(|p| format!(" (deployment profile `{p}`)"))
-                        .unwrap_or_default()
-                ),
-                Some("stop it, or pick another port with `--port`"),
-            ))
-        }
-        PortOwner::Foreign { process } => {
-            return Err(Error::user(
-                format!(
-                    "port {port} on 127.0.0.1 is already in use{}",
-                    process
-                        .map(|p| format!(" by {p}"))
-                        .unwrap_or_else(|| " by another program".to_owned())
-                ),
-                Some("stop that program, or pick another port with `--port`"),
-            ))
-        }
-    }
+    check_port_free(port, &req.profile, "pick another port with `--port`")?;
 
     let overlay = match &existing {
         Some(old) => removal_overlay(old)?,

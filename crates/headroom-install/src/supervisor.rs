@@ -53,20 +53,31 @@ impl Spec {
     }
     /// `headroom install agent <what> --profile P --workspace-dir W`.
     pub fn agent_argv(&self, what: &str) -> Vec<String> {
-        vec![
-            self.exe.to_string_lossy().into_owned(),
-            "install".to_owned(),
-            "agent".to_owned(),
-            what.to_owned(),
-            "--profile".to_owned(),
-            self.profile.clone(),
-            "--workspace-dir".to_owned(),
-            self.workspace_dir.to_string_lossy().into_owned(),
-        ]
+        agent_argv(&self.exe, &self.profile, &self.workspace_dir, what)
     }
     fn sys(&self, absolute: &str) -> PathBuf {
         self.root.join(absolute.trim_start_matches('/'))
     }
+}
+
+/// `<exe> install agent <what> --profile P --workspace-dir W`: the one command line every
+/// supervisor (and a detached agent) runs.
+pub(crate) fn agent_argv(
+    exe: &Path,
+    profile: &str,
+    workspace_dir: &Path,
+    what: &str,
+) -> Vec<String> {
+    vec![
+        exe.to_string_lossy().into_owned(),
+        "install".to_owned(),
+        "agent".to_owned(),
+        what.to_owned(),
+        "--profile".to_owned(),
+        profile.to_owned(),
+        "--workspace-dir".to_owned(),
+        workspace_dir.to_string_lossy().into_owned(),
+    ]
 }
 
 /// One command, and whether its failure is acceptable (e.g. "already stopped").
@@ -188,6 +199,19 @@ impl Systemd {
         } else {
             format!("{}.service", spec.service_name())
         }
+    }
+    /// `systemctl [--user] <verb> <service>`; nothing for the timer, whose oneshot starts a
+    /// detached agent the engine manages itself.
+    fn service_op(&self, spec: &Spec, verb: &str, ignore_failure: bool) -> Vec<Op> {
+        if self.timer {
+            return Vec::new();
+        }
+        let args = self.systemctl(spec, &[verb, &self.unit(spec)]);
+        vec![if ignore_failure {
+            Op::run_lenient("systemctl", args)
+        } else {
+            Op::run("systemctl", args)
+        }]
     }
 }
 
@@ -321,31 +345,13 @@ impl Supervisor for Systemd {
         )]
     }
     fn start(&self, spec: &Spec) -> Vec<Op> {
-        if self.timer {
-            return Vec::new();
-        }
-        vec![Op::run(
-            "systemctl",
-            self.systemctl(spec, &["start", &self.unit(spec)]),
-        )]
+        self.service_op(spec, "start", false)
     }
     fn stop(&self, spec: &Spec) -> Vec<Op> {
-        if self.timer {
-            return Vec::new();
-        }
-        vec![Op::run_lenient(
-            "systemctl",
-            self.systemctl(spec, &["stop", &self.unit(spec)]),
-        )]
+        self.service_op(spec, "stop", true)
     }
     fn restart(&self, spec: &Spec) -> Vec<Op> {
-        if self.timer {
-            return Vec::new();
-        }
-        vec![Op::run(
-            "systemctl",
-            self.systemctl(spec, &["restart", &self.unit(spec)]),
-        )]
+        self.service_op(spec, "restart", false)
     }
 }
 
@@ -353,14 +359,18 @@ impl Supervisor for Systemd {
 #[derive(Debug, Clone, Copy)]
 pub struct Cron;
 
-/// The user crontab block (between `# >>> headroom <profile> >>>` markers).
-pub fn render_cron_block(spec: &Spec) -> String {
-    let cmd = spec
-        .agent_argv("ensure")
+/// `agent ensure` quoted for a crontab line.
+fn cron_command(spec: &Spec) -> String {
+    spec.agent_argv("ensure")
         .iter()
         .map(|a| cron_word(a))
         .collect::<Vec<_>>()
-        .join(" ");
+        .join(" ")
+}
+
+/// The user crontab block (between `# >>> headroom <profile> >>>` markers).
+pub fn render_cron_block(spec: &Spec) -> String {
+    let cmd = cron_command(spec);
     format!(
         "# >>> headroom {p} >>>\n@reboot {cmd} >/dev/null 2>&1\n*/5 * * * * {cmd} >/dev/null 2>&1\n# <<< headroom {p} <<<\n",
         p = spec.profile
@@ -375,12 +385,7 @@ impl Supervisor for Cron {
         if !spec.system {
             return Vec::new();
         }
-        let cmd = spec
-            .agent_argv("ensure")
-            .iter()
-            .map(|a| cron_word(a))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let cmd = cron_command(spec);
         vec![RenderedFile {
             kind: "cron",
             path: spec.sys(&format!("/etc/cron.d/{}", spec.service_name())),
@@ -465,6 +470,18 @@ impl Launchd {
                 .join(format!("Library/LaunchAgents/{}.plist", spec.label()))
         }
     }
+    /// `<domain>/<label>`: the job as `bootout` and `kickstart` name it.
+    fn target(&self, spec: &Spec) -> String {
+        format!("{}/{}", self.domain(spec), spec.label())
+    }
+    /// `bootstrap <domain> <plist>`.
+    fn bootstrap_args(&self, spec: &Spec) -> [String; 3] {
+        [
+            "bootstrap".to_owned(),
+            self.domain(spec),
+            self.plist_path(spec).to_string_lossy().into_owned(),
+        ]
+    }
 }
 
 /// The launchd plist: `KeepAlive` for the service, `RunAtLoad` + `StartInterval 300` for the task.
@@ -524,26 +541,15 @@ impl Supervisor for Launchd {
         }]
     }
     fn register(&self, spec: &Spec) -> Vec<Op> {
-        let target = format!("{}/{}", self.domain(spec), spec.label());
         vec![
-            Op::run_lenient("launchctl", ["bootout".to_owned(), target]),
-            Op::run(
-                "launchctl",
-                [
-                    "bootstrap".to_owned(),
-                    self.domain(spec),
-                    self.plist_path(spec).to_string_lossy().into_owned(),
-                ],
-            ),
+            Op::run_lenient("launchctl", ["bootout".to_owned(), self.target(spec)]),
+            Op::run("launchctl", self.bootstrap_args(spec)),
         ]
     }
     fn unregister(&self, spec: &Spec) -> Vec<Op> {
         vec![Op::run_lenient(
             "launchctl",
-            [
-                "bootout".to_owned(),
-                format!("{}/{}", self.domain(spec), spec.label()),
-            ],
+            ["bootout".to_owned(), self.target(spec)],
         )]
     }
     fn start(&self, spec: &Spec) -> Vec<Op> {
@@ -553,21 +559,8 @@ impl Supervisor for Launchd {
         vec![
             // After `stop` (bootout) the job must be bootstrapped again; when it is still
             // loaded this fails harmlessly and kickstart starts it.
-            Op::run_lenient(
-                "launchctl",
-                [
-                    "bootstrap".to_owned(),
-                    self.domain(spec),
-                    self.plist_path(spec).to_string_lossy().into_owned(),
-                ],
-            ),
-            Op::run(
-                "launchctl",
-                [
-                    "kickstart".to_owned(),
-                    format!("{}/{}", self.domain(spec), spec.label()),
-                ],
-            ),
+            Op::run_lenient("launchctl", self.bootstrap_args(spec)),
+            Op::run("launchctl", ["kickstart".to_owned(), self.target(spec)]),
         ]
     }
     fn stop(&self, spec: &Spec) -> Vec<Op> {

@@ -106,7 +106,13 @@ proptest! {
         } else {
             (Scope::User, vec![Tool::Claude, Tool::Codex, Tool::Copilot])
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // Two distinct free ports (both listeners held at once), the second for the in-place
+        // change below: `apply` refuses a port another program holds.
+        let (port, other_port) = {
+            let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
+        };
         let r = Request {
             preset: Some(if task { Preset::Task } else { Preset::Service }),
             scope,
@@ -135,7 +141,7 @@ proptest! {
             } else {
                 (Scope::Provider, vec![Tool::Claude, Tool::Codex, Tool::Opencode])
             };
-            let r2 = Request { scope, targets, port: port.wrapping_add(1).max(1024), ..r.clone() };
+            let r2 = Request { scope, targets, port: other_port, ..r.clone() };
             let p2 = plan(&fx.env, &r2).unwrap();
             prop_assert!(p2.replaces.is_some());
             apply(&fx.env, &p2).unwrap();
