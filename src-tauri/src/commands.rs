@@ -123,7 +123,7 @@ pub struct CliShim {
     status: cli_shim::ShimStatus,
 }
 
-fn shim_status(ctl: &Controller) -> Res<CliShim> {
+pub(crate) fn shim_status(ctl: &Controller) -> Res<CliShim> {
     let env = ctl.env();
     let exe = std::env::current_exe().map_err(|e| CommandError::new("io", e.to_string()))?;
     Ok(CliShim {
@@ -138,6 +138,10 @@ pub fn cli_shim_status(ctl: Ctl<'_>) -> Res<CliShim> {
 
 #[tauri::command]
 pub fn cli_shim_set(ctl: Ctl<'_>, installed: bool) -> Res<CliShim> {
+    shim_set(&ctl, installed)
+}
+
+pub(crate) fn shim_set(ctl: &Controller, installed: bool) -> Res<CliShim> {
     let env = ctl.env();
     let exe = std::env::current_exe().map_err(|e| CommandError::new("io", e.to_string()))?;
     let r = if installed {
@@ -146,7 +150,7 @@ pub fn cli_shim_set(ctl: Ctl<'_>, installed: bool) -> Res<CliShim> {
         cli_shim::remove(&env.home, &exe)
     };
     r.map_err(|m| CommandError::new("io", m))?;
-    shim_status(&ctl)
+    shim_status(ctl)
 }
 
 #[tauri::command]

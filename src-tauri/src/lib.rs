@@ -15,6 +15,8 @@ pub mod probe;
 pub mod settings;
 mod tray;
 pub mod watchdog;
+#[cfg(unix)]
+pub mod window_host;
 pub mod wiring;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +50,8 @@ fn app_info(info: tauri::State<'_, AppInfoState>) -> AppInfo {
 struct AppSink<R: Runtime> {
     app: Mutex<Option<AppHandle<R>>>,
     tray: Mutex<Option<tray::Tray<R>>>,
+    #[cfg(unix)]
+    host: Mutex<Option<Arc<window_host::WindowHost>>>,
 }
 
 impl<R: Runtime> Sink for AppSink<R> {
@@ -60,6 +64,10 @@ impl<R: Runtime> Sink for AppSink<R> {
             if let Some(t) = tray.as_mut() {
                 t.update(status);
             }
+        }
+        #[cfg(unix)]
+        if let Some(h) = self.host.lock().ok().and_then(|h| h.clone()) {
+            h.status(status);
         }
     }
 
@@ -79,8 +87,20 @@ impl<R: Runtime> Sink for AppSink<R> {
     }
 }
 
-/// Open (or focus) the main window. Closing it destroys the webview to free its memory.
+/// Open (or focus) the main window: in a window child process when the tray process hosts one
+/// (see [`window_host`]), else in this process.
 pub fn open_window<R: Runtime>(app: &AppHandle<R>) {
+    #[cfg(unix)]
+    if let Some(host) = app.try_state::<Arc<window_host::WindowHost>>() {
+        host.open();
+        return;
+    }
+    open_window_in_process(app);
+}
+
+/// Open (or focus) the main window in this process. Closing it destroys the webview, but
+/// WebKit keeps much of its memory until the process exits.
+pub fn open_window_in_process<R: Runtime>(app: &AppHandle<R>) {
     if let Some(w) = app.get_webview_window(WINDOW_LABEL) {
         let _ = w.show();
         let _ = w.unminimize();
@@ -186,10 +206,29 @@ pub fn builder<R: Runtime>(
         ])
 }
 
+fn context() -> tauri::Context<tauri::Wry> {
+    tauri::generate_context!()
+}
+
+/// Host the window in a child process? Not without a tray (the app is the window then), and
+/// not under WebDriver, which drives the web view of the process it launched. Linux only: that
+/// is where WebKitGTK holds on to the memory (a second GUI process elsewhere is untested).
+#[cfg(unix)]
+fn window_in_child(has_tray: bool) -> bool {
+    cfg!(target_os = "linux")
+        && has_tray
+        && std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() != Ok("true")
+        && std::env::var_os("HEADROOM_DESKTOP_WINDOW_IN_PROCESS").is_none()
+}
+
 /// Run the app (blocks until Quit).
 pub fn run() -> std::process::ExitCode {
-    prepare_process();
     let args: Vec<String> = std::env::args().collect();
+    #[cfg(unix)]
+    if args.iter().any(|a| a == window_host::WINDOW_ARG) {
+        return window_host::run_window_child();
+    }
+    prepare_process();
     let minimized = args
         .iter()
         .any(|a| a == autostart::AUTOSTART_ARG || a == "--minimized");
@@ -197,6 +236,8 @@ pub fn run() -> std::process::ExitCode {
     let sink: Arc<AppSink<tauri::Wry>> = Arc::new(AppSink {
         app: Mutex::new(None),
         tray: Mutex::new(None),
+        #[cfg(unix)]
+        host: Mutex::new(None),
     });
     let controller = match Controller::new(env.clone(), sink.clone(), Options::default()) {
         Ok(c) => c,
@@ -221,6 +262,8 @@ pub fn run() -> std::process::ExitCode {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000u64);
 
+    #[cfg(unix)]
+    let state_dir = env.state_dir().to_path_buf();
     let ctl_setup = controller.clone();
     let sink_setup = sink.clone();
     let stop_setup = stop.clone();
@@ -232,6 +275,18 @@ pub fn run() -> std::process::ExitCode {
             let handle = app.handle().clone();
             if let Ok(mut a) = sink_setup.app.lock() {
                 *a = Some(handle.clone());
+            }
+            #[cfg(unix)]
+            if window_in_child(has_tray) {
+                match window_host::WindowHost::start(&state_dir, ctl_setup.clone()) {
+                    Ok(host) => {
+                        if let Ok(mut slot) = sink_setup.host.lock() {
+                            *slot = Some(host.clone());
+                        }
+                        app.manage(host);
+                    }
+                    Err(e) => eprintln!("headroom: window runs in-process: {e}"),
+                }
             }
             if has_tray {
                 match tray::Tray::build(&handle, ctl_setup.clone()) {
@@ -263,7 +318,7 @@ pub fn run() -> std::process::ExitCode {
                 })?;
             Ok(())
         })
-        .build(tauri::generate_context!());
+        .build(context());
     let app = match app {
         Ok(a) => a,
         Err(e) => {
@@ -277,6 +332,10 @@ pub fn run() -> std::process::ExitCode {
             api, code: None, ..
         } if has_tray => api.prevent_exit(),
         tauri::RunEvent::Exit => {
+            #[cfg(unix)]
+            if let Some(host) = _app.try_state::<Arc<window_host::WindowHost>>() {
+                host.shutdown();
+            }
             stop.store(true, Ordering::Relaxed);
             controller.shutdown();
         }
