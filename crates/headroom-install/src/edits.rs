@@ -62,7 +62,7 @@ pub fn render_block(shell: Shell, vars: &[(String, String)], eol: &str) -> Strin
     let mut out = String::new();
     out.push_str(BLOCK_START);
     out.push_str(eol);
-    out.push_str("# Added by `headroom install`; `headroom install remove` takes it out again.");
+    out.push_str("# Added by Headroom (`headroom install` or the Headroom app); removing it there takes it out again.");
     out.push_str(eol);
     for (k, v) in vars {
         let line = match shell {
@@ -253,7 +253,7 @@ impl Edit {
 }
 
 const CODEX_COMMENT: &str =
-    "# Added by `headroom install`: route Codex through Headroom. `headroom install remove` undoes it.\n";
+    "# Added by Headroom (`headroom install` or the Headroom app): route Codex through Headroom.\n";
 
 fn with_eol(text: String, eol: &str) -> String {
     if eol == "\r\n" {
@@ -463,7 +463,7 @@ mod tests {
         let after = e.apply(Some(before)).unwrap();
         assert_eq!(
             after,
-            format!("alias ll='ls -l'\n\n{BLOCK_START}\n# Added by `headroom install`; `headroom install remove` takes it out again.\nexport A='http://x y'\n{BLOCK_END}\n")
+            format!("alias ll='ls -l'\n\n{BLOCK_START}\n# Added by Headroom (`headroom install` or the Headroom app); removing it there takes it out again.\nexport A='http://x y'\n{BLOCK_END}\n")
         );
         assert_eq!(e.apply(Some(&after)).unwrap(), after, "idempotent");
         let (rev, _) = e.revert(&format!("{after}echo user\n")).unwrap();

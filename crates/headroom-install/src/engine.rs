@@ -100,7 +100,8 @@ pub struct ApplyReport {
     pub notes: Vec<String>,
 }
 
-enum Undo {
+/// One step of a transaction to take back if a later step fails.
+pub(crate) enum Undo {
     File {
         resolved: PathBuf,
         before: Option<String>,
@@ -167,7 +168,12 @@ pub fn run_op(env: &Environment, op: &Op) -> Result<()> {
     }
 }
 
-fn set_env_var(env: &Environment, name: &str, value: Option<&str>, scope: &str) -> Result<()> {
+pub(crate) fn set_env_var(
+    env: &Environment,
+    name: &str,
+    value: Option<&str>,
+    scope: &str,
+) -> Result<()> {
     let value = value
         .map(crate::render::ps_quote)
         .unwrap_or_else(|| "$null".to_owned());
@@ -444,7 +450,8 @@ fn apply_steps(
     Ok(())
 }
 
-fn rollback(env: &Environment, undo: Vec<Undo>) -> Vec<String> {
+/// Take back finished steps, newest first; returns what could not be taken back.
+pub(crate) fn rollback(env: &Environment, undo: Vec<Undo>) -> Vec<String> {
     let mut failures = Vec::new();
     for step in undo.into_iter().rev() {
         let r = match step {

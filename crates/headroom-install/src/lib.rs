@@ -38,6 +38,7 @@ pub mod runner;
 pub mod supervisor;
 mod sys;
 pub mod targets;
+pub mod wiring;
 
 pub use engine::{
     apply, remove, restart, start, status, stop, ApplyReport, ProfileLock, RemoveReport, Status,

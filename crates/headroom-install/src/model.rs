@@ -17,7 +17,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 macro_rules! named_enum {
     ($(#[$m:meta])* $name:ident, $what:literal, { $($var:ident => $s:literal),+ $(,)? } $(, aliases { $($alias:literal => $avar:ident),* })?) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         pub enum $name { $(#[serde(rename = $s)] $var),+ }
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$var),+];

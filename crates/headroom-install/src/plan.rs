@@ -12,7 +12,9 @@ use crate::env::{Environment, OsKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsx;
 use crate::health::{self, PortOwner};
-use crate::model::{self, Manifest, Preset, ProviderMode, RuntimeKind, Scope, SCHEMA_VERSION};
+use crate::model::{
+    self, Manifest, Mutation, Preset, ProviderMode, RuntimeKind, Scope, SCHEMA_VERSION,
+};
 use crate::supervisor::{self, Op, Spec, Supervisor};
 use crate::targets::Tool;
 
@@ -32,6 +34,10 @@ pub struct Request {
     pub targets: Vec<Tool>,
     pub port: u16,
     pub image: Option<String>,
+    /// A wiring owner ([`crate::wiring`]; the desktop app is `desktop`) whose tools this
+    /// deployment takes over: the owner unwires them before `apply`. Without it, planning
+    /// refuses to wire files another owner's wiring holds.
+    pub take_over: Option<String>,
 }
 
 impl Default for Request {
@@ -45,6 +51,7 @@ impl Default for Request {
             targets: Vec::new(),
             port: 8787,
             image: None,
+            take_over: None,
         }
     }
 }
@@ -70,6 +77,37 @@ pub struct FileChange {
     pub created_dirs: Vec<PathBuf>,
     /// The file goes away (only in the preview of a settings change).
     pub deleted: bool,
+}
+
+impl FileChange {
+    /// The change as a unified diff (`/dev/null` for a file created or deleted).
+    pub fn unified_diff(&self) -> String {
+        let old_name = if self.before.is_some() {
+            self.path.display().to_string()
+        } else {
+            "/dev/null".to_owned()
+        };
+        let new_name = if self.deleted {
+            "/dev/null".to_owned()
+        } else {
+            self.path.display().to_string()
+        };
+        let before = self.before.as_deref().unwrap_or("");
+        let after = if self.deleted {
+            ""
+        } else {
+            self.after.as_str()
+        };
+        let mut out = similar::TextDiff::from_lines(before, after)
+            .unified_diff()
+            .context_radius(3)
+            .header(&old_name, &new_name)
+            .to_string();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out
+    }
 }
 
 /// A Windows environment variable change (HKCU/HKLM), executed through the runner.
@@ -223,9 +261,26 @@ pub fn detect_tools(env: &Environment) -> Vec<ToolInfo> {
 
 /// Targets each scope can wire.
 pub fn scope_supports(scope: Scope, tool: Tool) -> bool {
-    match scope {
-        Scope::Provider => matches!(tool, Tool::Claude | Tool::Codex | Tool::Opencode),
-        Scope::User | Scope::System => !matches!(tool, Tool::Opencode),
+    unsupported_reason(scope, tool).is_none()
+}
+
+/// Why `scope` cannot wire `tool` (`None`: it can).
+pub fn unsupported_reason(scope: Scope, tool: Tool) -> Option<String> {
+    match (scope, tool) {
+        (Scope::Provider, Tool::Claude | Tool::Codex | Tool::Opencode) => None,
+        (Scope::Provider, Tool::Openclaw) => Some(
+            "OpenClaw is wired through its plugin (`headroom wrap openclaw`), not a config edit"
+                .to_owned(),
+        ),
+        (Scope::Provider, t) => Some(format!(
+            "{} has no config file Headroom can edit, so provider scope cannot wire it",
+            t.display_name()
+        )),
+        (_, Tool::Opencode) => Some(
+            "OpenCode reads no base-URL environment variable; it is wired through its opencode.json"
+                .to_owned(),
+        ),
+        _ => None,
     }
 }
 
@@ -239,20 +294,7 @@ fn resolve_targets(env: &Environment, req: &Request, notes: &mut Vec<String>) ->
         ProviderMode::Manual => {
             let mut out = Vec::new();
             for &t in &req.targets {
-                if !scope_supports(req.scope, t) {
-                    let why = match (req.scope, t) {
-                        (Scope::Provider, Tool::Copilot | Tool::Aider | Tool::Cursor) => format!(
-                            "{} has no config file Headroom can edit, so provider scope cannot wire it",
-                            t.display_name()
-                        ),
-                        (Scope::Provider, Tool::Openclaw) => {
-                            "OpenClaw is wired through its plugin (`headroom wrap openclaw`), not a config edit".to_owned()
-                        }
-                        (_, Tool::Opencode) => {
-                            "OpenCode reads no base-URL environment variable; it is wired through its opencode.json".to_owned()
-                        }
-                        _ => "not supported".to_owned(),
-                    };
+                if let Some(why) = unsupported_reason(req.scope, t) {
                     let hint = match req.scope {
                         Scope::Provider => {
                             "use `--scope user` for it, or drop the target".to_owned()
@@ -328,15 +370,108 @@ fn read_for_edit(path: &Path) -> Result<(PathBuf, Option<String>, Option<u32>)> 
     Ok((resolved, text, mode))
 }
 
-/// Files as they will be once the deployment being replaced is undone (resolved path →
-/// content, `None` = absent), and which of them the new plan writes.
+/// Files (and Windows env variables) as they will be once an earlier set of edits is undone
+/// (resolved path → content, `None` = absent), and which of them the new plan writes. A
+/// deployment being replaced, or the app's wiring being changed, is planned on top of this.
 #[derive(Default)]
-struct Overlay {
-    base: BTreeMap<PathBuf, Option<String>>,
+pub(crate) struct Overlay {
+    pub(crate) base: BTreeMap<PathBuf, Option<String>>,
+    /// (name, `User`/`Machine`) → value once undone.
+    pub(crate) vars: BTreeMap<(String, String), Option<String>>,
     touched: std::cell::RefCell<std::collections::BTreeSet<PathBuf>>,
 }
 
-fn file_change(
+impl Overlay {
+    /// How the recorded edits will leave things once undone (what `remove` would leave).
+    pub(crate) fn undoing<'a>(
+        env: &Environment,
+        mutations: impl IntoIterator<Item = &'a Mutation>,
+        artifacts: impl IntoIterator<Item = &'a model::Artifact>,
+    ) -> Result<Overlay> {
+        let mut overlay = Overlay::default();
+        let mut records = Vec::new();
+        for m in mutations {
+            if m.kind == "windows-env" {
+                let field = |k: &str| m.data.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+                let (Some(name), Some(scope)) = (field("name"), field("scope")) else {
+                    continue;
+                };
+                let current = crate::engine::get_env_var(env, &name, &scope);
+                let undone = if current == field("value") {
+                    field("previous")
+                } else {
+                    current
+                };
+                overlay.vars.insert((name, scope), undone);
+                continue;
+            }
+            let edit: Option<Edit> = serde_json::from_value(m.data.clone()).ok();
+            if let (Some(path), Some(rec)) = (&m.path, &m.file) {
+                records.push((path.clone(), rec.clone(), edit));
+            }
+        }
+        for a in artifacts {
+            if let Some(rec) = &a.file {
+                records.push((a.path.clone(), rec.clone(), None));
+            }
+        }
+        for (path, rec, edit) in records {
+            let resolved = fsx::resolve(Path::new(&path))?;
+            let content = match fsx::read_opt(&resolved)? {
+                None => None,
+                Some(current) => {
+                    crate::engine::undone(&rec, edit.as_ref(), &current)
+                        .map_err(|why| {
+                            Error::user(
+                                format!("cannot undo the current settings in {path}: {why}"),
+                                Some("fix the file by hand, or `headroom install remove` first"),
+                            )
+                        })?
+                        .content
+                }
+            };
+            overlay.base.insert(resolved, content);
+        }
+        Ok(overlay)
+    }
+
+    /// Files the earlier edits changed that the new plan leaves alone: they go back as they
+    /// were (a `restore` change each, `deleted` when they were ours alone).
+    pub(crate) fn restores(&self) -> Result<Vec<FileChange>> {
+        let mut out = Vec::new();
+        for (resolved, base) in &self.base {
+            if self.touched.borrow().contains(resolved) {
+                continue;
+            }
+            let current =
+                fsx::read_opt(resolved)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+            if current == *base {
+                continue;
+            }
+            out.push(FileChange {
+                target: "previous".to_owned(),
+                kind: "restore".to_owned(),
+                artifact: false,
+                path: resolved.clone(),
+                resolved: resolved.clone(),
+                before: current,
+                before_mode: fsx::mode_of(resolved),
+                after: base.clone().unwrap_or_default(),
+                mode: None,
+                edit: Edit::Whole {
+                    content: String::new(),
+                },
+                created_dirs: Vec::new(),
+                deleted: base.is_none(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The change that puts `edit` into `path`, on top of `overlay`. Returned even when it changes
+/// nothing: a wiring plan still records it.
+fn compute_change(
     target: &str,
     kind: &str,
     artifact: bool,
@@ -344,7 +479,7 @@ fn file_change(
     mut edit: Edit,
     mode: Option<u32>,
     overlay: &Overlay,
-) -> Result<Option<FileChange>> {
+) -> Result<FileChange> {
     let (resolved, before, before_mode) = read_for_edit(&path)?;
     overlay.touched.borrow_mut().insert(resolved.clone());
     let base = match overlay.base.get(&resolved) {
@@ -357,11 +492,8 @@ fn file_change(
             Some("fix the file by hand (or move it away), then retry; it was not changed"),
         )
     })?;
-    if before.as_deref() == Some(after.as_str()) {
-        return Ok(None);
-    }
     let created_dirs = resolved.parent().map(fsx::missing_dirs).unwrap_or_default();
-    Ok(Some(FileChange {
+    Ok(FileChange {
         target: target.to_owned(),
         kind: kind.to_owned(),
         artifact,
@@ -374,42 +506,151 @@ fn file_change(
         edit,
         created_dirs,
         deleted: false,
-    }))
+    })
 }
 
-/// How the files of `old` will look once it is undone (what `remove` would leave).
-fn removal_overlay(old: &Manifest) -> Result<Overlay> {
-    let mut overlay = Overlay::default();
-    let records = old
-        .mutations
-        .iter()
-        .filter_map(|m| {
-            let edit: Option<Edit> = serde_json::from_value(m.data.clone()).ok();
-            Some((m.path.clone()?, m.file.clone()?, edit))
-        })
-        .chain(
-            old.artifacts
-                .iter()
-                .filter_map(|a| Some((a.path.clone(), a.file.clone()?, None))),
-        );
-    for (path, rec, edit) in records {
-        let resolved = fsx::resolve(Path::new(&path))?;
-        let content = match fsx::read_opt(&resolved)? {
-            None => None,
-            Some(current) => {
-                crate::engine::undone(&rec, edit.as_ref(), &current)
-                    .map_err(|why| {
-                        Error::user(
-                            format!("cannot undo the current settings in {path}: {why}"),
-                            Some("fix the file by hand, or `headroom install remove` first"),
-                        )
-                    })?
-                    .content
+/// Like [`compute_change`], `None` when the file already holds exactly that.
+fn file_change(
+    target: &str,
+    kind: &str,
+    artifact: bool,
+    path: PathBuf,
+    edit: Edit,
+    mode: Option<u32>,
+    overlay: &Overlay,
+) -> Result<Option<FileChange>> {
+    let change = compute_change(target, kind, artifact, path, edit, mode, overlay)?;
+    Ok((change.before.as_deref() != Some(change.after.as_str())).then_some(change))
+}
+
+/// What wiring some tools at one scope takes: every file edit (also those that change nothing,
+/// so a caller can record them) and the Windows env variables to set (name, value,
+/// `User`/`Machine`). Shared by deployments and the desktop app's per-tool wiring.
+pub(crate) struct ToolWiring {
+    pub(crate) files: Vec<FileChange>,
+    pub(crate) vars: Vec<(String, String, &'static str)>,
+}
+
+pub(crate) fn tool_wiring(
+    env: &Environment,
+    scope: Scope,
+    targets: &[Tool],
+    port: u16,
+    overlay: &Overlay,
+    notes: &mut Vec<String>,
+) -> Result<ToolWiring> {
+    let mut files = Vec::new();
+    let mut out_vars = Vec::new();
+    match scope {
+        Scope::Provider => {
+            for t in targets {
+                let change = match t {
+                    Tool::Claude => compute_change(
+                        "claude",
+                        "json-env",
+                        false,
+                        claude_settings(env),
+                        Edit::JsonSet {
+                            keys: t
+                                .env(port)
+                                .into_iter()
+                                .map(|(k, v)| JsonKey {
+                                    path: vec!["env".to_owned(), k.to_owned()],
+                                    value: Value::from(v),
+                                    previous: None,
+                                })
+                                .collect(),
+                            created: Vec::new(),
+                        },
+                        Some(0o644),
+                        overlay,
+                    )?,
+                    Tool::Codex => {
+                        let auth = std::fs::read_to_string(codex_home(env).join("auth.json")).ok();
+                        compute_change(
+                            "codex",
+                            "toml-block",
+                            false,
+                            codex_config(env),
+                            Edit::CodexToml {
+                                base_url: format!("http://127.0.0.1:{port}/v1"),
+                                chatgpt_auth: edits::codex_uses_chatgpt_auth(auth.as_deref()),
+                                previous_model_provider: None,
+                                previous_table: None,
+                            },
+                            Some(0o644),
+                            overlay,
+                        )?
+                    }
+                    Tool::Opencode => compute_change(
+                        "opencode",
+                        "json-block",
+                        false,
+                        opencode_config(env),
+                        Edit::JsonSet {
+                            keys: vec![JsonKey {
+                                path: vec!["provider".to_owned(), "headroom".to_owned()],
+                                value: serde_json::json!({
+                                    "npm": "@ai-sdk/openai-compatible",
+                                    "name": "Headroom",
+                                    "options": {"baseURL": format!("http://127.0.0.1:{port}/v1")}
+                                }),
+                                previous: None,
+                            }],
+                            created: Vec::new(),
+                        },
+                        Some(0o644),
+                        overlay,
+                    )?,
+                    _ => continue,
+                };
+                files.push(change);
             }
-        };
-        overlay.base.insert(resolved, content);
+        }
+        Scope::User | Scope::System => {
+            let mut vars: Vec<(String, String)> = Vec::new();
+            for t in targets {
+                for (k, v) in t.env(port) {
+                    if let Some(existing) = vars.iter_mut().find(|(ek, _)| ek == k) {
+                        existing.1 = v;
+                    } else {
+                        vars.push((k.to_owned(), v));
+                    }
+                }
+            }
+            if targets.contains(&Tool::Openclaw) {
+                notes.push("OpenClaw reads no base-URL variable; run `headroom wrap openclaw` to wire its plugin".to_owned());
+            }
+            if !vars.is_empty() {
+                for (path, shell) in shell_targets(env, scope) {
+                    files.push(compute_change(
+                        "env",
+                        "shell-block",
+                        false,
+                        path,
+                        Edit::ShellBlock {
+                            shell,
+                            vars: vars.clone(),
+                        },
+                        Some(0o644),
+                        overlay,
+                    )?);
+                }
+                if env.os == OsKind::Windows {
+                    let var_scope = if scope == Scope::System {
+                        "Machine"
+                    } else {
+                        "User"
+                    };
+                    out_vars.extend(vars.into_iter().map(|(k, v)| (k, v, var_scope)));
+                }
+            }
+        }
     }
-    Ok(overlay)
+    Ok(ToolWiring {
+        files,
+        vars: out_vars,
+    })
 }
 
 /// The request that produced an installed manifest (to re-apply it).
@@ -423,6 +664,7 @@ pub fn request_of(m: &Manifest) -> Request {
         targets: m.targets.iter().filter_map(|t| t.parse().ok()).collect(),
         port: m.port,
         image: Some(m.image.clone()),
+        take_over: None,
     }
 }
 
@@ -655,6 +897,27 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         }
     }
 
+    // The desktop app's per-tool wiring edits the same files: never both at once.
+    for (owner, tools) in crate::wiring::conflicts(env, req.scope, &targets) {
+        let names: Vec<&str> = tools.iter().map(|t| t.display_name()).collect();
+        let covered = tools.iter().all(|t| targets.contains(t));
+        if req.take_over.as_deref() == Some(owner.as_str()) && covered {
+            notes.push(format!(
+                "takes over routing {} from the `{owner}` wiring",
+                names.join(", ")
+            ));
+            continue;
+        }
+        return Err(Error::user(
+            format!(
+                "the Headroom app already routes {} at {} scope (`{owner}` wiring), in the files this would edit",
+                names.join(", "),
+                req.scope
+            ),
+            Some("turn those tools off on the app's Tools page first, or install from the app (Runtime), which hands them over"),
+        ));
+    }
+
     let port = req.port;
     let mut tool_envs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for t in &targets {
@@ -738,126 +1001,25 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
     check_port_free(port, &req.profile, "pick another port with `--port`")?;
 
     let overlay = match &existing {
-        Some(old) => removal_overlay(old)?,
+        Some(old) => Overlay::undoing(env, &old.mutations, &old.artifacts)?,
         None => Overlay::default(),
     };
-    let mut files = Vec::new();
+    let wiring = tool_wiring(env, req.scope, &targets, port, &overlay, &mut notes)?;
+    let mut files: Vec<FileChange> = wiring
+        .files
+        .into_iter()
+        .filter(|f| f.before.as_deref() != Some(f.after.as_str()))
+        .collect();
     let mut env_vars = Vec::new();
-    // Tool wiring.
-    match req.scope {
-        Scope::Provider => {
-            for t in &targets {
-                let change = match t {
-                    Tool::Claude => file_change(
-                        "claude",
-                        "json-env",
-                        false,
-                        claude_settings(env),
-                        Edit::JsonSet {
-                            keys: t
-                                .env(port)
-                                .into_iter()
-                                .map(|(k, v)| JsonKey {
-                                    path: vec!["env".to_owned(), k.to_owned()],
-                                    value: Value::from(v),
-                                    previous: None,
-                                })
-                                .collect(),
-                            created: Vec::new(),
-                        },
-                        Some(0o644),
-                        &overlay,
-                    )?,
-                    Tool::Codex => {
-                        let auth = std::fs::read_to_string(codex_home(env).join("auth.json")).ok();
-                        file_change(
-                            "codex",
-                            "toml-block",
-                            false,
-                            codex_config(env),
-                            Edit::CodexToml {
-                                base_url: format!("http://127.0.0.1:{port}/v1"),
-                                chatgpt_auth: edits::codex_uses_chatgpt_auth(auth.as_deref()),
-                                previous_model_provider: None,
-                                previous_table: None,
-                            },
-                            Some(0o644),
-                            &overlay,
-                        )?
-                    }
-                    Tool::Opencode => file_change(
-                        "opencode",
-                        "json-block",
-                        false,
-                        opencode_config(env),
-                        Edit::JsonSet {
-                            keys: vec![JsonKey {
-                                path: vec!["provider".to_owned(), "headroom".to_owned()],
-                                value: serde_json::json!({
-                                    "npm": "@ai-sdk/openai-compatible",
-                                    "name": "Headroom",
-                                    "options": {"baseURL": format!("http://127.0.0.1:{port}/v1")}
-                                }),
-                                previous: None,
-                            }],
-                            created: Vec::new(),
-                        },
-                        Some(0o644),
-                        &overlay,
-                    )?,
-                    _ => None,
-                };
-                files.extend(change);
-            }
-        }
-        Scope::User | Scope::System => {
-            let mut vars: Vec<(String, String)> = Vec::new();
-            for t in &targets {
-                for (k, v) in t.env(port) {
-                    if let Some(existing) = vars.iter_mut().find(|(ek, _)| ek == k) {
-                        existing.1 = v;
-                    } else {
-                        vars.push((k.to_owned(), v));
-                    }
-                }
-            }
-            if targets.contains(&Tool::Openclaw) {
-                notes.push("OpenClaw reads no base-URL variable; run `headroom wrap openclaw` to wire its plugin".to_owned());
-            }
-            if !vars.is_empty() {
-                for (path, shell) in shell_targets(env, req.scope) {
-                    files.extend(file_change(
-                        "env",
-                        "shell-block",
-                        false,
-                        path,
-                        Edit::ShellBlock {
-                            shell,
-                            vars: vars.clone(),
-                        },
-                        Some(0o644),
-                        &overlay,
-                    )?);
-                }
-                if env.os == OsKind::Windows {
-                    let scope = if req.scope == Scope::System {
-                        "Machine"
-                    } else {
-                        "User"
-                    };
-                    for (name, value) in &vars {
-                        let previous = crate::engine::get_env_var(env, name, scope);
-                        if previous.as_deref() != Some(value.as_str()) {
-                            env_vars.push(EnvVarChange {
-                                name: name.clone(),
-                                value: value.clone(),
-                                scope: scope.to_owned(),
-                                previous,
-                            });
-                        }
-                    }
-                }
-            }
+    for (name, value, scope) in wiring.vars {
+        let previous = crate::engine::get_env_var(env, &name, scope);
+        if previous.as_deref() != Some(value.as_str()) {
+            env_vars.push(EnvVarChange {
+                name,
+                value,
+                scope: scope.to_owned(),
+                previous,
+            });
         }
     }
 
@@ -882,32 +1044,7 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
     let mut replace_ops = Vec::new();
     if let Some(old) = &existing {
         // Files the old deployment changed that the new one leaves alone go back as they were.
-        for (resolved, base) in &overlay.base {
-            if overlay.touched.borrow().contains(resolved) {
-                continue;
-            }
-            let current =
-                fsx::read_opt(resolved)?.map(|b| String::from_utf8_lossy(&b).into_owned());
-            if current == *base {
-                continue;
-            }
-            files.push(FileChange {
-                target: "previous".to_owned(),
-                kind: "restore".to_owned(),
-                artifact: false,
-                path: resolved.clone(),
-                resolved: resolved.clone(),
-                before: current,
-                before_mode: fsx::mode_of(resolved),
-                after: base.clone().unwrap_or_default(),
-                mode: None,
-                edit: Edit::Whole {
-                    content: String::new(),
-                },
-                created_dirs: Vec::new(),
-                deleted: base.is_none(),
-            });
-        }
+        files.extend(overlay.restores()?);
         let old_spec = spec_for(env, old);
         if let Ok(old_sup) = supervisor_for(env, old.preset, old.scope) {
             replace_ops.extend(old_sup.stop(&old_spec));
@@ -1015,28 +1152,7 @@ impl Plan {
             return out;
         }
         for f in &self.files {
-            let old_name = if f.before.is_some() {
-                f.path.display().to_string()
-            } else {
-                "/dev/null".to_owned()
-            };
-            let new_name = if f.deleted {
-                "/dev/null".to_owned()
-            } else {
-                f.path.display().to_string()
-            };
-            let before = f.before.as_deref().unwrap_or("");
-            let diff = similar::TextDiff::from_lines(before, f.after.as_str());
-            let _ = write!(
-                out,
-                "{}",
-                diff.unified_diff()
-                    .context_radius(3)
-                    .header(&old_name, &new_name)
-            );
-            if !f.after.is_empty() && !f.after.ends_with('\n') {
-                out.push('\n');
-            }
+            out.push_str(&f.unified_diff());
         }
         for v in &self.env_vars {
             let _ = writeln!(

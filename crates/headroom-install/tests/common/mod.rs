@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use headroom_install::{Environment, OsKind, RecordingRunner};
 
+pub mod shapes;
+
 pub struct Fixture {
     pub tmp: tempfile::TempDir,
     pub home: PathBuf,

@@ -197,6 +197,7 @@ fn apply(env: &Environment, a: ApplyArgs) -> anyhow::Result<ExitCode> {
         targets: a.targets,
         port: a.port,
         image: a.image,
+        take_over: None,
     };
     let plan = match headroom_install::plan(env, &req) {
         Ok(p) => p,

@@ -1,0 +1,521 @@
+//! Per-tool wiring without a deployment, for the desktop app.
+//!
+//! The app hosts the proxy itself, so there is no service to install; what it needs from the
+//! engine is the tool edits alone, with three differences from a deployment: each tool has its
+//! own scope (Claude Code in its `settings.json`, Aider through the shell env), routing is
+//! switched off and on again (pause, fail-open, quit) without forgetting the user's choice,
+//! and the last change can be undone in one click.
+//!
+//! The edits are the deployment's own ([`crate::plan`] computes both), recorded the same way
+//! (a [`Mutation`] with a [`crate::model::FileRecord`] per file), so unwiring restores a file
+//! byte for byte when the user has not touched it since, and otherwise takes out only what we
+//! put in. A change is planned on top of what undoing the current state would leave, which
+//! keeps every record relative to the user's own content however often the wiring changes.
+//! The state lives in `<workspace>/wiring/<owner>.json` (mode 0600).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{self, Undo};
+use crate::env::{Environment, OsKind};
+use crate::error::{Error, Result};
+use crate::fsx;
+use crate::model::{self, FileRecord, Mutation, Scope};
+use crate::plan::{self, EnvVarChange, FileChange, Overlay};
+use crate::targets::Tool;
+
+/// Bumped when the state layout changes incompatibly; older builds refuse newer files.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One owner's wiring: what the user chose and what is on disk because of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Wiring {
+    pub schema_version: u32,
+    /// The user's choice, kept while routing is off.
+    pub desired: BTreeMap<Tool, Scope>,
+    /// Whether `desired` is written to disk now.
+    pub active: bool,
+    /// The port the written wiring points at.
+    pub port: u16,
+    /// `desired` before the last confirmed change, for one-click undo.
+    pub undo: Option<BTreeMap<Tool, Scope>>,
+    /// Every edit on disk, with what it replaced.
+    pub mutations: Vec<Mutation>,
+}
+
+impl Default for Wiring {
+    fn default() -> Self {
+        Wiring {
+            schema_version: SCHEMA_VERSION,
+            desired: BTreeMap::new(),
+            active: false,
+            port: 0,
+            undo: None,
+            mutations: Vec::new(),
+        }
+    }
+}
+
+impl Wiring {
+    pub fn path(env: &Environment, owner: &str) -> PathBuf {
+        env.workspace_dir
+            .join("wiring")
+            .join(format!("{owner}.json"))
+    }
+
+    /// The saved state; the default (nothing chosen, nothing wired) when there is none.
+    pub fn load(env: &Environment, owner: &str) -> Result<Wiring> {
+        model::validate_profile(owner)?;
+        let path = Self::path(env, owner);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Wiring::default()),
+            Err(e) => return Err(Error::io("read the wiring state", &path, &e)),
+        };
+        let corrupt = |why: String| {
+            Error::user(
+                format!("the wiring state {} is corrupt: {why}", path.display()),
+                Some("fix or delete that file; without it Headroom cannot undo its tool edits"),
+            )
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        let schema = value
+            .get("schema_version")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        if schema > u64::from(SCHEMA_VERSION) {
+            return Err(Error::user(
+                format!(
+                    "the wiring state {} was written by a newer Headroom (schema {schema}, this build reads up to {SCHEMA_VERSION})",
+                    path.display()
+                ),
+                Some("upgrade Headroom, or use the newer build"),
+            ));
+        }
+        serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))
+    }
+
+    fn save(&self, env: &Environment, owner: &str) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::internal(format!("cannot serialise the wiring state: {e}")))?;
+        text.push('\n');
+        fsx::write_atomic(&Self::path(env, owner), text.as_bytes(), Some(0o600))
+    }
+
+    pub fn scope_of(&self, tool: Tool) -> Option<Scope> {
+        self.desired.get(&tool).copied()
+    }
+}
+
+/// A Windows environment variable the plan sets (`value`) or clears (`None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarChange {
+    pub name: String,
+    /// `User` or `Machine`.
+    pub scope: String,
+    pub value: Option<String>,
+    /// The value now (put back if applying fails).
+    pub current: Option<String>,
+}
+
+/// Everything a wiring change does, computed without changing anything.
+#[derive(Debug, Clone)]
+pub struct WiringPlan {
+    pub owner: String,
+    /// Files that change (a `deleted` one goes away: we had created it).
+    pub files: Vec<FileChange>,
+    pub vars: Vec<VarChange>,
+    /// The state saved once the plan is applied.
+    pub next: Wiring,
+    pub notes: Vec<String>,
+}
+
+impl WiringPlan {
+    /// Nothing on disk changes (the state file may still, e.g. a choice made while paused).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.vars.is_empty()
+    }
+
+    /// Unified diffs of every file, then the env variables.
+    pub fn render_diff(&self) -> String {
+        let mut out = String::new();
+        for f in &self.files {
+            out.push_str(&f.unified_diff());
+        }
+        for v in &self.vars {
+            let _ = writeln!(
+                out,
+                "set {} environment variable {}={} (was: {})",
+                v.scope,
+                v.name,
+                v.value.as_deref().unwrap_or("unset"),
+                v.current.as_deref().unwrap_or("unset")
+            );
+        }
+        out
+    }
+}
+
+/// Whether `owner` can route `tool` at `scope` on this machine; `Err` is the reason, worded
+/// for a disabled toggle.
+pub fn support(env: &Environment, tool: Tool, scope: Scope) -> Result<(), String> {
+    if let Some(why) = plan::unsupported_reason(scope, tool) {
+        return Err(why);
+    }
+    if tool.env(0).is_empty() && scope != Scope::Provider {
+        return Err(format!(
+            "{} reads no base-URL variable; {}",
+            tool.display_name(),
+            if tool == Tool::Openclaw {
+                "it is wired through its plugin: run `headroom wrap openclaw`"
+            } else {
+                "use provider scope"
+            }
+        ));
+    }
+    if scope == Scope::System
+        && env.root == Path::new("/")
+        && (env.os == OsKind::Windows || !env.is_root())
+    {
+        return Err(format!(
+            "needs administrator rights: run `sudo headroom install apply --scope system --providers manual --target {}` in a terminal",
+            tool.name()
+        ));
+    }
+    for profile in plan::list_profiles(env) {
+        let Ok(Some(m)) = model::load(&env.manifest_path(&profile), &profile) else {
+            continue;
+        };
+        if m.targets.iter().any(|t| t == tool.name()) {
+            return Err(format!(
+                "routed by the installed deployment `{profile}` ({} scope); change or remove it under Runtime or with `headroom install`",
+                m.scope
+            ));
+        }
+        if scope != Scope::Provider && m.scope == scope && !m.targets.is_empty() {
+            return Err(format!(
+                "the {scope} env block belongs to the installed deployment `{profile}`; use provider scope, or remove that deployment"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Owners whose active wiring would share files with a deployment wiring `targets` at
+/// `scope`: the same tool in its own config (provider scope), or any tool in the one shell env
+/// block (user and system scope). Each with the tools concerned.
+pub(crate) fn conflicts(
+    env: &Environment,
+    scope: Scope,
+    targets: &[Tool],
+) -> Vec<(String, Vec<Tool>)> {
+    let Ok(dir) = std::fs::read_dir(env.workspace_dir.join("wiring")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(owner) = name.strip_suffix(".json") else {
+            continue;
+        };
+        let Ok(w) = Wiring::load(env, owner) else {
+            continue;
+        };
+        let tools: Vec<Tool> = w
+            .desired
+            .iter()
+            .filter(|(t, s)| **s == scope && (scope != Scope::Provider || targets.contains(t)))
+            .map(|(t, _)| *t)
+            .collect();
+        if w.active && !tools.is_empty() && !targets.is_empty() {
+            out.push((owner.to_owned(), tools));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Plan taking the disk from `current` to `desired` wired at `port` (or to nothing of ours
+/// when `active` is false). Changes nothing; fails, changing nothing, on a tool that cannot be
+/// routed at its scope or a file we cannot parse. Unwiring never fails on support checks.
+pub fn plan(
+    env: &Environment,
+    owner: &str,
+    current: &Wiring,
+    desired: &BTreeMap<Tool, Scope>,
+    active: bool,
+    port: u16,
+) -> Result<WiringPlan> {
+    model::validate_profile(owner)?;
+    if active && port == 0 {
+        return Err(Error::usage(
+            "invalid port 0",
+            Some("use a port between 1 and 65535 (default 8787)"),
+        ));
+    }
+    if active {
+        for (tool, scope) in desired {
+            // What is already routed keeps working even if, say, a deployment now targets it.
+            if current.active && current.scope_of(*tool) == Some(*scope) {
+                continue;
+            }
+            support(env, *tool, *scope).map_err(|why| {
+                Error::user(
+                    format!(
+                        "cannot route {} at {scope} scope: {why}",
+                        tool.display_name()
+                    ),
+                    None,
+                )
+            })?;
+        }
+    }
+    let overlay = Overlay::undoing(env, &current.mutations, std::iter::empty())?;
+    let old_files: BTreeMap<PathBuf, &FileRecord> = current
+        .mutations
+        .iter()
+        .filter_map(|m| m.file.as_ref())
+        .map(|r| (PathBuf::from(&r.resolved_path), r))
+        .collect();
+    let mut notes = Vec::new();
+    let mut files = Vec::new();
+    let mut mutations = Vec::new();
+    let mut wanted_vars: Vec<(String, String, &'static str)> = Vec::new();
+    if active {
+        for scope in Scope::ALL {
+            let tools: Vec<Tool> = desired
+                .iter()
+                .filter(|(_, s)| *s == scope)
+                .map(|(t, _)| *t)
+                .collect();
+            if tools.is_empty() {
+                continue;
+            }
+            let wiring = plan::tool_wiring(env, *scope, &tools, port, &overlay, &mut notes)?;
+            for mut f in wiring.files {
+                let old = old_files.get(&f.resolved);
+                let base = match overlay.base.get(&f.resolved) {
+                    Some(b) => b.clone(),
+                    None => f.before.clone(),
+                };
+                if let Some(old) = old {
+                    f.created_dirs = old.created_dirs.iter().map(PathBuf::from).collect();
+                }
+                mutations.push(Mutation {
+                    target: f.target.clone(),
+                    kind: f.kind.clone(),
+                    path: Some(f.path.to_string_lossy().into_owned()),
+                    file: Some(FileRecord {
+                        resolved_path: f.resolved.to_string_lossy().into_owned(),
+                        existed: base.is_some(),
+                        previous: base,
+                        previous_mode: old.map(|o| o.previous_mode).unwrap_or(f.before_mode),
+                        written_sha256: fsx::sha256_hex(f.after.as_bytes()),
+                        created_dirs: f
+                            .created_dirs
+                            .iter()
+                            .map(|d| d.to_string_lossy().into_owned())
+                            .collect(),
+                    }),
+                    data: serde_json::to_value(&f.edit).unwrap_or_default(),
+                });
+                if f.before.as_deref() != Some(f.after.as_str()) {
+                    files.push(f);
+                }
+            }
+            wanted_vars.extend(wiring.vars);
+        }
+    }
+    for mut r in overlay.restores()? {
+        if let Some(old) = old_files.get(&r.resolved) {
+            r.created_dirs = old.created_dirs.iter().map(PathBuf::from).collect();
+            r.mode = old.previous_mode;
+        }
+        files.push(r);
+    }
+    let mut vars = Vec::new();
+    let mut wanted_keys = BTreeSet::new();
+    for (name, value, scope) in wanted_vars {
+        let key = (name.clone(), scope.to_owned());
+        let now = engine::get_env_var(env, &name, scope);
+        let base = overlay
+            .vars
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| now.clone());
+        mutations.push(Mutation {
+            target: "env".to_owned(),
+            kind: "windows-env".to_owned(),
+            path: None,
+            file: None,
+            data: serde_json::json!({"name": name, "value": value, "scope": scope, "previous": base}),
+        });
+        if now.as_deref() != Some(value.as_str()) {
+            vars.push(VarChange {
+                name,
+                scope: scope.to_owned(),
+                value: Some(value),
+                current: now,
+            });
+        }
+        wanted_keys.insert(key);
+    }
+    for ((name, scope), base) in &overlay.vars {
+        if wanted_keys.contains(&(name.clone(), scope.clone())) {
+            continue;
+        }
+        let now = engine::get_env_var(env, name, scope);
+        if now != *base {
+            vars.push(VarChange {
+                name: name.clone(),
+                scope: scope.clone(),
+                value: base.clone(),
+                current: now,
+            });
+        }
+    }
+    let undo = if *desired != current.desired {
+        Some(current.desired.clone())
+    } else {
+        current.undo.clone()
+    };
+    Ok(WiringPlan {
+        owner: owner.to_owned(),
+        files,
+        vars,
+        next: Wiring {
+            schema_version: SCHEMA_VERSION,
+            desired: desired.clone(),
+            active,
+            port: if active { port } else { current.port },
+            undo,
+            mutations,
+        },
+        notes,
+    })
+}
+
+/// Plan going back to the choice before the last confirmed change.
+pub fn plan_undo(
+    env: &Environment,
+    owner: &str,
+    current: &Wiring,
+    port: u16,
+) -> Result<WiringPlan> {
+    let previous = current.undo.clone().ok_or_else(|| {
+        Error::user(
+            "there is no wiring change to undo",
+            Some("undo covers the last confirmed change only"),
+        )
+    })?;
+    let mut p = plan(env, owner, current, &previous, current.active, port)?;
+    p.next.undo = None;
+    Ok(p)
+}
+
+/// Apply a plan as one transaction: every file is checked against the preview first, then
+/// written atomically; if anything fails, what was already done is put back.
+pub fn apply(env: &Environment, plan: &WiringPlan) -> Result<Wiring> {
+    for f in &plan.files {
+        let now = fsx::read_opt(&f.resolved)?;
+        if now.as_deref() != f.before.as_deref().map(str::as_bytes) {
+            return Err(Error::user(
+                format!("{} changed since the preview", f.path.display()),
+                Some("review the changes again"),
+            ));
+        }
+    }
+    let mut undo: Vec<Undo> = Vec::new();
+    let result = (|| -> Result<()> {
+        for f in &plan.files {
+            undo.push(Undo::File {
+                resolved: f.resolved.clone(),
+                before: f.before.clone(),
+                mode: f.before_mode,
+                created_dirs: if f.before.is_none() {
+                    f.created_dirs.clone()
+                } else {
+                    Vec::new()
+                },
+            });
+            if f.deleted {
+                fsx::remove_file(&f.resolved)?;
+                fsx::remove_empty_dirs(&f.created_dirs);
+            } else {
+                let mode = if f.before.is_some() {
+                    f.before_mode
+                } else {
+                    f.mode
+                };
+                fsx::write_atomic(&f.resolved, f.after.as_bytes(), mode)?;
+            }
+        }
+        for v in &plan.vars {
+            engine::set_env_var(env, &v.name, v.value.as_deref(), &v.scope)?;
+            undo.push(Undo::EnvVar(EnvVarChange {
+                name: v.name.clone(),
+                value: v.value.clone().unwrap_or_default(),
+                scope: v.scope.clone(),
+                previous: v.current.clone(),
+            }));
+        }
+        plan.next.save(env, &plan.owner)
+    })();
+    match result {
+        Ok(()) => Ok(plan.next.clone()),
+        Err(err) => {
+            let failures = engine::rollback(env, undo);
+            let mut err = err.context("cannot change the tool wiring");
+            if failures.is_empty() {
+                err.message.push_str(" (every change was rolled back)");
+            } else {
+                err.message
+                    .push_str(&format!(" (rollback incomplete: {})", failures.join("; ")));
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Switch routing on or off (pause, resume, fail-open, reconcile, a new port) without asking:
+/// it only adds or removes what the user already approved.
+pub fn set_active(
+    env: &Environment,
+    owner: &str,
+    current: &Wiring,
+    active: bool,
+    port: u16,
+) -> Result<Wiring> {
+    let p = plan(env, owner, current, &current.desired, active, port)?;
+    apply(env, &p)
+}
+
+/// Whether the disk matches `current` (its tools wired at its port, or nothing of ours when
+/// inactive); `Err` describes the first difference.
+pub fn verify(env: &Environment, owner: &str, current: &Wiring) -> Result<(), String> {
+    match plan(
+        env,
+        owner,
+        current,
+        &current.desired,
+        current.active,
+        current.port,
+    ) {
+        Ok(p) if p.is_empty() => Ok(()),
+        Ok(p) => Err(format!(
+            "{} file(s) differ from the expected wiring: {}",
+            p.files.len(),
+            p.files
+                .iter()
+                .map(|f| f.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Err(e) => Err(e.message),
+    }
+}
