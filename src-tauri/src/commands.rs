@@ -13,7 +13,8 @@ use crate::controller::{
 };
 use crate::installed::Deployment;
 use crate::settings::Settings;
-use crate::wiring::Scope;
+use headroom_install::targets::Tool;
+use headroom_install::Scope;
 
 type Ctl<'a> = State<'a, Arc<Controller>>;
 type Res<T> = Result<T, CommandError>;
@@ -67,7 +68,7 @@ pub async fn preview_tool(ctl: Ctl<'_>, tool: String, scope: Option<Scope>) -> R
 }
 
 #[tauri::command]
-pub async fn preview_wiring(ctl: Ctl<'_>, desired: BTreeMap<String, Scope>) -> Res<PlanView> {
+pub async fn preview_wiring(ctl: Ctl<'_>, desired: BTreeMap<Tool, Scope>) -> Res<PlanView> {
     let c = ctl.inner().clone();
     blocking(move || c.preview(desired)).await?
 }

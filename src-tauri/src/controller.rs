@@ -12,11 +12,12 @@ use headroom_install::targets::Tool;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::installed::{Deployment, Engine};
+use crate::installed::{Deployment, Engine, WIRING_OWNER};
 use crate::probe::{self, decide_start, Probe, StartDecision};
 use crate::settings::{Env, Settings};
 use crate::watchdog::{Action, Observation, Watchdog, DEFAULT_GRACE, DEFAULT_RESTART_EVERY};
-use crate::wiring::{self, FileChange, Journal, Plan, Scope};
+use headroom_install::wiring::{self, Wiring, WiringPlan};
+use headroom_install::Scope;
 
 /// Estimated price used for "money saved": USD per million input tokens.
 pub const USD_PER_MTOK: f64 = 3.0;
@@ -76,15 +77,14 @@ pub struct Status {
     pub error: Option<String>,
     pub autostart: bool,
     pub wizard_done: bool,
-    pub wired_tools: BTreeMap<String, Scope>,
+    pub wired_tools: BTreeMap<Tool, Scope>,
     pub log: Vec<String>,
 }
 
-/// A wiring change waiting for the user's confirmation.
+/// A wiring change waiting for the user's confirmation (the install engine's plan).
 #[derive(Debug, Clone)]
 struct Pending {
-    plan: Plan,
-    desired: BTreeMap<String, Scope>,
+    plan: WiringPlan,
 }
 
 /// One file change as the UI shows it.
@@ -104,16 +104,27 @@ pub struct PlanView {
 }
 
 impl PlanView {
-    fn of(changes: &[FileChange], deferred: bool) -> PlanView {
+    fn of(plan: &WiringPlan, deferred: bool) -> PlanView {
+        let files = plan.files.iter().map(|f| ChangeView {
+            path: f.path.display().to_string(),
+            action: match (&f.before, f.deleted) {
+                (_, true) => "delete",
+                (None, false) => "create",
+                (Some(_), false) => "modify",
+            },
+            diff: f.unified_diff(),
+        });
+        let vars = plan.vars.iter().map(|v| ChangeView {
+            path: format!("{} environment variable {}", v.scope, v.name),
+            action: if v.value.is_some() { "set" } else { "unset" },
+            diff: format!(
+                "- {}\n+ {}\n",
+                v.current.as_deref().unwrap_or("(unset)"),
+                v.value.as_deref().unwrap_or("(unset)")
+            ),
+        });
         PlanView {
-            changes: changes
-                .iter()
-                .map(|c| ChangeView {
-                    path: c.path.display().to_string(),
-                    action: c.action(),
-                    diff: c.diff(),
-                })
-                .collect(),
+            changes: files.chain(vars).collect(),
             deferred,
         }
     }
@@ -181,20 +192,18 @@ impl CommandError {
     }
 }
 
-impl From<wiring::WiringError> for CommandError {
-    fn from(e: wiring::WiringError) -> Self {
-        let code = match e {
-            wiring::WiringError::Stale { .. } => "stale",
-            wiring::WiringError::Unsupported { .. } => "unsupported",
-            wiring::WiringError::Unparseable { .. } => "unparseable",
-            _ => "io",
+impl From<headroom_install::Error> for CommandError {
+    fn from(e: headroom_install::Error) -> Self {
+        let code = match e.kind {
+            headroom_install::ErrorKind::Internal => "io",
+            _ if e.message.contains("changed since the preview") => "stale",
+            _ if e.message.starts_with("cannot route") => "unsupported",
+            _ => "wiring",
         };
-        let mut message = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            message.push_str(&format!(": {s}"));
-            src = s.source();
-        }
+        let message = match &e.hint {
+            Some(h) => format!("{} (hint: {h})", e.message),
+            None => e.message,
+        };
         CommandError { code, message }
     }
 }
@@ -235,7 +244,8 @@ impl Default for Options {
 struct Core {
     env: Env,
     settings: Settings,
-    journal: Journal,
+    /// The tools the user routes through Headroom, as the install engine records them.
+    wiring: Wiring,
     hosted: Option<headroom_proxy::ProxyHandle>,
     mode: Mode,
     expected_up: bool,
@@ -295,16 +305,25 @@ impl Core {
         self.env.port_override.unwrap_or(self.settings.port)
     }
 
+    /// Take the app's edits out of the tools' configs (they talk to their providers directly);
+    /// the choice is kept for when routing comes back.
+    fn unwire(&mut self) -> Result<(), CommandError> {
+        if !self.wiring.active {
+            return Ok(());
+        }
+        let port = self.wiring.port;
+        self.wiring =
+            wiring::set_active(&self.engine.env, WIRING_OWNER, &self.wiring, false, port)?;
+        Ok(())
+    }
+
     /// The scope reported in `/health.deployment`.
     fn scope_label(&self) -> String {
         let scopes: std::collections::BTreeSet<Scope> =
-            self.journal.desired.values().copied().collect();
-        match scopes.len() {
-            0 => "none".into(),
-            1 => serde_json::to_value(scopes.first())
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
+            self.wiring.desired.values().copied().collect();
+        match (scopes.len(), scopes.first()) {
+            (1, Some(scope)) => scope.as_str().into(),
+            (0, _) => "none".into(),
             _ => "mixed".into(),
         }
     }
@@ -329,7 +348,6 @@ impl Controller {
         options: Options,
     ) -> Result<Arc<Controller>, CommandError> {
         let settings = Settings::load(&env)?;
-        let journal = Journal::load(&env)?;
         let autostart = options.os_autostart && crate::autostart::is_enabled();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -341,6 +359,7 @@ impl Controller {
             .engine
             .clone()
             .unwrap_or_else(|| Engine::for_app(&env));
+        let wiring = Wiring::load(&engine.env, WIRING_OWNER)?;
         let core = Core {
             engine,
             pending_install: None,
@@ -350,7 +369,7 @@ impl Controller {
             env,
             settings,
             routing_paused: false,
-            journal,
+            wiring,
             hosted: None,
             mode: Mode::None,
             expected_up: false,
@@ -538,13 +557,13 @@ impl Controller {
                     }
                 }
             }
-            let want_active = verdict.route && !c.routing_paused && !c.journal.desired.is_empty();
+            let want_active = verdict.route && !c.routing_paused && !c.wiring.desired.is_empty();
             let port = c.port();
-            if want_active != c.journal.applied || (want_active && c.journal.port != port) {
-                let journal = c.journal.clone();
-                match wiring::set_active(&c.env, &journal, want_active, port) {
-                    Ok(j) => {
-                        c.journal = j;
+            if want_active != c.wiring.active || (want_active && c.wiring.port != port) {
+                let current = c.wiring.clone();
+                match wiring::set_active(&c.engine.env, WIRING_OWNER, &current, want_active, port) {
+                    Ok(w) => {
+                        c.wiring = w;
                         c.log(if want_active {
                             "Tools wired to Headroom"
                         } else {
@@ -593,13 +612,13 @@ impl Controller {
             c.day = (today, if c.day.0 != today { total_saved } else { 0 });
         }
         let saved_today = total_saved.saturating_sub(c.day.1);
-        let routing = if c.journal.desired.is_empty() {
+        let routing = if c.wiring.desired.is_empty() {
             "no-tools"
         } else if c.routing_paused {
             "paused"
         } else if c.watchdog.auto_paused() {
             "auto-paused"
-        } else if c.journal.applied {
+        } else if c.wiring.active {
             "on"
         } else {
             "off"
@@ -667,7 +686,7 @@ impl Controller {
             error: c.error.clone(),
             autostart: c.autostart,
             wizard_done: c.settings.wizard_done,
-            wired_tools: c.journal.desired.clone(),
+            wired_tools: c.wiring.desired.clone(),
             log: c.log.iter().rev().take(50).rev().cloned().collect(),
         }
     }
@@ -694,12 +713,8 @@ impl Controller {
             let mut c = self.lock();
             c.expected_up = false;
             // Unwire first, so tools never point at a port about to close.
-            if c.journal.applied {
-                let (env, journal, port) = (c.env.clone(), c.journal.clone(), c.port());
-                match wiring::set_active(&env, &journal, false, port) {
-                    Ok(j) => c.journal = j,
-                    Err(e) => c.error = Some(CommandError::from(e).message),
-                }
+            if let Err(e) = c.unwire() {
+                c.error = Some(e.message);
             }
             if c.mode == Mode::Attached {
                 let port = c.port();
@@ -748,11 +763,8 @@ impl Controller {
     /// Before quitting: a proxy that dies with the app must not leave tools wired to it.
     pub fn shutdown(&self) {
         let mut c = self.lock();
-        if c.mode == Mode::InApp && c.journal.applied {
-            let (env, journal, port) = (c.env.clone(), c.journal.clone(), c.port());
-            if let Ok(j) = wiring::set_active(&env, &journal, false, port) {
-                c.journal = j;
-            }
+        if c.mode == Mode::InApp {
+            let _ = c.unwire();
         }
         self.shut_down_hosted(&mut c);
         for h in std::mem::take(&mut c.draining) {
@@ -762,26 +774,32 @@ impl Controller {
 
     // ----- tools & wiring -----
 
+    /// Every tool as the install engine detects it, with the app's wiring and, per scope,
+    /// whether the engine can route it there (and why not).
     pub fn tools(&self) -> Vec<ToolView> {
         let c = self.lock();
-        Tool::ALL
-            .iter()
-            .map(|&tool| {
-                let binary = wiring::find_binary(&c.env, tool);
-                let config = wiring::config_path(&c.env, tool);
-                let config_exists = config.as_ref().is_some_and(|p| p.exists());
+        let env = &c.engine.env;
+        headroom_install::detect_tools(env)
+            .into_iter()
+            .map(|info| {
+                let tool = info.tool;
                 ToolView {
                     name: tool.name(),
                     display_name: tool.display_name(),
-                    detected: binary.is_some() || config_exists,
-                    binary: binary.map(|p| p.display().to_string()),
-                    config: config.map(|p| p.display().to_string()),
-                    config_exists,
-                    wired: c.journal.scope_of(tool),
+                    detected: info.detected(),
+                    binary: info.binary.map(|p| p.display().to_string()),
+                    config: Some(info.config_path.display().to_string()),
+                    config_exists: info.config_exists,
+                    wired: c.wiring.scope_of(tool),
                     scopes: Scope::ALL
                         .iter()
                         .map(|&scope| {
-                            let r = wiring::support(tool, scope);
+                            // What the app already routes stays selectable.
+                            let r = if c.wiring.scope_of(tool) == Some(scope) {
+                                Ok(())
+                            } else {
+                                wiring::support(env, tool, scope)
+                            };
                             ScopeView {
                                 scope,
                                 supported: r.is_ok(),
@@ -794,14 +812,26 @@ impl Controller {
             .collect()
     }
 
-    /// Preview setting the wiring to `desired` (the wizard, the Tools page, undo).
-    pub fn preview(&self, desired: BTreeMap<String, Scope>) -> Result<PlanView, CommandError> {
+    /// Whether a change would be written now (false while routing is off: it is recorded and
+    /// written when routing comes back).
+    fn routing_on(c: &Core) -> bool {
+        c.wiring.active || (!c.routing_paused && c.last_probe.healthy() && c.expected_up)
+    }
+
+    /// Preview setting the wiring to `desired` (the wizard, the Tools page).
+    pub fn preview(&self, desired: BTreeMap<Tool, Scope>) -> Result<PlanView, CommandError> {
         let mut c = self.lock();
-        let active =
-            c.journal.applied || (!c.routing_paused && c.last_probe.healthy() && c.expected_up);
-        let plan = wiring::plan(&c.env, &c.journal, &desired, active, c.port())?;
-        let view = PlanView::of(&plan.changes, !active);
-        c.pending = Some(Pending { plan, desired });
+        let active = Self::routing_on(&c);
+        let plan = wiring::plan(
+            &c.engine.env,
+            WIRING_OWNER,
+            &c.wiring,
+            &desired,
+            active,
+            c.port(),
+        )?;
+        let view = PlanView::of(&plan, !active);
+        c.pending = Some(Pending { plan });
         Ok(view)
     }
 
@@ -812,10 +842,10 @@ impl Controller {
             .map_err(|e: headroom_install::targets::UnknownTool| {
                 CommandError::new("unsupported", e.to_string())
             })?;
-        let mut desired = self.lock().journal.desired.clone();
+        let mut desired = self.lock().wiring.desired.clone();
         match scope {
-            Some(s) => desired.insert(tool.name().into(), s),
-            None => desired.remove(tool.name()),
+            Some(s) => desired.insert(tool, s),
+            None => desired.remove(&tool),
         };
         self.preview(desired)
     }
@@ -827,15 +857,11 @@ impl Controller {
             let pending = c.pending.take().ok_or_else(|| {
                 CommandError::new("no-plan", "nothing to apply: preview the change first")
             })?;
-            let mut plan = pending.plan;
-            plan.journal.undo = Some(c.journal.desired.clone());
-            plan.journal.desired = pending.desired;
-            wiring::apply(&c.env, &plan)?;
-            c.journal = plan.journal;
+            c.wiring = wiring::apply(&c.engine.env, &pending.plan)?;
             let scope = c.scope_label();
             c.log(format!(
                 "Wiring changed ({} file(s)); scope now {scope}",
-                plan.changes.len()
+                pending.plan.files.len()
             ));
         }
         self.refresh_deployment();
@@ -850,16 +876,11 @@ impl Controller {
     pub fn undo(&self) -> Result<Status, CommandError> {
         {
             let mut c = self.lock();
-            let previous = c
-                .journal
-                .undo
-                .clone()
-                .ok_or_else(|| CommandError::new("no-undo", "there is no change to undo"))?;
-            let active = c.journal.applied;
-            let mut plan = wiring::plan(&c.env, &c.journal, &previous, active, c.port())?;
-            plan.journal.undo = None;
-            wiring::apply(&c.env, &plan)?;
-            c.journal = plan.journal;
+            if c.wiring.undo.is_none() {
+                return Err(CommandError::new("no-undo", "there is no change to undo"));
+            }
+            let plan = wiring::plan_undo(&c.engine.env, WIRING_OWNER, &c.wiring, c.port())?;
+            c.wiring = wiring::apply(&c.engine.env, &plan)?;
             c.log("Last wiring change undone");
         }
         self.refresh_deployment();
@@ -935,11 +956,8 @@ impl Controller {
             // Unwire from the old port first, then move.
             {
                 let mut c = self.lock();
-                if c.journal.applied {
-                    let (env, journal, port) = (c.env.clone(), c.journal.clone(), c.journal.port);
-                    if let Ok(j) = wiring::set_active(&env, &journal, false, port) {
-                        c.journal = j;
-                    }
+                if let Err(e) = c.unwire() {
+                    c.log(format!("Unwiring before the move failed: {}", e.message));
                 }
             }
             return Ok(self.restart());
@@ -983,10 +1001,8 @@ impl Controller {
     /// scope (an installed profile has one scope).
     fn delegation(c: &Core) -> Result<(Scope, Vec<Tool>), CommandError> {
         let mut by_scope: BTreeMap<Scope, Vec<Tool>> = BTreeMap::new();
-        for (name, scope) in &c.journal.desired {
-            if let Ok(tool) = name.parse::<Tool>() {
-                by_scope.entry(*scope).or_default().push(tool);
-            }
+        for (tool, scope) in &c.wiring.desired {
+            by_scope.entry(*scope).or_default().push(*tool);
         }
         by_scope
             .into_iter()
@@ -999,13 +1015,6 @@ impl Controller {
             })
     }
 
-    fn scope_name(scope: Scope) -> String {
-        serde_json::to_value(scope)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default()
-    }
-
     /// Plan installing Headroom as `preset` on our port; returns the changes as a diff.
     pub fn preview_install(&self, preset: &str) -> Result<InstallPreview, CommandError> {
         let preset = Engine::parse_preset(preset).map_err(|m| CommandError::new("invalid", m))?;
@@ -1014,7 +1023,7 @@ impl Controller {
         let (scope, targets) = Self::delegation(&c)?;
         let plan = c
             .engine
-            .plan(preset, port, &Self::scope_name(scope), &targets)
+            .plan(preset, port, scope, &targets)
             .map_err(|m| CommandError::new("install", m))?;
         let shim = c.engine.shim_path();
         let mut summary = plan.summary();
@@ -1033,7 +1042,7 @@ impl Controller {
             format!(
                 "the installed deployment takes over routing {} ({} scope)",
                 names.join(", "),
-                Self::scope_name(scope)
+                scope
             ),
         );
         let view = InstallPreview {
@@ -1057,15 +1066,23 @@ impl Controller {
             let pending = c.pending_install.take().ok_or_else(|| {
                 CommandError::new("no-plan", "nothing to apply: preview the install first")
             })?;
-            let before = c.journal.clone();
-            let mut desired = c.journal.desired.clone();
+            let before = c.wiring.clone();
+            let mut desired = c.wiring.desired.clone();
             for t in &pending.targets {
-                desired.remove(t.name());
+                desired.remove(t);
             }
             let port = c.port();
-            let plan = wiring::plan(&c.env, &c.journal, &desired, c.journal.applied, port)?;
-            wiring::apply(&c.env, &plan)?;
-            c.journal = plan.journal;
+            let mut plan = wiring::plan(
+                &c.engine.env,
+                WIRING_OWNER,
+                &c.wiring,
+                &desired,
+                c.wiring.active,
+                c.wiring.port,
+            )?;
+            // Handing tools over is not a change to undo from the Tools page.
+            plan.next.undo = None;
+            c.wiring = wiring::apply(&c.engine.env, &plan)?;
             c.engine_busy = true;
             self.shut_down_hosted(&mut c);
             (pending, c.engine.clone(), c.env.clone(), port, before)
@@ -1076,12 +1093,7 @@ impl Controller {
                 let exe = std::env::current_exe().map_err(|e| e.to_string())?;
                 crate::cli_shim::install(&env.home, &exe)?;
             }
-            let plan = engine.plan(
-                pending.preset,
-                port,
-                &Self::scope_name(pending.scope),
-                &pending.targets,
-            )?;
+            let plan = engine.plan(pending.preset, port, pending.scope, &pending.targets)?;
             engine.apply(&plan)
         })();
         {
@@ -1093,9 +1105,26 @@ impl Controller {
                 Err(e) => {
                     c.log(format!("Install failed: {e}"));
                     // Give the tools back to the app's wiring.
-                    let mut j = c.journal.clone();
-                    j.desired = before.desired.clone();
-                    c.journal = j;
+                    let (active, port) = (c.wiring.active, c.wiring.port);
+                    let back = wiring::plan(
+                        &c.engine.env,
+                        WIRING_OWNER,
+                        &c.wiring,
+                        &before.desired,
+                        active,
+                        port,
+                    )
+                    .and_then(|mut p| {
+                        p.next.undo = before.undo.clone();
+                        wiring::apply(&c.engine.env, &p)
+                    });
+                    match back {
+                        Ok(w) => c.wiring = w,
+                        Err(e) => c.log(format!(
+                            "Rewiring after the failed install failed: {}",
+                            e.message
+                        )),
+                    }
                 }
             }
             self.recover(&mut c);
@@ -1112,11 +1141,8 @@ impl Controller {
             if action == "stop" {
                 // The user wants nothing running on the port: unwire, and do not take over.
                 c.expected_up = false;
-                if c.journal.applied {
-                    let (env, journal, port) = (c.env.clone(), c.journal.clone(), c.port());
-                    if let Ok(j) = wiring::set_active(&env, &journal, false, port) {
-                        c.journal = j;
-                    }
+                if let Err(e) = c.unwire() {
+                    c.log(format!("Unwiring failed: {}", e.message));
                 }
             } else {
                 c.expected_up = true;
@@ -1146,12 +1172,12 @@ impl Controller {
     /// The wizard's verify step: proxy healthy, one request through it reaches the upstream,
     /// and the chosen tools' configs are wired.
     pub fn verify(&self) -> Verify {
-        let (port, journal, env, anthropic) = {
+        let (port, current, env, anthropic) = {
             let c = self.lock();
             (
                 c.port(),
-                c.journal.clone(),
-                c.env.clone(),
+                c.wiring.clone(),
+                c.engine.env.clone(),
                 c.settings.anthropic_url.clone(),
             )
         };
@@ -1172,26 +1198,17 @@ impl Controller {
                 Err(e) => (false, format!("the request through Headroom failed: {e}")),
             }
         };
-        let (wiring_ok, wiring_detail) = if journal.desired.is_empty() {
+        let (wiring_ok, wiring_detail) = if current.desired.is_empty() {
             (true, "no tools chosen".to_string())
-        } else if !journal.applied {
+        } else if !current.active {
             (
                 false,
                 "routing is paused, so the tools are not wired right now".to_string(),
             )
         } else {
-            match wiring::plan(&env, &journal, &journal.desired, true, port) {
-                Ok(p) if p.changes.is_empty() => {
-                    (true, format!("{} tool(s) wired", journal.desired.len()))
-                }
-                Ok(p) => (
-                    false,
-                    format!(
-                        "{} file(s) differ from the expected wiring",
-                        p.changes.len()
-                    ),
-                ),
-                Err(e) => (false, CommandError::from(e).message),
+            match wiring::verify(&env, WIRING_OWNER, &current) {
+                Ok(()) => (true, format!("{} tool(s) wired", current.desired.len())),
+                Err(why) => (false, why),
             }
         };
         Verify {
@@ -1440,12 +1457,19 @@ pub(crate) mod tests {
         let port = listener.local_addr().unwrap().port();
         let mut env = Env::for_home(home.path());
         env.port_override = Some(port);
-        let journal = Journal {
-            desired: [("claude".to_string(), Scope::Provider)].into(),
-            ..Default::default()
-        };
-        let wired = wiring::set_active(&env, &journal, true, port).unwrap();
-        wired.save(&env).unwrap();
+        // The crashed run's wiring, through the same engine (apply saves the state file).
+        let engine = crate::controller::tests::test_engine(home.path());
+        let desired = [(Tool::Claude, Scope::Provider)].into();
+        let plan = wiring::plan(
+            &engine.env,
+            WIRING_OWNER,
+            &Wiring::default(),
+            &desired,
+            true,
+            port,
+        )
+        .unwrap();
+        wiring::apply(&engine.env, &plan).unwrap();
         let settings = home.path().join(".claude/settings.json");
         assert!(settings.exists());
         let c = Controller::new(

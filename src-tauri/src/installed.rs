@@ -18,6 +18,9 @@ use crate::settings::Env;
 /// The profile the app installs and controls.
 pub const PROFILE: &str = "default";
 
+/// The install engine's name for the app's own per-tool wiring (`<workspace>/wiring/desktop.json`).
+pub const WIRING_OWNER: &str = "desktop";
+
 static CANCEL: AtomicBool = AtomicBool::new(false);
 
 /// A deployment row for the Runtime page.
@@ -41,6 +44,8 @@ impl Engine {
         let mut e = Environment::from_process(&CANCEL);
         e.home = env.home.clone();
         e.workspace_dir = env.workspace.clone();
+        // `HEADROOM_PORT`-style overrides aside, the engine reads the same process
+        // environment the tools do (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `XDG_CONFIG_HOME`, PATH).
         e.headroom_exe = crate::cli_shim::link_path(&env.home);
         Engine { env: e }
     }
@@ -53,18 +58,20 @@ impl Engine {
         &self,
         preset: Preset,
         port: u16,
-        scope: &str,
+        scope: Scope,
         targets: &[Tool],
     ) -> Result<Plan, String> {
         let req = Request {
             profile: PROFILE.into(),
             preset: Some(preset),
             runtime: None,
-            scope: scope.parse::<Scope>().map_err(message)?,
+            scope,
             providers: ProviderMode::Manual,
             targets: targets.to_vec(),
             port,
             image: None,
+            // The app hands these tools over (unwiring its own edits) before applying.
+            take_over: Some(WIRING_OWNER.into()),
         };
         headroom_install::plan(&self.env, &req).map_err(message)
     }

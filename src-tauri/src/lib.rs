@@ -3,8 +3,8 @@
 //! small web UI through Tauri commands.
 //!
 //! Layout: `controller` (all behaviour, no window), `watchdog` (pure fail-open state machine),
-//! `wiring` (previewable, reversible tool edits), `probe` (who is on the port), `settings`,
-//! `autostart`, `cli_shim`; the Tauri glue (`commands`, `tray`, window handling) stays thin.
+//! `installed` (the install engine: deployments, and the per-tool wiring the Tools page
+//! previews and applies), `probe` (who is on the port), `settings`, `autostart`, `cli_shim`; the Tauri glue (`commands`, `tray`, window handling) stays thin.
 
 pub mod autostart;
 pub mod cli_shim;
@@ -17,7 +17,6 @@ mod tray;
 pub mod watchdog;
 #[cfg(unix)]
 pub mod window_host;
-pub mod wiring;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -60,11 +60,15 @@ fn commands_over_a_fake_home() {
         std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     env.vars.insert("PATH".into(), bin.display().to_string());
+    let mut engine = crate::controller::tests::test_engine(home.path());
+    engine.env.path = vec![bin.clone()];
+    // The real `/` as root prefix: system scope then needs administrator rights.
+    engine.env.root = "/".into();
     let opts = Options {
         grace: Duration::from_secs(15),
         restart_every: Duration::from_secs(3),
         os_autostart: false,
-        engine: Some(crate::controller::tests::test_engine(home.path())),
+        engine: Some(engine),
     };
     let ctl = Controller::new(env, Arc::new(Quiet), opts).unwrap();
     ctl.launch();

@@ -28,7 +28,8 @@ use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::controller::{CommandError, Controller, Status};
 use crate::settings::Settings;
-use crate::wiring::Scope;
+use headroom_install::targets::Tool;
+use headroom_install::Scope;
 
 /// Hidden argument that makes the binary run only the window, attached to the tray process.
 pub const WINDOW_ARG: &str = "--window";
@@ -215,7 +216,7 @@ pub fn dispatch(ctl: &Arc<Controller>, cmd: &str, args: &Value) -> Result<Value,
             to_value(ctl.preview_tool(&tool, scope)?)
         }
         "preview_wiring" => {
-            let desired: BTreeMap<String, Scope> = arg(args, "desired")?;
+            let desired: BTreeMap<Tool, Scope> = arg(args, "desired")?;
             to_value(ctl.preview(desired)?)
         }
         "apply_pending" => to_value(ctl.apply_pending()?),

@@ -283,8 +283,10 @@ def sha(path):
 
 def seed_claude_choice(home, port):
     os.makedirs(os.path.join(home, ".headroom/desktop"), exist_ok=True)
-    with open(os.path.join(home, ".headroom/desktop/wiring.json"), "w") as f:
-        json.dump({"desired": {"claude": "provider"}, "applied": False, "port": port}, f)
+    os.makedirs(os.path.join(home, ".headroom/wiring"), exist_ok=True)
+    # The install engine's per-tool wiring state: Claude chosen, not written yet.
+    with open(os.path.join(home, ".headroom/wiring/desktop.json"), "w") as f:
+        json.dump({"schema_version": 1, "desired": {"claude": "provider"}, "active": False, "port": port}, f)
     with open(os.path.join(home, ".headroom/desktop/settings.json"), "w") as f:
         json.dump({"wizard_done": True}, f)
 
@@ -684,8 +686,12 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
         wd.wait_js("return document.querySelector('#wizard').dataset.step === 'scope'")
         choices = dict(wd.js("return Array.from(document.querySelectorAll('#wz-scope select')).map(s => [s.dataset.wzTool, s.value])"))
         assert choices["claude"] == "provider" and choices["codex"] == "provider" and choices["aider"] == "", choices
-        disabled = wd.js("return document.querySelector('select[data-wz-tool=claude] option[value=system]').disabled")
-        assert disabled, "system scope must be disabled"
+        # A scope the engine cannot route is offered disabled, with its reason. (System scope is
+        # enabled here only because HEADROOM_TEST_ROOT points system files into the fake HOME;
+        # on the real root the app leaves it to `sudo headroom install`, unit-tested.)
+        option = "select[data-wz-tool=aider] option[value=provider]"
+        assert wd.js(f"return document.querySelector('{option}').disabled"), "aider provider scope must be disabled"
+        assert "no config file" in wd.js(f"return document.querySelector('{option}').textContent")
         wd.click("#wz-next")  # -> runtime
         wd.wait_js("return document.querySelector('#wizard').dataset.step === 'runtime'")
         wd.click("#wz-next")  # -> review
@@ -693,7 +699,7 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
                    "document.querySelectorAll('#wz-review .change').length === 2", what="review diffs")
         review = wd.text("#wz-review")
         assert f'"ANTHROPIC_BASE_URL": "http://127.0.0.1:{port}"' in review, review
-        assert f'openai_base_url = "http://127.0.0.1:{port}/v1"' in review, review
+        assert f'base_url = "http://127.0.0.1:{port}/v1"' in review, review
         # Review wrote nothing.
         assert open(os.path.join(home, ".claude/settings.json")).read() == claude_before
         wd.screenshot("wizard-review.png")
@@ -710,7 +716,8 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
         claude = json.load(open(os.path.join(home, ".claude/settings.json")))
         assert claude["env"]["ANTHROPIC_BASE_URL"] == f"http://127.0.0.1:{port}" and claude["model"] == "sonnet", claude
         codex = open(os.path.join(home, ".codex/config.toml")).read()
-        assert codex.startswith("# >>> headroom desktop >>>") and codex.endswith(codex_before), codex
+        assert 'model_provider = "headroom"' in codex and f'base_url = "http://127.0.0.1:{port}/v1"' in codex, codex
+        assert all(line in codex.splitlines() for line in codex_before.splitlines()), (codex_before, codex)
         with open(os.path.join(home, ".headroom/desktop/settings.json")) as f:
             assert json.load(f)["wizard_done"] is True
 
@@ -728,7 +735,7 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
         wd.click("#tab-tools")
         wd.wait_js("return document.querySelectorAll('#tools-table tbody tr').length === 7")
         reason = wd.js("return document.querySelector('input[data-tool=aider][data-scope=provider]').disabled && "
-                       "document.querySelector('tr[data-tool=aider]').textContent.includes('use user scope')")
+                       "document.querySelector('tr[data-tool=aider]').textContent.includes('no config file')")
         assert reason, "unsupported scope must be disabled with its reason"
         bashrc = os.path.join(home, ".bashrc")
         bashrc_before = open(bashrc).read()
@@ -737,7 +744,7 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
         wd.wait_js("return !document.querySelector('#diff-modal').hidden", 5, "diff modal")
         METRICS["ui_toggle_to_diff_ms"] = round((time.time() - t) * 1000)
         diff = wd.text("#diff-list")
-        assert ".bashrc" in diff and f'+export OPENAI_API_BASE="http://127.0.0.1:{port}/v1"' in diff, diff
+        assert ".bashrc" in diff and f'+export OPENAI_API_BASE=http://127.0.0.1:{port}/v1' in diff, diff
         assert open(bashrc).read() == bashrc_before, "nothing written before confirmation"
         wd.screenshot("tools-diff.png")
         wd.click("#diff-confirm")

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{self, Undo};
-use crate::env::{Environment, OsKind};
+use crate::env::Environment;
 use crate::error::{Error, Result};
 use crate::fsx;
 use crate::model::{self, FileRecord, Mutation, Scope};
@@ -178,12 +178,11 @@ pub fn support(env: &Environment, tool: Tool, scope: Scope) -> Result<(), String
             }
         ));
     }
-    if scope == Scope::System
-        && env.root == Path::new("/")
-        && (env.os == OsKind::Windows || !env.is_root())
-    {
+    // System files belong to an administrator's deliberate command, not a toggle in an app
+    // (even one running as root). Tests point `root` elsewhere to exercise the scope.
+    if scope == Scope::System && env.root == Path::new("/") {
         return Err(format!(
-            "needs administrator rights: run `sudo headroom install apply --scope system --providers manual --target {}` in a terminal",
+            "needs administrator rights and edits system files: run `sudo headroom install apply --scope system --providers manual --target {}` in a terminal",
             tool.name()
         ));
     }
