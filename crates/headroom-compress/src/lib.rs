@@ -76,6 +76,11 @@ pub struct Options {
     /// output names the retrieval key). When false only lossless rewrites are applied — use
     /// that when the client cannot call `headroom_retrieve`.
     pub lossy: bool,
+    /// Drop content only in requests where the model can ask for it back (see
+    /// [`RequestFacts::redeemable`]); other requests get lossless rewrites only. Decided from
+    /// this one parse of the body, so a proxy that offers `headroom_retrieve` never compresses
+    /// a request twice.
+    pub lossy_only_if_redeemable: bool,
     /// Tools whose outputs pass through unchanged (see [`DEFAULT_PROTECTED_TOOLS`]).
     pub protected_tools: Vec<String>,
     /// JSON arrays longer than this are reduced to a selection of at most this many rows.
@@ -98,6 +103,7 @@ impl Default for Options {
         Options {
             min_bytes: 500,
             lossy: true,
+            lossy_only_if_redeemable: false,
             protected_tools: DEFAULT_PROTECTED_TOOLS
                 .iter()
                 .map(|s| s.to_string())
@@ -150,6 +156,66 @@ pub struct BlockReport {
     pub bytes_after: usize,
 }
 
+/// What a request's top-level fields say about redeeming markers with `headroom_retrieve`,
+/// read in the compressor's single parse so the proxy need not parse the body again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestFacts {
+    /// `"stream": true`.
+    pub stream: bool,
+    /// What `tools` holds.
+    pub tools: ToolsField,
+    /// `tool_choice` forbids tool calls in this turn (`"none"` / `{"type":"none"}`).
+    pub calls_forbidden: bool,
+    /// The client itself offers a tool named `headroom_retrieve` (its calls go to the client).
+    pub client_offers_retrieve: bool,
+}
+
+/// The shape of a request's `tools` member.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ToolsField {
+    #[default]
+    Absent,
+    Array,
+    /// `null` or anything else: no tool can be added.
+    Other,
+}
+
+impl RequestFacts {
+    fn of(api: Api, root: &json::Node, body: &[u8]) -> RequestFacts {
+        let choice = root.get_in(body, "tool_choice");
+        let calls_forbidden = choice.is_some_and(|c| {
+            c.str_value(body).as_deref() == Some("none")
+                || c.get_in(body, "type")
+                    .and_then(|t| t.str_value(body))
+                    .as_deref()
+                    == Some("none")
+        });
+        let (tools, client_offers_retrieve) = match root.get_in(body, "tools") {
+            None => (ToolsField::Absent, false),
+            Some(t) => match t.as_array() {
+                Some(list) => (
+                    ToolsField::Array,
+                    list.iter()
+                        .any(|t| retrieval::offers_retrieve(api, t, body)),
+                ),
+                None => (ToolsField::Other, false),
+            },
+        };
+        RequestFacts {
+            stream: root.get_in(body, "stream").is_some_and(|n| n.is_true()),
+            tools,
+            calls_forbidden,
+            client_offers_retrieve,
+        }
+    }
+
+    /// The model can call `headroom_retrieve` in this turn: tool calls are allowed and the tool
+    /// can be added to `tools` (or the client offers it already).
+    pub fn redeemable(&self) -> bool {
+        !self.calls_forbidden && self.tools != ToolsField::Other
+    }
+}
+
 /// What [`compress_request`] decided for one request body.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
@@ -167,6 +233,8 @@ pub struct Outcome {
     pub tokenizer: Tokenizer,
     /// One entry per tool output found in the body.
     pub blocks: Vec<BlockReport>,
+    /// The request's `stream` / `tools` / `tool_choice`, as far as retrieval cares.
+    pub request: RequestFacts,
 }
 
 /// Compress the tool outputs inside one request body.
@@ -201,7 +269,22 @@ pub fn compress_request_unguarded(api: Api, body: &[u8], options: &Options) -> O
         };
     };
     let w = walk::walk(api, &root, body, &options.protected_tools);
-    let mut out = Outcome::default();
+    let mut out = Outcome {
+        request: RequestFacts::of(api, &root, body),
+        ..Outcome::default()
+    };
+    // A marker nobody can redeem would promise what nobody can deliver: drop nothing then.
+    let lossless;
+    let options = if options.lossy && options.lossy_only_if_redeemable && !out.request.redeemable()
+    {
+        lossless = Options {
+            lossy: false,
+            ..options.clone()
+        };
+        &lossless
+    } else {
+        options
+    };
     // (span, replacement literal)
     let mut edits: Vec<(std::ops::Range<usize>, Vec<u8>)> = Vec::new();
     for c in &w.candidates {

@@ -37,6 +37,11 @@ fn tool_name(api: Api, tool: &Node, src: &[u8]) -> Option<String> {
     }
 }
 
+/// Whether `tool` (an element of a request's `tools`) is `headroom_retrieve`.
+pub(crate) fn offers_retrieve(api: Api, tool: &Node, src: &[u8]) -> bool {
+    tool_name(api, tool, src).as_deref() == Some(RETRIEVE_TOOL_NAME)
+}
+
 /// Insert `item` as the last element of the array `arr` (a node of `src`).
 fn append_to_array(src: &[u8], arr: &Node, item: &str, out: &mut Vec<u8>) {
     let close = arr.span.end - 1;

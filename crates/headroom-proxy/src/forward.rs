@@ -118,20 +118,16 @@ pub(crate) async fn forward(
             let mut forwarded = bytes.clone();
             let mut body_changed = false;
             let options = shared.compress_options.clone();
-            let mut outcome = optimize::run(api, bytes.clone(), options.clone()).await;
-            // Markers that drop content are only redeemable where the model can call
-            // `headroom_retrieve`: the tool is offered only when something was retained.
-            let mut offer = None;
-            let mut redo_lossless = false;
-            if let Some(o) = outcome.as_ref().filter(|o| !o.retained.is_empty()) {
-                let compressed = o.body.as_deref().unwrap_or(&bytes);
-                offer = retrieval_tool::prepare(api, provider, compressed);
-                redo_lossless = offer.is_none() && !retrieval_tool::client_offers(api, &bytes);
-            }
-            if redo_lossless {
-                // Nothing can redeem a marker in this request: drop nothing.
-                outcome = optimize::run(api, bytes.clone(), optimize::lossless(&options)).await;
-            }
+            // The compressor drops content only where the model can call `headroom_retrieve`;
+            // the tool is offered only when something was retained.
+            let outcome = optimize::run(api, bytes.clone(), options).await;
+            let offer = outcome
+                .as_ref()
+                .filter(|o| !o.retained.is_empty())
+                .and_then(|o| {
+                    let compressed = o.body.as_deref().unwrap_or(&bytes);
+                    retrieval_tool::prepare(api, provider, compressed, &o.request)
+                });
             if let Some(outcome) = outcome {
                 let rewritten = outcome.body.is_some();
                 shared.stats.tokens(

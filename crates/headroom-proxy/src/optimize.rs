@@ -13,16 +13,9 @@ use crate::config::Config;
 pub(crate) fn options(config: &Config) -> Arc<Options> {
     Arc::new(Options {
         exact_tokens: config.exact_tokens,
+        // Markers are redeemed through `headroom_retrieve`, which the proxy offers and answers.
+        lossy_only_if_redeemable: true,
         ..Options::default()
-    })
-}
-
-/// `options` that never drop content, for requests where the model cannot call
-/// `headroom_retrieve` (a marker there would promise something nobody can deliver).
-pub(crate) fn lossless(options: &Options) -> Arc<Options> {
-    Arc::new(Options {
-        lossy: false,
-        ..options.clone()
     })
 }
 

@@ -13,10 +13,12 @@
 //! * Only requests we can fully answer get the tool: streamed or not, for all three APIs (see
 //!   [`crate::retrieval_stream`]); an API without a streaming loop would be left alone rather
 //!   than half-handled.
-//! * Lossy compression only where the model can call the tool: when a request retained
-//!   something but the tool cannot be offered (`tools: null`, `tool_choice: none`, a stream we
-//!   cannot answer) and the client does not offer it itself, the forward path compresses it
-//!   again losslessly, so no marker promises a retrieval nobody can deliver.
+//! * Lossy compression only where the model can call the tool: the compressor reads `tools`
+//!   and `tool_choice` in its one parse of the body and, where the tool could not be called
+//!   (`tools: null`, `tool_choice: none`), drops nothing
+//!   (`Options::lossy_only_if_redeemable`), so no marker promises a retrieval nobody can
+//!   deliver and no request is compressed twice. Its [`RequestFacts`] also tell this module
+//!   whether the request streams and has `tools`, so the body is not parsed again here.
 //! * At most [`MAX_ROUNDS`] follow-up requests per client request, so a model that keeps asking
 //!   cannot loop forever.
 
@@ -29,7 +31,7 @@ use bytes::{Bytes, BytesMut};
 use headroom_compress::retrieval::{
     continuation, inject_tool, retrieve_calls, tool_definition, RetrieveCall,
 };
-use headroom_compress::Api;
+use headroom_compress::{Api, RequestFacts, ToolsField};
 use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Frame;
@@ -68,50 +70,6 @@ pub(crate) struct Plan {
     pub(crate) headers: HeaderMap,
 }
 
-#[derive(Deserialize)]
-struct Probe {
-    #[serde(default)]
-    stream: bool,
-    /// `None` when absent (or `null`, which `inject_tool` refuses anyway).
-    #[serde(default)]
-    tools: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    tool_choice: Option<serde_json::Value>,
-}
-
-/// `tool_choice` forbids tool calls in this turn (`"none"` / `{"type":"none"}`): a tool offered
-/// there could not be called, so the markers could not be redeemed.
-fn calls_forbidden(tool_choice: Option<&serde_json::Value>) -> bool {
-    tool_choice.is_some_and(|c| c == "none" || c.get("type").is_some_and(|t| t == "none"))
-}
-
-#[derive(Deserialize)]
-struct ClientTools {
-    #[serde(default)]
-    tools: Option<Vec<serde_json::Value>>,
-    #[serde(default)]
-    tool_choice: Option<serde_json::Value>,
-}
-
-/// The client itself offers a tool named `headroom_retrieve` (e.g. an MCP bridge to
-/// `POST /v1/retrieve`) that the model may call in this request: its calls reach the client,
-/// which redeems the markers, so the proxy neither injects nor answers it.
-pub(crate) fn client_offers(api: Api, body: &[u8]) -> bool {
-    let Ok(probe) = serde_json::from_slice::<ClientTools>(body) else {
-        return false;
-    };
-    if calls_forbidden(probe.tool_choice.as_ref()) {
-        return false;
-    }
-    probe.tools.into_iter().flatten().any(|t| {
-        let name = match api {
-            Api::OpenAiChat => &t["function"]["name"],
-            _ => &t["name"],
-        };
-        name == headroom_compress::RETRIEVE_TOOL_NAME
-    })
-}
-
 /// The body with the tool offered. A body without `tools` gets `"tools":[…]` right after its
 /// opening `{`, so the key sits at the same offset on every turn.
 fn offer(api: Api, body: &[u8], has_tools: bool) -> Option<Vec<u8>> {
@@ -142,16 +100,22 @@ fn offer(api: Api, body: &[u8], has_tools: bool) -> Option<Vec<u8>> {
 
 /// Offer the retrieve tool in `forwarded` when we can answer its calls for this request.
 /// Returns the new body and the plan (whose `method`/`uri`/`headers` the caller fills in).
-pub(crate) fn prepare(api: Api, provider: Provider, forwarded: &[u8]) -> Option<(Bytes, Plan)> {
-    let probe = serde_json::from_slice::<Probe>(forwarded).ok()?;
-    let streaming = probe.stream;
+pub(crate) fn prepare(
+    api: Api,
+    provider: Provider,
+    forwarded: &[u8],
+    facts: &RequestFacts,
+) -> Option<(Bytes, Plan)> {
+    // The client's own `headroom_retrieve` gets the calls (e.g. an MCP bridge to
+    // `POST /v1/retrieve`): nothing to inject or answer.
+    if facts.client_offers_retrieve || !facts.redeemable() {
+        return None;
+    }
+    let streaming = facts.stream;
     if streaming && !crate::retrieval_stream::supports(api) {
         return None;
     }
-    if calls_forbidden(probe.tool_choice.as_ref()) {
-        return None;
-    }
-    let body = Bytes::from(offer(api, forwarded, probe.tools.is_some())?);
+    let body = Bytes::from(offer(api, forwarded, facts.tools == ToolsField::Array)?);
     Some((
         body.clone(),
         Plan {
