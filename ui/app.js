@@ -136,6 +136,7 @@ async function loadTools() {
       el("div", { text: t.binary ? "binary: " + t.binary : "binary: not on PATH" }),
       el("div", { text: t.config ? "config: " + t.config + (t.config_exists ? "" : " (missing)") : "" })
     );
+    if (t.current) where.append(el("div", { class: "current", text: "points at: " + t.current }));
     const row = el("tr", { "data-tool": t.name }, el("td", {}, el("b", { text: t.display_name })), el("td", {}, found, where));
     for (const sv of t.scopes) {
       const box = el("input", {

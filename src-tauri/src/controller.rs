@@ -139,6 +139,9 @@ pub struct ToolView {
     pub binary: Option<String>,
     pub config: Option<String>,
     pub config_exists: bool,
+    /// Where the tool's config points it now, as far as it says (e.g. Claude's base URL).
+    pub current: Option<String>,
+    /// The scope the app routes it at.
     pub wired: Option<Scope>,
     pub scopes: Vec<ScopeView>,
 }
@@ -790,6 +793,7 @@ impl Controller {
                     binary: info.binary.map(|p| p.display().to_string()),
                     config: Some(info.config_path.display().to_string()),
                     config_exists: info.config_exists,
+                    current: info.wiring,
                     wired: c.wiring.scope_of(tool),
                     scopes: Scope::ALL
                         .iter()

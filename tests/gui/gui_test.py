@@ -734,6 +734,8 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
         # Tools: a scope toggle shows the diff, applies only after confirmation, undo is one click.
         wd.click("#tab-tools")
         wd.wait_js("return document.querySelectorAll('#tools-table tbody tr').length === 7")
+        claude_row = wd.text("tr[data-tool=claude]")
+        assert f"points at: http://127.0.0.1:{port}" in claude_row, claude_row
         reason = wd.js("return document.querySelector('input[data-tool=aider][data-scope=provider]').disabled && "
                        "document.querySelector('tr[data-tool=aider]').textContent.includes('no config file')")
         assert reason, "unsupported scope must be disabled with its reason"
