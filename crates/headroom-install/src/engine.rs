@@ -251,17 +251,12 @@ fn apply_locked(env: &Environment, plan: &Plan, state_dirs: &[PathBuf]) -> Resul
             report.changed = true;
             Ok(report)
         }
-        Err(err) => {
-            let failures = rollback(env, undo);
-            let mut err = err.context(format!("cannot install profile `{profile}`"));
-            if failures.is_empty() {
-                err.message.push_str(" (every change was rolled back)");
-            } else {
-                err.message
-                    .push_str(&format!(" (rollback incomplete: {})", failures.join("; ")));
-            }
-            Err(err)
-        }
+        Err(err) => Err(roll_back(
+            env,
+            undo,
+            err,
+            format!("cannot install profile `{profile}`"),
+        )),
     }
 }
 
@@ -450,8 +445,27 @@ fn apply_steps(
     Ok(())
 }
 
+/// Take back a failed transaction's finished steps and say in `err` (prefixed with `what`)
+/// whether everything was taken back.
+pub(crate) fn roll_back(
+    env: &Environment,
+    undo: Vec<Undo>,
+    err: Error,
+    what: impl std::fmt::Display,
+) -> Error {
+    let failures = rollback(env, undo);
+    let mut err = err.context(what);
+    if failures.is_empty() {
+        err.message.push_str(" (every change was rolled back)");
+    } else {
+        err.message
+            .push_str(&format!(" (rollback incomplete: {})", failures.join("; ")));
+    }
+    err
+}
+
 /// Take back finished steps, newest first; returns what could not be taken back.
-pub(crate) fn rollback(env: &Environment, undo: Vec<Undo>) -> Vec<String> {
+fn rollback(env: &Environment, undo: Vec<Undo>) -> Vec<String> {
     let mut failures = Vec::new();
     for step in undo.into_iter().rev() {
         let r = match step {

@@ -467,17 +467,12 @@ pub fn apply(env: &Environment, plan: &WiringPlan) -> Result<Wiring> {
     })();
     match result {
         Ok(()) => Ok(plan.next.clone()),
-        Err(err) => {
-            let failures = engine::rollback(env, undo);
-            let mut err = err.context("cannot change the tool wiring");
-            if failures.is_empty() {
-                err.message.push_str(" (every change was rolled back)");
-            } else {
-                err.message
-                    .push_str(&format!(" (rollback incomplete: {})", failures.join("; ")));
-            }
-            Err(err)
-        }
+        Err(err) => Err(engine::roll_back(
+            env,
+            undo,
+            err,
+            "cannot change the tool wiring",
+        )),
     }
 }
 

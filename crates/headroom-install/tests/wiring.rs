@@ -19,6 +19,22 @@ fn choice(pairs: &[(Tool, Scope)]) -> BTreeMap<Tool, Scope> {
     pairs.iter().copied().collect()
 }
 
+/// Plan routing `desired` from nothing wired.
+fn plan_fresh(
+    fx: &Fixture,
+    desired: &[(Tool, Scope)],
+    port: u16,
+) -> headroom_install::Result<wiring::WiringPlan> {
+    wiring::plan(
+        &fx.env,
+        OWNER,
+        &Wiring::default(),
+        &choice(desired),
+        true,
+        port,
+    )
+}
+
 /// Plan and apply `desired` (active) at `port`.
 fn wire(fx: &Fixture, w: &Wiring, desired: &[(Tool, Scope)], port: u16) -> Wiring {
     let p = wiring::plan(&fx.env, OWNER, w, &choice(desired), true, port).unwrap();
@@ -210,15 +226,7 @@ fn port_moves_and_scope_changes_stay_relative_to_the_original() {
 fn unparseable_configs_are_refused_and_left_alone() {
     let fx = Fixture::new(OsKind::Linux);
     fx.write(".claude/settings.json", "{ broken");
-    let err = wiring::plan(
-        &fx.env,
-        OWNER,
-        &Wiring::default(),
-        &choice(&[(Tool::Claude, Scope::Provider)]),
-        true,
-        8787,
-    )
-    .unwrap_err();
+    let err = plan_fresh(&fx, &[(Tool::Claude, Scope::Provider)], 8787).unwrap_err();
     assert!(err.message.contains("settings.json"), "{}", err.message);
     assert!(err.hint.is_some());
     assert_eq!(fx.read(".claude/settings.json"), "{ broken");
@@ -228,15 +236,7 @@ fn unparseable_configs_are_refused_and_left_alone() {
 #[test]
 fn a_stale_preview_is_rejected_without_writing() {
     let fx = Fixture::new(OsKind::Linux);
-    let p = wiring::plan(
-        &fx.env,
-        OWNER,
-        &Wiring::default(),
-        &choice(&[(Tool::Claude, Scope::Provider)]),
-        true,
-        8787,
-    )
-    .unwrap();
+    let p = plan_fresh(&fx, &[(Tool::Claude, Scope::Provider)], 8787).unwrap();
     fx.write(".claude/settings.json", "{}\n");
     let err = wiring::apply(&fx.env, &p).unwrap_err();
     assert!(
@@ -254,12 +254,9 @@ fn a_failed_write_rolls_everything_back() {
     fx.write(".bashrc", "# rc\n");
     fx.write(".claude/settings.json", "{}\n");
     let before = user_files(&fx);
-    let p = wiring::plan(
-        &fx.env,
-        OWNER,
-        &Wiring::default(),
-        &choice(&[(Tool::Claude, Scope::Provider), (Tool::Aider, Scope::User)]),
-        true,
+    let p = plan_fresh(
+        &fx,
+        &[(Tool::Claude, Scope::Provider), (Tool::Aider, Scope::User)],
         8787,
     )
     .unwrap();
@@ -307,15 +304,7 @@ fn unsupported_choices_say_why() {
     fx.env.root = "/".into();
     assert!(reason(&fx, Tool::Claude, Scope::System)
         .contains("sudo headroom install apply --scope system"));
-    let err = wiring::plan(
-        &fx.env,
-        OWNER,
-        &Wiring::default(),
-        &choice(&[(Tool::Aider, Scope::Provider)]),
-        true,
-        8787,
-    )
-    .unwrap_err();
+    let err = plan_fresh(&fx, &[(Tool::Aider, Scope::Provider)], 8787).unwrap_err();
     assert!(
         err.message.contains("cannot route Aider at provider scope"),
         "{}",
