@@ -362,18 +362,7 @@ fn apply_steps(
         };
         fsx::write_atomic(&f.resolved, f.after.as_bytes(), mode)?;
         report.files.push(f.path.display().to_string());
-        let record = FileRecord {
-            resolved_path: f.resolved.to_string_lossy().into_owned(),
-            existed: f.before.is_some(),
-            previous: f.before.clone(),
-            previous_mode: f.before_mode,
-            written_sha256: fsx::sha256_hex(f.after.as_bytes()),
-            created_dirs: f
-                .created_dirs
-                .iter()
-                .map(|d| d.to_string_lossy().into_owned())
-                .collect(),
-        };
+        let record = f.record(f.before.clone(), f.before_mode);
         let data = serde_json::to_value(&f.edit).unwrap_or_default();
         if f.artifact {
             manifest.artifacts.push(Artifact {

@@ -80,6 +80,27 @@ pub struct FileChange {
 }
 
 impl FileChange {
+    /// What undoing this write needs: the content before Headroom's edits (`previous`, `None`
+    /// when the file did not exist) and a hash of what is written.
+    pub(crate) fn record(
+        &self,
+        previous: Option<String>,
+        previous_mode: Option<u32>,
+    ) -> model::FileRecord {
+        model::FileRecord {
+            resolved_path: self.resolved.to_string_lossy().into_owned(),
+            existed: previous.is_some(),
+            previous,
+            previous_mode,
+            written_sha256: fsx::sha256_hex(self.after.as_bytes()),
+            created_dirs: self
+                .created_dirs
+                .iter()
+                .map(|d| d.to_string_lossy().into_owned())
+                .collect(),
+        }
+    }
+
     /// The change as a unified diff (`/dev/null` for a file created or deleted).
     pub fn unified_diff(&self) -> String {
         let old_name = if self.before.is_some() {

@@ -309,18 +309,9 @@ pub fn plan(
                     target: f.target.clone(),
                     kind: f.kind.clone(),
                     path: Some(f.path.to_string_lossy().into_owned()),
-                    file: Some(FileRecord {
-                        resolved_path: f.resolved.to_string_lossy().into_owned(),
-                        existed: base.is_some(),
-                        previous: base,
-                        previous_mode: old.map(|o| o.previous_mode).unwrap_or(f.before_mode),
-                        written_sha256: fsx::sha256_hex(f.after.as_bytes()),
-                        created_dirs: f
-                            .created_dirs
-                            .iter()
-                            .map(|d| d.to_string_lossy().into_owned())
-                            .collect(),
-                    }),
+                    file: Some(
+                        f.record(base, old.map(|o| o.previous_mode).unwrap_or(f.before_mode)),
+                    ),
                     data: serde_json::to_value(&f.edit).unwrap_or_default(),
                 });
                 if f.before.as_deref() != Some(f.after.as_str()) {
