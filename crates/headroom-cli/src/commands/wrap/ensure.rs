@@ -281,6 +281,15 @@ fn start_ephemeral(workspace: &Path, state: &PortState, port: u16, runtime: Runt
         );
         command.env(target, value);
     }
+    #[cfg(windows)]
+    {
+        // The Windows counterpart of the helper's `setsid`: no console, own process group, so
+        // Ctrl-C and closing the terminal that ran `wrap` do not stop the proxy other tools share.
+        use std::os::windows::process::CommandExt;
+        const DETACHED_PROCESS: u32 = 0x0000_0008;
+        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+        command.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
+    }
     for var in [
         "HEADROOM_DEPLOYMENT_PROFILE",
         "HEADROOM_DEPLOYMENT_PRESET",
