@@ -209,26 +209,11 @@ pub fn config_path(env: &Env, tool: Tool) -> Option<PathBuf> {
     }
 }
 
-/// The tool's executable on `PATH`, if any.
+/// The tool's executable on `PATH`, if any: the CLI's lookup, so `wrap` and the app agree
+/// (and Windows finds npm's `claude.cmd` through `PATHEXT`).
 pub fn find_binary(env: &Env, tool: Tool) -> Option<PathBuf> {
     let path = env.var("PATH")?;
-    std::env::split_paths(path)
-        .map(|dir| dir.join(tool.binary()))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::metadata(p)
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    }
-    #[cfg(not(unix))]
-    {
-        p.with_extension("exe").is_file() || p.is_file()
-    }
+    headroom_cli::commands::wrap::find_program(tool.binary().as_ref(), Some(path.as_ref()))
 }
 
 /// Shell rc files that receive the user-scope block: the ones that exist, else `~/.profile`.
