@@ -4,6 +4,7 @@
 #   scripts/setup.sh build   toolchain check + headless build deps
 #   scripts/setup.sh run     + the desktop (Tauri/WebKitGTK) build and runtime deps
 #   scripts/setup.sh test    + everything the test suites need (Xvfb, D-Bus, WebDriver, podman…)
+#   scripts/setup.sh cross   headless deps + the C cross compilers scripts/cross-check.sh needs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 level="${1:-test}"
@@ -17,13 +18,17 @@ desktop_pkgs=(libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev li
 test_pkgs=(xvfb xauth x11-utils xdotool imagemagick dbus dbus-x11 at-spi2-core
     webkit2gtk-driver dunst libnotify-bin procps psmisc curl
     podman runc debootstrap uidmap fuse-overlayfs slirp4netns)
+# Build scripts (ring's C, Tauri's Windows resources) need a C compiler for the target even
+# for `cargo check`: MinGW for Windows, clang + llvm-ar for macOS (see scripts/cross-check.sh).
+cross_pkgs=(gcc-mingw-w64-x86-64 clang llvm)
 
 pkgs=("${headless_pkgs[@]}")
 case "$level" in
     build) ;;
     run) pkgs+=("${desktop_pkgs[@]}") ;;
-    test) pkgs+=("${desktop_pkgs[@]}" "${test_pkgs[@]}") ;;
-    *) echo "usage: scripts/setup.sh build|run|test" >&2; exit 2 ;;
+    test) pkgs+=("${desktop_pkgs[@]}" "${test_pkgs[@]}" "${cross_pkgs[@]}") ;;
+    cross) pkgs+=("${cross_pkgs[@]}") ;;
+    *) echo "usage: scripts/setup.sh build|run|test|cross" >&2; exit 2 ;;
 esac
 
 missing=()

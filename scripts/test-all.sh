@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, in the order that gives the fastest useful signal: formatting, the
-# dependency fence, lints, the headless crates, the desktop crate, then the end-to-end suites
+# dependency fence, lints (Linux, then the macOS and Windows code paths compiled from here by
+# scripts/cross-check.sh), the headless crates, the desktop crate, then the end-to-end suites
 # (GUI under Xvfb, the container under podman). Ends with one `N passed, N failed` line that
 # adds up every suite.
 set -uo pipefail
@@ -43,6 +44,7 @@ stage fmt cargo fmt --all --check
 stage dep-fence scripts/check-dep-fence.sh
 stage build cargo build --locked --workspace --all-targets
 stage clippy cargo clippy --locked --workspace --all-targets -- -D warnings
+stage cross scripts/cross-check.sh
 stage unit-and-e2e cargo test --locked --workspace
 stage fuzz scripts/fuzz-smoke.sh
 if [[ -x tests/gui/run.sh ]]; then

@@ -18,7 +18,10 @@ fn launcher() -> Result<AutoLaunch, String> {
         .set_app_path(&exe.to_string_lossy())
         .set_args(&[AUTOSTART_ARG]);
     #[cfg(target_os = "macos")]
-    b.set_use_launch_agent(true);
+    b.set_macos_launch_mode(auto_launch::MacOSLaunchMode::LaunchAgent);
+    // The user's own Run key: an elevated app must not turn this into an all-users entry.
+    #[cfg(windows)]
+    b.set_windows_enable_mode(auto_launch::WindowsEnableMode::CurrentUser);
     #[cfg(target_os = "linux")]
     b.set_linux_launch_mode(auto_launch::LinuxLaunchMode::XdgAutostart);
     b.build()

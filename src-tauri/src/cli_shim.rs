@@ -82,9 +82,14 @@ pub fn install(home: &Path, exe: &Path) -> Result<(), String> {
     }
     #[cfg(not(unix))]
     {
-        std::fs::copy(exe, &link)
-            .map(|_| ())
-            .map_err(|e| format!("cannot create {}: {e}", link.display()))
+        // A copy (symlinks need Developer Mode) could be neither recognised by `status` nor
+        // taken back by `remove`, and a release build is a GUI-subsystem binary whose output
+        // never reaches the console; so refuse rather than leave a file we cannot undo.
+        let _ = exe;
+        Err(format!(
+            "cannot create {}: the app cannot act as the `headroom` command on Windows; install the standalone headroom.exe instead",
+            link.display()
+        ))
     }
 }
 

@@ -15,7 +15,7 @@ pub mod probe;
 pub mod settings;
 mod tray;
 pub mod watchdog;
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 pub mod window_host;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,7 +49,7 @@ fn app_info(info: tauri::State<'_, AppInfoState>) -> AppInfo {
 struct AppSink<R: Runtime> {
     app: Mutex<Option<AppHandle<R>>>,
     tray: Mutex<Option<tray::Tray<R>>>,
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     host: Mutex<Option<Arc<window_host::WindowHost>>>,
 }
 
@@ -64,7 +64,7 @@ impl<R: Runtime> Sink for AppSink<R> {
                 t.update(status);
             }
         }
-        #[cfg(unix)]
+        #[cfg(target_os = "linux")]
         if let Some(h) = self.host.lock().ok().and_then(|h| h.clone()) {
             h.status(status);
         }
@@ -89,7 +89,7 @@ impl<R: Runtime> Sink for AppSink<R> {
 /// Open (or focus) the main window: in a window child process when the tray process hosts one
 /// (see [`window_host`]), else in this process.
 pub fn open_window<R: Runtime>(app: &AppHandle<R>) {
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     if let Some(host) = app.try_state::<Arc<window_host::WindowHost>>() {
         host.open();
         return;
@@ -210,12 +210,12 @@ fn context() -> tauri::Context<tauri::Wry> {
 }
 
 /// Host the window in a child process? Not without a tray (the app is the window then), and
-/// not under WebDriver, which drives the web view of the process it launched. Linux only: that
-/// is where WebKitGTK holds on to the memory (a second GUI process elsewhere is untested).
-#[cfg(unix)]
+/// not under WebDriver, which drives the web view of the process it launched. Linux only (the
+/// module is not even compiled elsewhere): that is where WebKitGTK holds on to the memory; on
+/// macOS and Windows the window always lives in the tray process.
+#[cfg(target_os = "linux")]
 fn window_in_child(has_tray: bool) -> bool {
-    cfg!(target_os = "linux")
-        && has_tray
+    has_tray
         && std::env::var("TAURI_WEBVIEW_AUTOMATION").as_deref() != Ok("true")
         && std::env::var_os("HEADROOM_DESKTOP_WINDOW_IN_PROCESS").is_none()
 }
@@ -223,7 +223,7 @@ fn window_in_child(has_tray: bool) -> bool {
 /// Run the app (blocks until Quit).
 pub fn run() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     if args.iter().any(|a| a == window_host::WINDOW_ARG) {
         return window_host::run_window_child();
     }
@@ -235,7 +235,7 @@ pub fn run() -> std::process::ExitCode {
     let sink: Arc<AppSink<tauri::Wry>> = Arc::new(AppSink {
         app: Mutex::new(None),
         tray: Mutex::new(None),
-        #[cfg(unix)]
+        #[cfg(target_os = "linux")]
         host: Mutex::new(None),
     });
     let controller = match Controller::new(env.clone(), sink.clone(), Options::default()) {
@@ -261,7 +261,7 @@ pub fn run() -> std::process::ExitCode {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000u64);
 
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     let state_dir = env.state_dir().to_path_buf();
     let ctl_setup = controller.clone();
     let sink_setup = sink.clone();
@@ -275,7 +275,7 @@ pub fn run() -> std::process::ExitCode {
             if let Ok(mut a) = sink_setup.app.lock() {
                 *a = Some(handle.clone());
             }
-            #[cfg(unix)]
+            #[cfg(target_os = "linux")]
             if window_in_child(has_tray) {
                 match window_host::WindowHost::start(&state_dir, ctl_setup.clone()) {
                     Ok(host) => {
@@ -331,7 +331,7 @@ pub fn run() -> std::process::ExitCode {
             api, code: None, ..
         } if has_tray => api.prevent_exit(),
         tauri::RunEvent::Exit => {
-            #[cfg(unix)]
+            #[cfg(target_os = "linux")]
             if let Some(host) = _app.try_state::<Arc<window_host::WindowHost>>() {
                 host.shutdown();
             }

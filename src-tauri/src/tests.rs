@@ -52,7 +52,12 @@ fn commands_over_a_fake_home() {
     // A fake Claude Code on PATH with an existing config.
     let bin = home.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let claude = bin.join("claude");
+    // Windows finds it through PATHEXT, as it finds npm's `claude.cmd`.
+    let claude = bin.join(if cfg!(windows) {
+        "claude.cmd"
+    } else {
+        "claude"
+    });
     std::fs::write(&claude, "#!/bin/sh\n").unwrap();
     #[cfg(unix)]
     {

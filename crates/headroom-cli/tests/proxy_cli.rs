@@ -1,7 +1,7 @@
 //! The real `headroom` binary: `proxy` serves, refuses a taken port, stops on SIGTERM; `health`
 //! exit codes.
 
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use headroom_testkit::{client, free_port, FakeHome, MockUpstream};
@@ -39,7 +39,8 @@ impl Drop for Running {
 }
 
 impl Running {
-    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+    #[cfg(unix)]
+    fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.0.try_wait().unwrap() {

@@ -36,7 +36,7 @@ pub mod plan;
 pub mod render;
 pub mod runner;
 pub mod supervisor;
-mod sys;
+pub mod sys;
 pub mod targets;
 pub mod wiring;
 

@@ -425,6 +425,9 @@ fn symlinked_and_crlf_files_stay_as_they_were() {
     let target = fx.write("dotfiles/bashrc", "line1\r\nline2\r\n");
     #[cfg(unix)]
     std::os::unix::fs::symlink(&target, fx.home.join(".bashrc")).unwrap();
+    // Needs Developer Mode or an elevated shell on Windows, as dotfile managers do.
+    #[cfg(windows)]
+    std::os::windows::fs::symlink_file(&target, fx.home.join(".bashrc")).unwrap();
     let before = snapshot(&fx.home);
     let p = plan(&fx.env, &req(Preset::Service, Scope::User, &[Tool::Claude])).unwrap();
     apply(&fx.env, &p).unwrap();
@@ -497,6 +500,12 @@ fn bad_inputs_change_nothing() {
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    #[cfg(windows)]
+    {
+        let mut perms = std::fs::metadata(&ro).unwrap().permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(&ro, perms).unwrap();
     }
     let before = snapshot(&fx.home);
     let mut cases = Vec::new();

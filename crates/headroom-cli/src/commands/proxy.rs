@@ -184,8 +184,24 @@ async fn stop_signal() {
     }
 }
 
-#[cfg(not(unix))]
+#[cfg(windows)]
 async fn stop_signal() {
-    // Windows has no SIGTERM; services and `wrap` stop us with Ctrl-C / Ctrl-Break events.
-    let _ = tokio::signal::ctrl_c().await;
+    // Windows has no SIGTERM: a console stops us with Ctrl-C or Ctrl-Break (what
+    // `GenerateConsoleCtrlEvent` sends to a process group), and closing the console, logging
+    // off or shutting down come as their own events. Each gets a clean shutdown.
+    use tokio::signal::windows::{ctrl_break, ctrl_close, ctrl_logoff, ctrl_shutdown};
+    match (ctrl_break(), ctrl_close(), ctrl_logoff(), ctrl_shutdown()) {
+        (Ok(mut brk), Ok(mut close), Ok(mut logoff), Ok(mut shutdown)) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = brk.recv() => {}
+                _ = close.recv() => {}
+                _ = logoff.recv() => {}
+                _ = shutdown.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -74,6 +74,8 @@ pub fn place(fx: &Fixture, rel: &str, shape: &Shape, n: usize) {
             std::fs::create_dir_all(link.parent().unwrap()).unwrap();
             #[cfg(unix)]
             std::os::unix::fs::symlink(&target, &link).unwrap();
+            #[cfg(windows)]
+            std::os::windows::fs::symlink_file(&target, &link).unwrap();
         }
     }
 }

@@ -2,7 +2,7 @@
 //! undo) lives in the `headroom-install` crate so the desktop app shares it; this module only
 //! maps flags to a [`Request`], prints, and picks exit codes.
 
-mod signals;
+pub(crate) mod signals;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;

@@ -156,14 +156,6 @@ pub fn ensure_proxy(
             ),
         }
     }
-    if cfg!(not(unix)) {
-        // Lease liveness and the port lock need process probes this build does not have here;
-        // a proxy that could never tell when to exit would be an orphan by design.
-        return Err(user_error(
-            format!("no Headroom proxy runs on port {port}, and this platform cannot start a session proxy yet"),
-            Some("start one in another terminal with `headroom proxy`, or install one with `headroom install apply`"),
-        ));
-    }
     state.write_lease(label, vec![holder])?;
     if let Err(err) = start_ephemeral(workspace, &state, port, runtime) {
         let _ = std::fs::remove_file(state.leases_dir().join(format!("{}.json", holder.pid)));
@@ -280,6 +272,15 @@ fn start_ephemeral(workspace: &Path, state: &PortState, port: u16, runtime: Runt
             }
         );
         command.env(target, value);
+    }
+    #[cfg(windows)]
+    {
+        // The Windows counterpart of the helper's `setsid`: no console, own process group, so
+        // Ctrl-C and closing the terminal that ran `wrap` do not stop the proxy other tools share.
+        use std::os::windows::process::CommandExt;
+        const DETACHED_PROCESS: u32 = 0x0000_0008;
+        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+        command.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
     }
     for var in [
         "HEADROOM_DEPLOYMENT_PROFILE",

@@ -5,7 +5,7 @@
 //! *and* start time, so a recycled pid never keeps a proxy alive: the proxy polls the leases and
 //! exits once none is live. Because the lease names the tool's own process (on Unix `wrap`
 //! execs into the tool, so they are one process), killing `wrap` with SIGKILL cannot orphan the
-//! proxy. A per-port `flock` serialises "find or start a proxy" against "the proxy decides to
+//! proxy. A per-port file lock serialises "find or start a proxy" against "the proxy decides to
 //! exit", so a second `wrap` either sees a proxy that will stay or starts a fresh one.
 
 use std::fs::{self, File, OpenOptions};
@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
+use headroom_install::sys;
 use serde::{Deserialize, Serialize};
 
 /// `${HEADROOM_WORKSPACE_DIR:-~/.headroom}`.
@@ -30,9 +31,9 @@ pub fn workspace_dir() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".headroom"))
 }
 
-/// A process named so that pid reuse is detected: the start time (clock ticks since boot, from
-/// `/proc/<pid>/stat`) must match too. Where the start time cannot be read it is `None` and
-/// only existence is checked.
+/// A process named so that pid reuse is detected: the start time must match too (clock ticks
+/// since boot from `/proc/<pid>/stat` on Linux; see [`sys::process_start_time`] for macOS and
+/// Windows). Where the start time cannot be read it is `None` and only existence is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessId {
     pub pid: u32,
@@ -45,7 +46,7 @@ impl ProcessId {
         let pid = std::process::id();
         ProcessId {
             pid,
-            start_time: proc_stat(pid).map(|s| s.start_time),
+            start_time: start_time(pid),
         }
     }
 
@@ -54,14 +55,25 @@ impl ProcessId {
         if self.pid == 0 || self.pid > i32::MAX as u32 {
             return false;
         }
-        match proc_stat(self.pid) {
-            Some(stat) => {
+        if cfg!(target_os = "linux") {
+            // One read gives state and start time together.
+            return proc_stat(self.pid).is_some_and(|stat| {
                 !matches!(stat.state, 'Z' | 'X' | 'x')
                     && self.start_time.is_none_or(|t| t == stat.start_time)
-            }
-            None if cfg!(target_os = "linux") => false,
-            None => pid_exists(self.pid),
+            });
         }
+        sys::pid_alive(self.pid)
+            && self
+                .start_time
+                .is_none_or(|t| sys::process_start_time(self.pid) == Some(t))
+    }
+}
+
+fn start_time(pid: u32) -> Option<u64> {
+    if cfg!(target_os = "linux") {
+        proc_stat(pid).map(|s| s.start_time)
+    } else {
+        sys::process_start_time(pid)
     }
 }
 
@@ -82,24 +94,6 @@ fn proc_stat(pid: u32) -> Option<ProcStat> {
     let state = fields.next()?.chars().next()?;
     let start_time = fields.nth(18)?.parse().ok()?;
     Some(ProcStat { state, start_time })
-}
-
-#[cfg(unix)]
-fn pid_exists(pid: u32) -> bool {
-    let Some(pid) = rustix::process::Pid::from_raw(pid as i32) else {
-        return false;
-    };
-    match rustix::process::test_kill_process(pid) {
-        Ok(()) => true,
-        // It exists but belongs to someone else.
-        Err(e) => e == rustix::io::Errno::PERM,
-    }
-}
-
-#[cfg(not(unix))]
-fn pid_exists(_pid: u32) -> bool {
-    // Without a cheap probe, assume alive: a proxy that lingers beats one that dies under a tool.
-    true
 }
 
 /// One wrapped tool's claim on the proxy: live while any of `holders` runs.
@@ -230,20 +224,9 @@ pub struct PortLock {
     _file: File,
 }
 
-#[cfg(unix)]
+/// Blocks until the lock is ours (`flock` on Unix, `LockFileEx` on Windows).
 fn lock_exclusive(file: &File) -> std::io::Result<()> {
-    loop {
-        match rustix::fs::flock(file, rustix::fs::FlockOperation::LockExclusive) {
-            Ok(()) => return Ok(()),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-#[cfg(not(unix))]
-fn lock_exclusive(_file: &File) -> std::io::Result<()> {
-    Ok(())
+    sys::lock_file(file, true).map(drop)
 }
 
 pub fn unix_now() -> u64 {
@@ -303,7 +286,7 @@ mod tests {
     fn current_process_is_alive_and_a_reused_pid_is_not() {
         let me = ProcessId::current();
         assert!(me.is_alive());
-        if cfg!(target_os = "linux") {
+        if cfg!(any(target_os = "linux", target_os = "macos", windows)) {
             assert!(me.start_time.is_some());
             let impostor = ProcessId {
                 pid: me.pid,
@@ -323,7 +306,7 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let id = ProcessId {
             pid: child.id(),
-            start_time: proc_stat(child.id()).map(|s| s.start_time),
+            start_time: start_time(child.id()),
         };
         // Not yet reaped: a zombie must already count as dead.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -21,6 +21,9 @@ use anyhow::Result;
 use headroom_install::targets::Tool;
 
 pub use ephemeral::{run as run_wrap_proxy, WrapProxyArgs};
+/// PATH lookup as a shell (Unix) or `cmd.exe` (Windows, `PATHEXT`) would do it; the desktop app
+/// uses it too.
+pub use tools::find_program;
 
 use crate::diagnostics::user_error;
 use ensure::Source;
@@ -204,6 +207,12 @@ fn launch(launch: Launch) -> Result<ExitCode> {
 #[cfg(not(unix))]
 fn launch(launch: Launch) -> Result<ExitCode> {
     use anyhow::Context;
+    use std::sync::atomic::AtomicBool;
+    // Our lease names this process, and Ctrl-C reaches every process on the console: if it
+    // ended us, the shared proxy would go away under a tool that only cancelled a prompt. So
+    // we outlive Ctrl-C/Ctrl-Break and let the tool decide; we exit when it does.
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+    crate::commands::install::signals::install(&INTERRUPTED);
     let mut child = Command::new(&launch.program)
         .args(&launch.args)
         .envs(launch.env)

@@ -154,15 +154,34 @@ fn candidates(dir: &Path, program: &OsStr) -> Vec<PathBuf> {
     vec![dir.join(program)]
 }
 
+/// What `cmd.exe` would run: a name that already ends in a `PATHEXT` extension as is, any other
+/// name with each `PATHEXT` extension in turn. Never the bare name: npm puts an extensionless
+/// shell script (for Git Bash) next to `claude.cmd`, and Windows cannot start that.
 #[cfg(not(unix))]
 fn candidates(dir: &Path, program: &OsStr) -> Vec<PathBuf> {
-    let mut out = vec![dir.join(program)];
-    for ext in [".exe", ".cmd", ".bat"] {
-        let mut name = program.to_os_string();
-        name.push(ext);
-        out.push(dir.join(name));
+    let pathext = std::env::var("PATHEXT")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| ".COM;.EXE;.BAT;.CMD".to_owned());
+    let exts: Vec<String> = pathext
+        .split(';')
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| e.starts_with('.') && e.len() > 1)
+        .collect();
+    let has_ext = Path::new(program)
+        .extension()
+        .and_then(OsStr::to_str)
+        .is_some_and(|e| exts.iter().any(|x| x[1..].eq_ignore_ascii_case(e)));
+    if has_ext {
+        return vec![dir.join(program)];
     }
-    out
+    exts.iter()
+        .map(|ext| {
+            let mut name = program.to_os_string();
+            name.push(ext);
+            dir.join(name)
+        })
+        .collect()
 }
 
 #[cfg(unix)]
@@ -284,7 +303,12 @@ mod tests {
     #[test]
     fn programs_are_found_on_path_only_when_executable() {
         let dir = tempfile::tempdir().unwrap();
-        let tool = dir.path().join("mytool");
+        // Windows finds `mytool` through PATHEXT; Unix needs the exact name.
+        let tool = dir.path().join(if cfg!(windows) {
+            "mytool.cmd"
+        } else {
+            "mytool"
+        });
         std::fs::write(&tool, "#!/bin/sh\n").unwrap();
         let path = std::env::join_paths([dir.path()]).unwrap();
         #[cfg(unix)]
