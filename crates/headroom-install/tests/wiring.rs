@@ -475,3 +475,90 @@ proptest! {
         prop_assert_eq!(user_files(&fx), before);
     }
 }
+
+/// A fake Windows registry behind `[Environment]::Get/SetEnvironmentVariable`, so the
+/// user-environment half of Windows user scope round-trips like the files do.
+fn windows_with_registry(
+    initial: &[(&str, &str)],
+) -> (
+    Fixture,
+    std::sync::Arc<std::sync::Mutex<BTreeMap<String, String>>>,
+) {
+    use headroom_install::{CmdOutput, RecordingRunner};
+    use std::sync::{Arc, Mutex};
+    let reg: Arc<Mutex<BTreeMap<String, String>>> = Arc::new(Mutex::new(
+        initial
+            .iter()
+            .map(|(k, v)| (format!("User/{k}"), v.to_string()))
+            .collect(),
+    ));
+    let r = reg.clone();
+    let runner = RecordingRunner::new().with_hook(move |cmd| {
+        let script = cmd.args.last()?;
+        let args = script.split_once('(')?.1.rsplit_once(')')?.0;
+        // 'NAME', 'value' | $null, 'Scope'   or   'NAME', 'Scope'
+        let parts: Vec<String> = args
+            .split(", ")
+            .map(|p| p.trim_matches('\'').replace("''", "'"))
+            .collect();
+        let mut reg = r.lock().unwrap();
+        let mut out = CmdOutput::ok();
+        if script.contains("SetEnvironmentVariable") {
+            let key = format!("{}/{}", parts[2], parts[0]);
+            if parts[1] == "$null" {
+                reg.remove(&key);
+            } else {
+                reg.insert(key, parts[1].clone());
+            }
+        } else if script.contains("GetEnvironmentVariable") {
+            out.stdout = reg
+                .get(&format!("{}/{}", parts[1], parts[0]))
+                .cloned()
+                .map(|v| v + "\r\n")
+                .unwrap_or_default();
+        } else {
+            return None;
+        }
+        Some(Ok(out))
+    });
+    (Fixture::with_runner(OsKind::Windows, runner), reg)
+}
+
+#[test]
+fn windows_user_scope_sets_and_restores_the_user_environment() {
+    let (fx, reg) = windows_with_registry(&[("OPENAI_API_BASE", "https://corp.example/v1")]);
+    let before_reg = reg.lock().unwrap().clone();
+    let before = user_files(&fx);
+    let p = plan_fresh(&fx, &[(Tool::Aider, Scope::User)], 8787).unwrap();
+    let diff = p.render_diff();
+    assert!(
+        diff.contains("set User environment variable OPENAI_API_BASE=http://127.0.0.1:8787/v1 (was: https://corp.example/v1)"),
+        "{diff}"
+    );
+    let w = wiring::apply(&fx.env, &p).unwrap();
+    {
+        let reg = reg.lock().unwrap();
+        assert_eq!(reg["User/OPENAI_API_BASE"], "http://127.0.0.1:8787/v1");
+        assert_eq!(reg["User/ANTHROPIC_BASE_URL"], "http://127.0.0.1:8787");
+    }
+    wiring::verify(&fx.env, OWNER, &w).unwrap();
+    // A port move rewrites the variables; the recorded previous values stay the user's own.
+    let w = wiring::set_active(&fx.env, OWNER, &w, true, 9000).unwrap();
+    assert_eq!(
+        reg.lock().unwrap()["User/ANTHROPIC_BASE_URL"],
+        "http://127.0.0.1:9000"
+    );
+    // The user changes one of ours meanwhile: unwiring keeps theirs, restores the other.
+    reg.lock().unwrap().insert(
+        "User/ANTHROPIC_BASE_URL".into(),
+        "https://mine.example".into(),
+    );
+    wiring::set_active(&fx.env, OWNER, &w, false, 9000).unwrap();
+    let mut expected = before_reg;
+    expected.insert(
+        "User/ANTHROPIC_BASE_URL".into(),
+        "https://mine.example".into(),
+    );
+    assert_eq!(*reg.lock().unwrap(), expected);
+    assert_eq!(user_files(&fx), before, "PowerShell profiles restored too");
+}
