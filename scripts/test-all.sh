@@ -45,7 +45,7 @@ stage dep-fence scripts/check-dep-fence.sh
 stage build cargo build --locked --workspace --all-targets
 stage clippy cargo clippy --locked --workspace --all-targets -- -D warnings
 stage cross scripts/cross-check.sh
-stage unit-and-e2e cargo test --locked --workspace
+stage unit-and-e2e cargo test --locked --workspace --no-fail-fast
 stage fuzz scripts/fuzz-smoke.sh
 if [[ -x tests/gui/run.sh ]]; then
     stage gui tests/gui/run.sh target/debug/headroom-desktop

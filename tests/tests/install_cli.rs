@@ -307,6 +307,36 @@ fn status_all_lists_profiles_and_json_works() {
     let out = world.run(&["install", "status", "--all"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stdout(&out).contains("No deployment profiles"));
+    // The desktop app's per-tool wiring is mentioned, though it is not a deployment.
+    world.write(
+        ".headroom/wiring/desktop.json",
+        r#"{"schema_version": 1, "desired": {"opencode": "provider", "aider": "user"}, "active": true, "port": 8787}"#,
+    );
+    let out = world.run(&["install", "status", "--all"]);
+    assert!(
+        stdout(&out).contains("Also: the Headroom app (`desktop` wiring) routes Aider (user), OpenCode (provider) to port 8787."),
+        "{}",
+        stdout(&out)
+    );
+    let out = world.run(&["install", "status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("note: the Headroom app"),
+        "{}",
+        stderr(&out)
+    );
+    // A deployment never edits a file the app's wiring holds.
+    let port = free_port().to_string();
+    let out = world.run(&[
+        "install", "apply", "--yes", "--port", &port, "--scope", "provider", "--target", "opencode",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("the Headroom app already routes OpenCode at provider scope"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("hint: "));
     for (p, target) in [("alpha", "claude"), ("beta", "codex")] {
         let port = free_port().to_string();
         let out = world.run(&[

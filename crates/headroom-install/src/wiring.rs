@@ -205,6 +205,24 @@ pub fn support(env: &Environment, tool: Tool, scope: Scope) -> Result<(), String
     Ok(())
 }
 
+/// Every saved wiring state, by owner (unreadable ones are skipped), sorted by owner.
+pub fn owners(env: &Environment) -> Vec<(String, Wiring)> {
+    let Ok(dir) = std::fs::read_dir(env.workspace_dir.join("wiring")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Wiring)> = dir
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let owner = name.strip_suffix(".json")?.to_owned();
+            let w = Wiring::load(env, &owner).ok()?;
+            Some((owner, w))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 /// Owners whose active wiring would share files with a deployment wiring `targets` at
 /// `scope`: the same tool in its own config (provider scope), or any tool in the one shell env
 /// block (user and system scope). Each with the tools concerned.
@@ -213,30 +231,52 @@ pub(crate) fn conflicts(
     scope: Scope,
     targets: &[Tool],
 ) -> Vec<(String, Vec<Tool>)> {
-    let Ok(dir) = std::fs::read_dir(env.workspace_dir.join("wiring")) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for entry in dir.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(owner) = name.strip_suffix(".json") else {
-            continue;
-        };
-        let Ok(w) = Wiring::load(env, owner) else {
-            continue;
-        };
-        let tools: Vec<Tool> = w
-            .desired
-            .iter()
-            .filter(|(t, s)| **s == scope && (scope != Scope::Provider || targets.contains(t)))
-            .map(|(t, _)| *t)
-            .collect();
-        if w.active && !tools.is_empty() && !targets.is_empty() {
-            out.push((owner.to_owned(), tools));
-        }
-    }
-    out.sort();
-    out
+    owners(env)
+        .into_iter()
+        .filter(|(_, w)| w.active && !targets.is_empty())
+        .filter_map(|(owner, w)| {
+            let tools: Vec<Tool> = w
+                .desired
+                .iter()
+                .filter(|(t, s)| **s == scope && (scope != Scope::Provider || targets.contains(t)))
+                .map(|(t, _)| *t)
+                .collect();
+            (!tools.is_empty()).then_some((owner, tools))
+        })
+        .collect()
+}
+
+/// One line about each owner's wiring for `headroom install status`, e.g. "the Headroom app
+/// (`desktop` wiring) routes Claude Code (provider), Aider (user) to port 8787".
+pub fn describe(env: &Environment) -> Vec<String> {
+    owners(env)
+        .into_iter()
+        .filter(|(_, w)| !w.desired.is_empty())
+        .map(|(owner, w)| {
+            let tools: Vec<String> = w
+                .desired
+                .iter()
+                .map(|(t, s)| format!("{} ({s})", t.display_name()))
+                .collect();
+            let who = if owner == "desktop" {
+                "the Headroom app".to_owned()
+            } else {
+                format!("wiring owner `{owner}`")
+            };
+            if w.active {
+                format!(
+                    "{who} (`{owner}` wiring) routes {} to port {}",
+                    tools.join(", "),
+                    w.port
+                )
+            } else {
+                format!(
+                    "{who} (`{owner}` wiring) has {} chosen; routing is off right now",
+                    tools.join(", ")
+                )
+            }
+        })
+        .collect()
 }
 
 /// Plan taking the disk from `current` to `desired` wired at `port` (or to nothing of ours

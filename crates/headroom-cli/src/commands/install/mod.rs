@@ -295,6 +295,9 @@ fn status(env: &Environment, a: StatusArgs) -> anyhow::Result<ExitCode> {
                     if let Some(h) = e.hint {
                         eprintln!("hint: {h}");
                     }
+                    for line in headroom_install::wiring::describe(env) {
+                        eprintln!("note: {line}");
+                    }
                 }
                 return Ok(ExitCode::from(2));
             }
@@ -329,6 +332,9 @@ fn status(env: &Environment, a: StatusArgs) -> anyhow::Result<ExitCode> {
                     yes_no(s.ready)
                 );
             }
+        }
+        for line in headroom_install::wiring::describe(env) {
+            println!("Also: {line}.");
         }
     } else {
         let s = &statuses[0];
