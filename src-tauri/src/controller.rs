@@ -782,6 +782,7 @@ impl Controller {
     pub fn tools(&self) -> Vec<ToolView> {
         let c = self.lock();
         let env = &c.engine.env;
+        let support = wiring::Support::load(env);
         headroom_install::detect_tools(env)
             .into_iter()
             .map(|info| {
@@ -802,7 +803,7 @@ impl Controller {
                             let r = if c.wiring.scope_of(tool) == Some(scope) {
                                 Ok(())
                             } else {
-                                wiring::support(env, tool, scope)
+                                support.check(tool, scope)
                             };
                             ScopeView {
                                 scope,

@@ -161,48 +161,65 @@ impl WiringPlan {
     }
 }
 
-/// Whether `owner` can route `tool` at `scope` on this machine; `Err` is the reason, worded
-/// for a disabled toggle.
+/// Whether `tool` can be routed at `scope` on this machine; `Err` is the reason, worded for a
+/// disabled toggle.
 pub fn support(env: &Environment, tool: Tool, scope: Scope) -> Result<(), String> {
-    if let Some(why) = plan::unsupported_reason(scope, tool) {
-        return Err(why);
+    Support::load(env).check(tool, scope)
+}
+
+/// What [`support`] depends on, read once: a page that asks about every tool and scope reads
+/// each installed manifest once, not once per question.
+pub struct Support {
+    real_root: bool,
+    deployments: Vec<model::Manifest>,
+}
+
+impl Support {
+    pub fn load(env: &Environment) -> Support {
+        Support {
+            real_root: env.root == Path::new("/"),
+            deployments: plan::list_profiles(env)
+                .iter()
+                .filter_map(|p| model::load(&env.manifest_path(p), p).ok().flatten())
+                .collect(),
+        }
     }
-    if tool.env(0).is_empty() && scope != Scope::Provider {
-        return Err(format!(
-            "{} reads no base-URL variable; {}",
-            tool.display_name(),
-            if tool == Tool::Openclaw {
-                "it is wired through its plugin: run `headroom wrap openclaw`"
-            } else {
-                "use provider scope"
+
+    pub fn check(&self, tool: Tool, scope: Scope) -> Result<(), String> {
+        if let Some(why) = plan::unsupported_reason(scope, tool) {
+            return Err(why);
+        }
+        // Deployments accept it (with a note, for `--providers all`); a toggle would do nothing.
+        if tool == Tool::Openclaw {
+            return Err(
+                "OpenClaw reads no base-URL variable; it is wired through its plugin: run `headroom wrap openclaw`"
+                    .to_owned(),
+            );
+        }
+        // System files belong to an administrator's deliberate command, not a toggle in an
+        // app (even one running as root). Tests point `root` elsewhere to exercise the scope.
+        if scope == Scope::System && self.real_root {
+            return Err(format!(
+                "needs administrator rights and edits system files: run `sudo headroom install apply --scope system --providers manual --target {}` in a terminal",
+                tool.name()
+            ));
+        }
+        for m in &self.deployments {
+            let profile = &m.profile;
+            if m.targets.iter().any(|t| t == tool.name()) {
+                return Err(format!(
+                    "routed by the installed deployment `{profile}` ({} scope); change or remove it under Runtime or with `headroom install`",
+                    m.scope
+                ));
             }
-        ));
-    }
-    // System files belong to an administrator's deliberate command, not a toggle in an app
-    // (even one running as root). Tests point `root` elsewhere to exercise the scope.
-    if scope == Scope::System && env.root == Path::new("/") {
-        return Err(format!(
-            "needs administrator rights and edits system files: run `sudo headroom install apply --scope system --providers manual --target {}` in a terminal",
-            tool.name()
-        ));
-    }
-    for profile in plan::list_profiles(env) {
-        let Ok(Some(m)) = model::load(&env.manifest_path(&profile), &profile) else {
-            continue;
-        };
-        if m.targets.iter().any(|t| t == tool.name()) {
-            return Err(format!(
-                "routed by the installed deployment `{profile}` ({} scope); change or remove it under Runtime or with `headroom install`",
-                m.scope
-            ));
+            if scope != Scope::Provider && m.scope == scope && !m.targets.is_empty() {
+                return Err(format!(
+                    "the {scope} env block belongs to the installed deployment `{profile}`; use provider scope, or remove that deployment"
+                ));
+            }
         }
-        if scope != Scope::Provider && m.scope == scope && !m.targets.is_empty() {
-            return Err(format!(
-                "the {scope} env block belongs to the installed deployment `{profile}`; use provider scope, or remove that deployment"
-            ));
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Every saved wiring state, by owner (unreadable ones are skipped), sorted by owner.
@@ -298,12 +315,13 @@ pub fn plan(
         ));
     }
     if active {
+        let support = Support::load(env);
         for (tool, scope) in desired {
             // What is already routed keeps working even if, say, a deployment now targets it.
             if current.active && current.scope_of(*tool) == Some(*scope) {
                 continue;
             }
-            support(env, *tool, *scope).map_err(|why| {
+            support.check(*tool, *scope).map_err(|why| {
                 Error::user(
                     format!(
                         "cannot route {} at {scope} scope: {why}",
