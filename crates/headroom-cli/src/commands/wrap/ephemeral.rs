@@ -121,45 +121,20 @@ async fn serve(state: PortState, args: WrapProxyArgs) -> Result<ExitCode> {
         "wrap proxy ready; exits after the last wrapped tool"
     );
 
-    #[cfg(unix)]
-    let result = {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut hup = signal(SignalKind::hangup())?;
-        let mut tick = tokio::time::interval(POLL);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    if state.live_leases() == 0 {
-                        if let Some(lock) = lock_if_unleased(&state).await? {
-                            break ("no wrapped tool is left", Some(lock));
-                        }
+    let mut stop = StopSignals::install()?;
+    let mut tick = tokio::time::interval(POLL);
+    let (reason, lock) = loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if state.live_leases() == 0 {
+                    if let Some(lock) = lock_if_unleased(&state).await? {
+                        break ("no wrapped tool is left", Some(lock));
                     }
                 }
-                _ = term.recv() => break ("SIGTERM", None),
-                _ = int.recv() => break ("SIGINT", None),
-                _ = hup.recv() => {} // the terminal went away; the tools decide when we go
             }
+            why = stop.next() => break (why, None),
         }
     };
-    #[cfg(not(unix))]
-    let result = {
-        let mut tick = tokio::time::interval(POLL);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    if state.live_leases() == 0 {
-                        if let Some(lock) = lock_if_unleased(&state).await? {
-                            break ("no wrapped tool is left", Some(lock));
-                        }
-                    }
-                }
-                _ = tokio::signal::ctrl_c() => break ("Ctrl-C", None),
-            }
-        }
-    };
-    let (reason, lock) = result;
     tracing::info!(reason, "wrap proxy stopping");
     // Stop serving while holding the lock: a `wrap` waiting on it then finds the port free and
     // starts a fresh proxy instead of leasing one that is going away.
@@ -179,6 +154,55 @@ async fn serve(state: PortState, args: WrapProxyArgs) -> Result<ExitCode> {
     }
     drop(lock);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The signals that end a session proxy early. A hang-up is not one of them: the terminal
+/// went away, and the wrapped tools decide when the proxy goes.
+struct StopSignals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(StopSignals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+                hup: signal(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
+    }
+
+    /// Wait for a stop signal; its name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return "SIGTERM",
+                _ = self.int.recv() => return "SIGINT",
+                _ = self.hup.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            // Without a console to listen on (a detached process), only the leases end us.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            "Ctrl-C"
+        }
+    }
 }
 
 /// Re-check under the lock, so a `wrap` that is writing its lease right now is seen; when no
