@@ -1260,18 +1260,26 @@ pub(crate) mod tests {
             .port()
     }
 
+    /// An app environment for `home` (serving `port` when given) that touches nothing on the
+    /// real machine: the engine sees a fake root and records its commands, no OS autostart.
+    pub(crate) fn test_setup(home: &std::path::Path, port: Option<u16>) -> (Env, Options) {
+        let mut env = Env::for_home(home);
+        env.port_override = port;
+        let opts = Options {
+            os_autostart: false,
+            engine: Some(test_engine(home)),
+            ..Options::default()
+        };
+        (env, opts)
+    }
+
     fn controller(grace_ms: u64) -> (tempfile::TempDir, Arc<Controller>, Arc<Recorder>, u16) {
         let home = tempfile::tempdir().unwrap();
-        let mut env = Env::for_home(home.path());
         let port = free_port();
-        env.port_override = Some(port);
+        let (env, mut opts) = test_setup(home.path(), Some(port));
+        opts.grace = Duration::from_millis(grace_ms);
+        opts.restart_every = Duration::from_millis(0);
         let rec = Arc::new(Recorder::default());
-        let opts = Options {
-            grace: Duration::from_millis(grace_ms),
-            restart_every: Duration::from_millis(0),
-            os_autostart: false,
-            engine: Some(crate::controller::tests::test_engine(home.path())),
-        };
         let c = Controller::new(env, rec.clone(), opts).unwrap();
         (home, c, rec, port)
     }
@@ -1298,18 +1306,8 @@ pub(crate) mod tests {
         let (_h1, a, _r1, port) = controller(15_000);
         a.launch();
         let home = tempfile::tempdir().unwrap();
-        let mut env = Env::for_home(home.path());
-        env.port_override = Some(port);
-        let b = Controller::new(
-            env,
-            Arc::new(Recorder::default()),
-            Options {
-                os_autostart: false,
-                engine: Some(crate::controller::tests::test_engine(home.path())),
-                ..Options::default()
-            },
-        )
-        .unwrap();
+        let (env, opts) = test_setup(home.path(), Some(port));
+        let b = Controller::new(env, Arc::new(Recorder::default()), opts).unwrap();
         b.launch();
         assert_eq!(b.status().mode, Mode::Attached);
         assert!(b.status().running);
@@ -1333,18 +1331,8 @@ pub(crate) mod tests {
             }
         });
         let home = tempfile::tempdir().unwrap();
-        let mut env = Env::for_home(home.path());
-        env.port_override = Some(port);
-        let c = Controller::new(
-            env,
-            Arc::new(Recorder::default()),
-            Options {
-                os_autostart: false,
-                engine: Some(crate::controller::tests::test_engine(home.path())),
-                ..Options::default()
-            },
-        )
-        .unwrap();
+        let (env, opts) = test_setup(home.path(), Some(port));
+        let c = Controller::new(env, Arc::new(Recorder::default()), opts).unwrap();
         c.launch();
         let s = c.status();
         assert_eq!(s.mode, Mode::None);
@@ -1410,16 +1398,11 @@ pub(crate) mod tests {
             }))
             .unwrap();
         let home = tempfile::tempdir().unwrap();
-        let mut env = Env::for_home(home.path());
-        env.port_override = Some(port);
+        let (env, mut opts) = test_setup(home.path(), Some(port));
         let rec = Arc::new(Recorder::default());
         // A huge restart interval keeps the app from taking over before the grace ends.
-        let opts = Options {
-            grace: Duration::from_millis(300),
-            restart_every: Duration::from_secs(3600),
-            os_autostart: false,
-            engine: Some(crate::controller::tests::test_engine(home.path())),
-        };
+        opts.grace = Duration::from_millis(300);
+        opts.restart_every = Duration::from_secs(3600);
         let c = Controller::new(env, rec.clone(), opts).unwrap();
         c.launch();
         c.preview_tool("claude", Some(Scope::Provider)).unwrap();
@@ -1460,10 +1443,9 @@ pub(crate) mod tests {
         let home = tempfile::tempdir().unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let mut env = Env::for_home(home.path());
-        env.port_override = Some(port);
+        let (env, opts) = test_setup(home.path(), Some(port));
         // The crashed run's wiring, through the same engine (apply saves the state file).
-        let engine = crate::controller::tests::test_engine(home.path());
+        let engine = test_engine(home.path());
         let desired = [(Tool::Claude, Scope::Provider)].into();
         let plan = wiring::plan(
             &engine.env,
@@ -1477,16 +1459,7 @@ pub(crate) mod tests {
         wiring::apply(&engine.env, &plan).unwrap();
         let settings = home.path().join(".claude/settings.json");
         assert!(settings.exists());
-        let c = Controller::new(
-            env,
-            Arc::new(Recorder::default()),
-            Options {
-                os_autostart: false,
-                engine: Some(crate::controller::tests::test_engine(home.path())),
-                ..Options::default()
-            },
-        )
-        .unwrap();
+        let c = Controller::new(env, Arc::new(Recorder::default()), opts).unwrap();
         c.launch();
         assert!(
             !settings.exists(),
@@ -1617,9 +1590,8 @@ pub(crate) mod tests {
             }
         });
         let home = tempfile::tempdir().unwrap();
-        let mut env = Env::for_home(home.path());
         let port = free_port();
-        env.port_override = Some(port);
+        let (env, opts) = test_setup(home.path(), Some(port));
         let url = format!("http://127.0.0.1:{up_port}");
         Settings {
             anthropic_url: url.clone(),
@@ -1628,11 +1600,6 @@ pub(crate) mod tests {
         }
         .save(&env)
         .unwrap();
-        let opts = Options {
-            os_autostart: false,
-            engine: Some(test_engine(home.path())),
-            ..Options::default()
-        };
         let c = Controller::new(env, Arc::new(Recorder::default()), opts).unwrap();
         c.launch();
         let in_flight =
@@ -1653,7 +1620,7 @@ pub(crate) mod tests {
     #[test]
     fn changing_the_port_moves_the_proxy_and_the_wiring() {
         let home = tempfile::tempdir().unwrap();
-        let env = Env::for_home(home.path());
+        let (env, opts) = test_setup(home.path(), None);
         let (p1, p2) = (free_port(), free_port());
         Settings {
             port: p1,
@@ -1661,11 +1628,6 @@ pub(crate) mod tests {
         }
         .save(&env)
         .unwrap();
-        let opts = Options {
-            os_autostart: false,
-            engine: Some(test_engine(home.path())),
-            ..Options::default()
-        };
         let c = Controller::new(env, Arc::new(Recorder::default()), opts).unwrap();
         c.launch();
         c.preview_tool("claude", Some(Scope::Provider)).unwrap();

@@ -1,7 +1,6 @@
 //! Commands through Tauri's mock runtime (no display, no D-Bus): the IPC layer the UI uses.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
@@ -9,15 +8,9 @@ use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INV
 use tauri::webview::InvokeRequest;
 use tauri::WebviewWindowBuilder;
 
-use crate::controller::{Controller, Options, Sink, Status};
-use crate::settings::Env;
+use crate::controller::tests::{test_setup, Recorder};
+use crate::controller::Controller;
 use crate::AppInfo;
-
-struct Quiet;
-impl Sink for Quiet {
-    fn status(&self, _: &Status) {}
-    fn notify(&self, _: &str, _: &str) {}
-}
 
 fn invoke(
     webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
@@ -42,13 +35,12 @@ fn invoke(
 #[test]
 fn commands_over_a_fake_home() {
     let home = tempfile::tempdir().unwrap();
-    let mut env = Env::for_home(home.path());
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    env.port_override = Some(port);
+    let (mut env, mut opts) = test_setup(home.path(), Some(port));
     // A fake Claude Code on PATH with an existing config.
     let bin = home.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -65,17 +57,11 @@ fn commands_over_a_fake_home() {
         std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     env.vars.insert("PATH".into(), bin.display().to_string());
-    let mut engine = crate::controller::tests::test_engine(home.path());
+    let engine = opts.engine.as_mut().expect("test engine");
     engine.env.path = vec![bin.clone()];
     // The real `/` as root prefix: system scope then needs administrator rights.
     engine.env.root = "/".into();
-    let opts = Options {
-        grace: Duration::from_secs(15),
-        restart_every: Duration::from_secs(3),
-        os_autostart: false,
-        engine: Some(engine),
-    };
-    let ctl = Controller::new(env, Arc::new(Quiet), opts).unwrap();
+    let ctl = Controller::new(env, Arc::new(Recorder::default()), opts).unwrap();
     ctl.launch();
     let info = AppInfo {
         version: "test",

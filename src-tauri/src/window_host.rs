@@ -360,35 +360,21 @@ fn subscribe<R: Runtime>(app: AppHandle<R>, path: PathBuf) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::{Options, Sink};
-    use crate::settings::Env;
+    use crate::controller::tests::{test_setup, Recorder};
     use std::time::Duration;
-
-    struct Quiet;
-    impl Sink for Quiet {
-        fn status(&self, _: &Status) {}
-        fn notify(&self, _: &str, _: &str) {}
-    }
 
     #[test]
     fn window_child_requests_and_status_events_go_over_a_private_socket() {
         let home = tempfile::tempdir().unwrap();
-        let mut env = Env::for_home(home.path());
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        env.port_override = Some(port);
+        let (env, opts) = test_setup(home.path(), Some(port));
         let state_dir = env.state_dir().to_path_buf();
-        let opts = Options {
-            grace: Duration::from_secs(15),
-            restart_every: Duration::from_secs(3),
-            os_autostart: false,
-            engine: Some(crate::controller::tests::test_engine(home.path())),
-        };
         // Not launched: the requests below need no running proxy.
-        let ctl = Controller::new(env, Arc::new(Quiet), opts).unwrap();
+        let ctl = Controller::new(env, Arc::new(Recorder::default()), opts).unwrap();
         let host = WindowHost::start(&state_dir, ctl.clone()).unwrap();
         let sock = state_dir.join("window.sock");
         let mode = std::fs::metadata(&sock).unwrap().permissions().mode();
