@@ -257,21 +257,12 @@ fn flush_lock(out: &mut String, dropped: &mut usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Options;
-    use std::cell::OnceCell;
+    use crate::router::with_default_ctx;
 
     #[test]
     fn trims_context_and_recomputes_headers() {
         let t = "diff --git a/x.rs b/x.rs\nindex 111..222 100644\n--- a/x.rs\n+++ b/x.rs\n@@ -10,8 +10,8 @@ fn f()\n a\n b\n c\n-d\n+D\n e\n f\n g\n h";
-        let o = Options::default();
-        let k = OnceCell::new();
-        let ctx = Ctx {
-            question: None,
-            options: &o,
-            key: &k,
-            original: t,
-        };
-        let out = compress(t, &ctx).unwrap();
+        let out = with_default_ctx(t, |ctx| compress(t, ctx)).0.unwrap();
         assert!(
             out.starts_with("diff --git a/x.rs b/x.rs\n--- a/x.rs\n+++ b/x.rs\n@@ -12,3 +12,3 @@ fn f()\n c\n-d\n+D\n e\n"),
             "{out}"

@@ -304,8 +304,7 @@ fn looks_like_message(l: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Options;
-    use std::cell::OnceCell;
+    use crate::router::with_default_ctx;
 
     #[test]
     fn collapses_runs_and_keeps_failures() {
@@ -320,15 +319,8 @@ mod tests {
             }
         }
         log.push_str("\nfailures:\n\n---- module::tests::broken stdout ----\nthread 'module::tests::broken' panicked at src/lib.rs:10:9:\nassertion `left == right` failed\n  left: 1\n right: 2\n\nfailures:\n    module::tests::broken\n\ntest result: FAILED. 500 passed; 1 failed; 0 ignored\n");
-        let o = Options::default();
-        let k = OnceCell::new();
-        let ctx = Ctx {
-            question: None,
-            options: &o,
-            key: &k,
-            original: &log,
-        };
-        let out = compress(&log, &ctx).unwrap();
+        let (out, k) = with_default_ctx(&log, |ctx| compress(&log, ctx));
+        let out = out.unwrap();
         for must in [
             "test module::tests::broken ... FAILED",
             "thread 'module::tests::broken' panicked at src/lib.rs:10:9:",
@@ -341,6 +333,6 @@ mod tests {
         assert!(!out.contains('\x1b'));
         assert!(out.contains("more similar lines"));
         assert!(out.len() * 10 < log.len(), "{}", out.len());
-        assert!(out.contains(k.get().unwrap()));
+        assert!(out.contains(k.as_deref().unwrap()));
     }
 }

@@ -52,6 +52,21 @@ pub struct Ctx<'a> {
     pub original: &'a str,
 }
 
+/// Run `f` with a default-options context for `text` (unit tests of the transforms); also
+/// returns the retrieval key if a transform computed one.
+#[cfg(test)]
+pub(crate) fn with_default_ctx<R>(text: &str, f: impl FnOnce(&Ctx) -> R) -> (R, Option<String>) {
+    let options = Options::default();
+    let key = OnceCell::new();
+    let r = f(&Ctx {
+        question: None,
+        options: &options,
+        key: &key,
+        original: text,
+    });
+    (r, key.into_inner())
+}
+
 impl Ctx<'_> {
     pub fn key(&self) -> &str {
         self.key.get_or_init(|| crate::retrieval_key(self.original))
@@ -234,22 +249,14 @@ mod tests {
         log.push_str("test suite::broken ... FAILED\nerror: test failed\n");
         let t = serde_json::json!({"output": log, "metadata": {"exit_code": 101, "duration_seconds": 3.2}})
             .to_string();
-        let o = Options::default();
-        let k = OnceCell::new();
-        let ctx = Ctx {
-            question: None,
-            options: &o,
-            key: &k,
-            original: &t,
-        };
-        let (kind, out) = compress_text(&t, &ctx);
+        let ((kind, out), k) = with_default_ctx(&t, |ctx| compress_text(&t, ctx));
         assert_eq!(kind, ContentKind::Json);
         let out = out.unwrap();
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         let inner = v["output"].as_str().unwrap();
         assert!(inner.contains("test suite::broken ... FAILED"));
         assert!(inner.contains("more similar lines"));
-        assert!(inner.contains(k.get().unwrap()));
+        assert!(inner.contains(k.as_deref().unwrap()));
         assert_eq!(v["metadata"]["exit_code"], 101);
         assert!(out.len() * 4 < t.len());
     }

@@ -164,21 +164,14 @@ pub fn compress_listing(t: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Options;
-    use std::cell::OnceCell;
+    use crate::router::with_default_ctx;
 
     #[test]
     fn groups_hits_and_drops_context() {
         let t = "src/a.rs:12:    let x = y.unwrap();\nsrc/a.rs-13-    more\n--\nsrc/a.rs:40:    let x = y.unwrap();\nsrc/b-c.rs:3:fn main() {}\n";
-        let o = Options::default();
-        let k = OnceCell::new();
-        let ctx = Ctx {
-            question: None,
-            options: &o,
-            key: &k,
-            original: t,
-        };
-        let out = compress_search(t, &ctx).unwrap();
+        let out = with_default_ctx(t, |ctx| compress_search(t, ctx))
+            .0
+            .unwrap();
         assert!(
             out.contains("src/a.rs\n  12,40: let x = y.unwrap();\nsrc/b-c.rs\n  3: fn main() {}\n")
         );
