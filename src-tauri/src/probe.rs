@@ -2,13 +2,12 @@
 //!
 //! Never two proxies on one port: before hosting, the app checks whether a healthy Headroom
 //! already answers there (`/health` with `service == "headroom-proxy"`, not merely an open port)
-//! and attaches to it instead. A tiny blocking HTTP/1.1 client is enough for loopback GETs and
-//! keeps the tray thread free of an async runtime.
+//! and attaches to it instead. The install engine's tiny blocking client (`headroom_install::http`)
+//! is enough for loopback GETs and keeps the tray thread free of an async runtime.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
+use headroom_install::http::{self, GetError};
 use serde_json::Value;
 
 pub const SERVICE_NAME: &str = "headroom-proxy";
@@ -60,55 +59,15 @@ pub fn decide_start(probe: &Probe, port: u16) -> StartDecision {
 }
 
 /// GET `path` on `127.0.0.1:port`; returns the status code and body.
-pub fn get(port: u16, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: headroom-desktop\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    parse_response(&raw)
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))
-}
-
-fn parse_response(raw: &[u8]) -> Option<(u16, String)> {
-    let text = String::from_utf8_lossy(raw);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let status_line = head.lines().next()?;
-    let code: u16 = status_line.split_whitespace().nth(1)?.parse().ok()?;
-    let chunked = head.lines().any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    let body = if chunked {
-        dechunk(body)?
-    } else {
-        body.to_owned()
-    };
-    Some((code, body))
-}
-
-fn dechunk(mut body: &str) -> Option<String> {
-    let mut out = String::new();
-    loop {
-        let (size_line, rest) = body.split_once("\r\n")?;
-        let size = usize::from_str_radix(size_line.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(out);
-        }
-        out.push_str(rest.get(..size)?);
-        body = rest.get(size + 2..)?;
-    }
+pub fn get(port: u16, path: &str, timeout: Duration) -> Result<(u16, String), GetError> {
+    let r = http::get("127.0.0.1", port, path, "headroom-desktop", timeout)?;
+    Ok((r.status, r.text()))
 }
 
 /// Who is on the port?
 pub fn probe(port: u16, timeout: Duration) -> Probe {
     match get(port, "/health", timeout) {
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Probe::Free,
+        Err(GetError::Refused) => Probe::Free,
         Err(e) => Probe::Foreign(format!("no valid HTTP answer: {e}")),
         Ok((code, body)) => match serde_json::from_str::<Value>(&body) {
             Ok(v) if v.get("service").and_then(Value::as_str) == Some(SERVICE_NAME) => {
@@ -130,6 +89,7 @@ pub fn stats(port: u16, timeout: Duration) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
     use std::net::TcpListener;
 
     fn serve_once(response: &'static str) -> u16 {

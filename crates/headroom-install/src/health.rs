@@ -1,7 +1,6 @@
-//! Talking to a local proxy: readiness and identity probes over plain HTTP/1.1 on loopback (no
-//! HTTP client dependency for three GETs), and finding who holds a port when it is not us.
+//! Talking to a local proxy: readiness and identity probes on loopback (through
+//! [`crate::http`]), and finding who holds a port when it is not us.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -9,44 +8,8 @@ use serde_json::Value;
 
 /// `GET http://127.0.0.1:port/path` → (status, parsed JSON body). `None` on any failure.
 pub fn get_json(port: u16, path: &str, timeout: Duration) -> Option<(u16, Value)> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
-    stream.set_read_timeout(Some(timeout)).ok()?;
-    stream.set_write_timeout(Some(timeout)).ok()?;
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(req.as_bytes()).ok()?;
-    let mut buf = Vec::new();
-    stream.take(1 << 20).read_to_end(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let status: u16 = head.split_whitespace().nth(1)?.parse().ok()?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:")
-            && l.to_ascii_lowercase().contains("chunked")
-    });
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    let json = serde_json::from_str(body.trim()).unwrap_or(Value::Null);
-    Some((status, json))
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size_line, after)) = rest.split_once("\r\n") {
-        let size = usize::from_str_radix(size_line.trim(), 16).unwrap_or(0);
-        if size == 0 || after.len() < size {
-            break;
-        }
-        out.push_str(&after[..size]);
-        rest = after[size..].trim_start_matches("\r\n");
-    }
-    out
+    let r = crate::http::get("127.0.0.1", port, path, "headroom-install", timeout).ok()?;
+    Some((r.status, r.json()))
 }
 
 /// `/readyz` answered 200 (or a body that says ready).

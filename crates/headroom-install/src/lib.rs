@@ -30,6 +30,7 @@ pub mod env;
 pub mod error;
 pub mod fsx;
 pub mod health;
+pub mod http;
 pub mod jsonc;
 pub mod model;
 pub mod plan;

@@ -1,12 +1,13 @@
 //! `headroom health`: probe a proxy's `/readyz`, print one line, exit 0 when ready, 1 otherwise.
 //!
-//! Used by the Docker HEALTHCHECK, so it is a tiny blocking HTTP/1.1 client with no runtime:
-//! it must start fast and cannot hang past `--timeout-ms`.
+//! Used by the Docker HEALTHCHECK, so it uses the tiny blocking client
+//! (`headroom_install::http`) with no runtime: it must start fast and cannot hang past
+//! `--timeout-ms`.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use headroom_install::http;
 
 #[derive(Debug, clap::Args)]
 pub struct HealthArgs {
@@ -36,15 +37,16 @@ pub fn run(args: HealthArgs) -> anyhow::Result<ExitCode> {
     } else {
         format!("http://{host}:{}/readyz", args.port)
     };
-    match probe(&host, args.port, timeout) {
-        Ok(Probe { status: 200, body }) => {
-            println!("ready: {url} ({})", describe(&body));
+    match http::get(&host, args.port, "/readyz", "headroom-health", timeout) {
+        Ok(r) if r.status == 200 => {
+            println!("ready: {url} ({})", describe(&r.text()));
             Ok(ExitCode::SUCCESS)
         }
-        Ok(Probe { status, body }) => {
+        Ok(r) => {
             eprintln!(
-                "not ready: {url} answered HTTP {status} ({})",
-                describe(&body)
+                "not ready: {url} answered HTTP {} ({})",
+                r.status,
+                describe(&r.text())
             );
             Ok(ExitCode::from(1))
         }
@@ -53,11 +55,6 @@ pub fn run(args: HealthArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
-}
-
-struct Probe {
-    status: u16,
-    body: String,
 }
 
 fn describe(body: &str) -> String {
@@ -73,110 +70,13 @@ fn describe(body: &str) -> String {
     }
 }
 
-fn probe(host: &str, port: u16, timeout: Duration) -> Result<Probe, String> {
-    let started = Instant::now();
-    let remaining = || {
-        timeout
-            .checked_sub(started.elapsed())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("timed out after {} ms", timeout.as_millis()))
-    };
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
-    let mut last_err = format!("cannot resolve {host}");
-    let mut stream = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, remaining()?) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last_err = format!("cannot connect: {e}"),
-        }
-    }
-    let mut stream = stream.ok_or(last_err)?;
-    let host_header = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let request = format!(
-        "GET /readyz HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: headroom-health\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    );
-    stream
-        .set_write_timeout(Some(remaining()?))
-        .and_then(|_| stream.write_all(request.as_bytes()))
-        .map_err(|e| format!("cannot send the request: {e}"))?;
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        stream
-            .set_read_timeout(Some(remaining()?))
-            .map_err(|e| e.to_string())?;
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                raw.extend_from_slice(&buf[..n]);
-                if raw.len() > 1024 * 1024 {
-                    break;
-                }
-            }
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut =>
-            {
-                return Err(format!("timed out after {} ms", timeout.as_millis()))
-            }
-            Err(e) => return Err(format!("connection failed: {e}")),
-        }
-    }
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .lines()
-        .next()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| "the answer is not HTTP".to_owned())?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:")
-            && l.to_ascii_lowercase().contains("chunked")
-    });
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    Ok(Probe { status, body })
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn dechunks_and_describes() {
-        assert_eq!(
-            dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
-            "hello world"
-        );
+    fn describes() {
+        // (De-chunking is `headroom_install::http`'s, tested there.)
         assert_eq!(
             describe(r#"{"service":"headroom-proxy","version":"0.1.0"}"#),
             "headroom-proxy 0.1.0"
