@@ -235,6 +235,8 @@ pub struct Outcome {
     pub blocks: Vec<BlockReport>,
     /// The request's `stream` / `tools` / `tool_choice`, as far as retrieval cares.
     pub request: RequestFacts,
+    /// The request's `model`, for the savings ledger's per-model breakdown and prices.
+    pub model: Option<String>,
 }
 
 /// Compress the tool outputs inside one request body.
@@ -271,6 +273,7 @@ pub fn compress_request_unguarded(api: Api, body: &[u8], options: &Options) -> O
     let w = walk::walk(api, &root, body, &options.protected_tools);
     let mut out = Outcome {
         request: RequestFacts::of(api, &root, body),
+        model: w.model.clone(),
         ..Outcome::default()
     };
     // A marker nobody can redeem would promise what nobody can deliver: drop nothing then.

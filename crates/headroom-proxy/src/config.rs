@@ -15,7 +15,7 @@ pub const DEFAULT_OPENAI_URL: &str = "https://api.openai.com";
 /// Where Codex sends ChatGPT-authenticated Responses traffic.
 pub const DEFAULT_CHATGPT_URL: &str = "https://chatgpt.com";
 /// The port every tool's integration points at unless told otherwise.
-pub const DEFAULT_PORT: u16 = 8787;
+pub const DEFAULT_PORT: u16 = headroom_protocol::DEFAULT_PORT;
 
 /// How aggressively compression may touch earlier turns (passed through to the compressor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -50,31 +50,7 @@ impl std::str::FromStr for Mode {
     }
 }
 
-/// Which install/desktop deployment launched this proxy; echoed in `/health.deployment`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Deployment {
-    pub profile: Option<String>,
-    pub preset: Option<String>,
-    pub runtime: Option<String>,
-    pub supervisor: Option<String>,
-    pub scope: Option<String>,
-}
-
-impl Deployment {
-    /// Read `HEADROOM_DEPLOYMENT_{PROFILE,PRESET,RUNTIME,SUPERVISOR,SCOPE}`; `None` when all are
-    /// unset or empty (a plain `headroom proxy` is not a deployment).
-    pub fn from_env() -> Option<Deployment> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let d = Deployment {
-            profile: var("HEADROOM_DEPLOYMENT_PROFILE"),
-            preset: var("HEADROOM_DEPLOYMENT_PRESET"),
-            runtime: var("HEADROOM_DEPLOYMENT_RUNTIME"),
-            supervisor: var("HEADROOM_DEPLOYMENT_SUPERVISOR"),
-            scope: var("HEADROOM_DEPLOYMENT_SCOPE"),
-        };
-        (d != Deployment::default()).then_some(d)
-    }
-}
+pub use headroom_protocol::Deployment;
 
 /// Everything [`crate::start`] needs. Fields are public so callers use struct-update syntax:
 /// `Config { port: 0, ..Config::default() }`.
@@ -111,6 +87,9 @@ pub struct Config {
     pub response_timeout: Duration,
     /// Largest request body the proxy buffers to compress; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Where the savings ledger lives (`<workspace>/savings`); `None` keeps savings in memory
+    /// only. Every proxy pointed at the same directory adds to the same totals.
+    pub ledger_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -129,6 +108,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(600),
             max_body_bytes: 100 * 1024 * 1024,
+            ledger_dir: None,
         }
     }
 }

@@ -136,6 +136,18 @@ pub(crate) async fn forward(
                     outcome.tokens_after,
                     rewritten,
                 );
+                shared.ledger.record(&crate::ledger::Entry {
+                    provider: provider.as_str(),
+                    model: outcome.model.as_deref(),
+                    client: crate::ledger::client_of(
+                        parts
+                            .headers
+                            .get(http::header::USER_AGENT)
+                            .and_then(|v| v.to_str().ok()),
+                    ),
+                    before: outcome.tokens_before,
+                    after: outcome.tokens_after,
+                });
                 shared.retained.insert_all(outcome.retained);
                 tokens = Some(TokenHeaders {
                     before: outcome.tokens_before,

@@ -22,7 +22,9 @@
 //!   [`RetainedStore`] keeps what it dropped, for retrieval.
 //! * `retrieval_tool` — offers `headroom_retrieve` when compression dropped something and
 //!   answers the model's calls to it (`retrieval_stream` for SSE); `POST /v1/retrieve`.
-//! * `ops` — `/livez`, `/readyz`, `/health`, `/stats`, `/metrics`, `POST /stats/reset`.
+//! * `ops` — `/livez`, `/readyz`, `/health`, `/stats`, `/stats/history`, `/metrics`,
+//!   `POST /stats/reset`, serialised from the `headroom-protocol` types every consumer reads;
+//!   `ledger` keeps the savings on disk across restarts and processes.
 //! * `upstream` — the hyper client (plain HTTP eagerly, rustls lazily); `reply` — responses
 //!   the proxy writes itself, shaped like each provider's own errors.
 
@@ -30,6 +32,7 @@ mod config;
 mod error;
 mod forward;
 mod headers;
+mod ledger;
 mod ops;
 mod optimize;
 mod relay;
@@ -47,11 +50,12 @@ pub use config::{
     DEFAULT_PORT,
 };
 pub use error::Error;
+pub use headroom_protocol::ProviderStats;
 pub use retrieve::RetainedStore;
 pub use route::Provider;
 pub use server::{start, ProxyHandle};
-pub use stats::{ProviderStats, StatsSnapshot};
+pub use stats::StatsSnapshot;
 
 /// The `service` field of `/health`, `/livez` and `/readyz`; `wrap` uses it to recognise a
 /// running Headroom (an open port alone proves nothing).
-pub const SERVICE_NAME: &str = "headroom-proxy";
+pub const SERVICE_NAME: &str = headroom_protocol::SERVICE;

@@ -9,8 +9,13 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use headroom_protocol::{
+    ByProvider, ByteCounts, Check, Health, HealthConfig, Providers, RequestCounts, RetainedCounts,
+    Stats, TokenCounts, Upstreams, SERVICE,
+};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use serde_json::{json, Map, Value};
+use serde_json::json;
+use std::collections::BTreeMap;
 
 use crate::headers;
 use crate::reply;
@@ -18,7 +23,6 @@ use crate::server::Shared;
 use crate::stats::prometheus;
 use crate::upstream::Body;
 
-pub(crate) const SERVICE: &str = "headroom-proxy";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const PROBE_TTL: Duration = Duration::from_secs(30);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -43,7 +47,7 @@ pub(crate) fn livez(shared: &Shared) -> Response<Body> {
 
 pub(crate) async fn readyz(shared: &Shared) -> Response<Body> {
     let payload = payload(shared).await;
-    let status = if payload["ready"] == Value::Bool(true) {
+    let status = if payload.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -59,67 +63,86 @@ pub(crate) async fn health(
     let mut payload = payload(shared).await;
     if is_local_admin(peer, headers) {
         let c = &shared.config;
-        payload["config"] = json!({
-            "pid": std::process::id(),
-            "host": c.host,
-            "port": shared.local_addr.port(),
-            "upstreams": {
-                "anthropic": shared.upstreams.anthropic.url,
-                "openai": shared.upstreams.openai.url,
-                "chatgpt": shared.upstreams.chatgpt.url,
+        payload.config = Some(HealthConfig {
+            pid: std::process::id(),
+            host: c.host.clone(),
+            port: shared.local_addr.port(),
+            upstreams: Upstreams {
+                anthropic: shared.upstreams.anthropic.url.clone(),
+                openai: shared.upstreams.openai.url.clone(),
+                chatgpt: shared.upstreams.chatgpt.url.clone(),
             },
-            "optimize": c.optimize,
-            "mode": c.mode.as_str(),
-            "exact_tokens": c.exact_tokens,
-            "check_upstream": c.check_upstream,
+            optimize: c.optimize,
+            mode: c.mode.as_str().to_owned(),
+            exact_tokens: c.exact_tokens,
+            check_upstream: c.check_upstream,
         });
     }
     reply::json(StatusCode::OK, &payload)
 }
 
-async fn payload(shared: &Shared) -> Value {
+async fn payload(shared: &Shared) -> Health {
     let draining = shared.draining.load(Ordering::SeqCst);
-    let mut checks = Map::new();
+    let mut checks = BTreeMap::new();
     checks.insert(
-        "startup".into(),
-        json!({"enabled": true, "ready": true, "status": "healthy"}),
+        "startup".to_owned(),
+        Check {
+            enabled: true,
+            ready: true,
+            status: "healthy".into(),
+            ..Check::default()
+        },
     );
     checks.insert(
-        "accepting".into(),
-        json!({
-            "enabled": true,
-            "ready": !draining,
-            "status": if draining { "unhealthy" } else { "healthy" },
-            "draining": draining,
-        }),
+        "accepting".to_owned(),
+        Check {
+            enabled: true,
+            ready: !draining,
+            status: if draining { "unhealthy" } else { "healthy" }.into(),
+            draining: Some(draining),
+            ..Check::default()
+        },
     );
-    let upstream_url = shared.upstreams.anthropic.url.clone();
+    let url = Some(shared.upstreams.anthropic.url.clone());
     let upstream = if shared.config.check_upstream {
         match probe(shared).await {
-            Ok(()) => {
-                json!({"enabled": true, "ready": true, "status": "healthy", "url": upstream_url})
-            }
-            Err(e) => {
-                json!({"enabled": true, "ready": false, "status": "unhealthy", "url": upstream_url, "error": e})
-            }
+            Ok(()) => Check {
+                enabled: true,
+                ready: true,
+                status: "healthy".into(),
+                url,
+                ..Check::default()
+            },
+            Err(e) => Check {
+                enabled: true,
+                ready: false,
+                status: "unhealthy".into(),
+                url,
+                error: Some(e),
+                ..Check::default()
+            },
         }
     } else {
-        json!({"enabled": false, "ready": true, "status": "disabled", "url": upstream_url})
+        Check {
+            enabled: false,
+            ready: true,
+            status: "disabled".into(),
+            url,
+            ..Check::default()
+        }
     };
-    checks.insert("upstream".into(), upstream);
-    let ready = checks.values().all(|c| c["ready"] == Value::Bool(true));
-    let mut out = json!({
-        "service": SERVICE,
-        "status": if ready { "healthy" } else { "unhealthy" },
-        "ready": ready,
-        "version": VERSION,
-        "uptime_seconds": round3(shared.uptime()),
-        "checks": checks,
-    });
-    if let Some(d) = &shared.deployment {
-        out["deployment"] = serde_json::to_value(d).unwrap_or(Value::Null);
+    checks.insert("upstream".to_owned(), upstream);
+    let ready = checks.values().all(|c| c.ready);
+    Health {
+        service: SERVICE.to_owned(),
+        status: if ready { "healthy" } else { "unhealthy" }.to_owned(),
+        ready,
+        version: VERSION.to_owned(),
+        uptime_seconds: round3(shared.uptime()),
+        checks,
+        deployment: shared.deployment.clone(),
+        config: None,
     }
-    out
 }
 
 /// HEAD the Anthropic base URL; any HTTP answer counts as reachable. Cached for 30 s and
@@ -157,44 +180,81 @@ pub(crate) fn stats(shared: &Shared) -> Response<Body> {
             round3(saved as f64 * 100.0 / before as f64)
         }
     };
-    reply::json(
-        StatusCode::OK,
-        &json!({
-            "service": SERVICE,
-            "uptime_seconds": round3(s.uptime_seconds),
-            "optimize": shared.config.optimize,
-            "mode": shared.config.mode.as_str(),
-            "requests": {
-                "total": s.total.requests,
-                "failed": s.total.errors,
-                "compressed": s.total.compressed_requests,
-                "by_provider": {
-                    "anthropic": s.anthropic.requests,
-                    "openai": s.openai.requests,
-                },
+    let mut savings = shared.ledger.savings();
+    for p in [
+        &mut savings.today,
+        &mut savings.last_7_days,
+        &mut savings.lifetime,
+    ] {
+        p.cost_saved_usd = round6(p.cost_saved_usd);
+    }
+    let doc = Stats {
+        service: SERVICE.to_owned(),
+        uptime_seconds: round3(s.uptime_seconds),
+        optimize: shared.config.optimize,
+        mode: shared.config.mode.as_str().to_owned(),
+        requests: RequestCounts {
+            total: s.total.requests,
+            failed: s.total.errors,
+            compressed: s.total.compressed_requests,
+            by_provider: ByProvider {
+                anthropic: s.anthropic.requests,
+                openai: s.openai.requests,
             },
-            "tokens": {
-                "before": s.total.tokens_before,
-                "after": s.total.tokens_after,
-                "saved": s.total.tokens_saved,
-                "savings_percent": pct(s.total.tokens_before, s.total.tokens_saved),
-            },
-            "bytes": {
-                "received": s.total.request_bytes,
-                "forwarded": s.total.forwarded_bytes,
-                "responses": s.total.response_bytes,
-            },
-            "providers": {
-                "anthropic": s.anthropic,
-                "openai": s.openai,
-            },
-            "retained": {
-                "entries": shared.retained.len(),
-                "retrievals": shared.retained.lookups(),
-                "followup_requests": shared.retained.followups(),
-            },
-        }),
-    )
+        },
+        tokens: TokenCounts {
+            before: s.total.tokens_before,
+            after: s.total.tokens_after,
+            saved: s.total.tokens_saved,
+            savings_percent: pct(s.total.tokens_before, s.total.tokens_saved),
+        },
+        bytes: ByteCounts {
+            received: s.total.request_bytes,
+            forwarded: s.total.forwarded_bytes,
+            responses: s.total.response_bytes,
+        },
+        providers: Providers {
+            anthropic: s.anthropic,
+            openai: s.openai,
+        },
+        retained: RetainedCounts {
+            entries: shared.retained.len() as u64,
+            retrievals: shared.retained.lookups(),
+            followup_requests: shared.retained.followups(),
+        },
+        savings,
+    };
+    reply::json(StatusCode::OK, &doc)
+}
+
+/// `GET /stats/history?days=N` (default 30, at most a year), from the savings ledger.
+pub(crate) fn history(shared: &Shared, query: Option<&str>) -> Response<Body> {
+    let days = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|kv| kv.strip_prefix("days="))
+        .map(|v| v.parse::<usize>());
+    let days = match days {
+        None => 30,
+        Some(Ok(n)) if (1..=crate::ledger::MAX_HISTORY_DAYS).contains(&n) => n,
+        Some(_) => {
+            return reply::json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({
+                    "error": format!("days must be a number from 1 to {}", crate::ledger::MAX_HISTORY_DAYS)
+                }),
+            )
+        }
+    };
+    let mut h = shared.ledger.history(days);
+    for d in &mut h.days {
+        d.total.cost_saved_usd = round6(d.total.cost_saved_usd);
+        for r in &mut d.rows {
+            r.period.cost_saved_usd = round6(r.period.cost_saved_usd);
+        }
+    }
+    h.lifetime.cost_saved_usd = round6(h.lifetime.cost_saved_usd);
+    reply::json(StatusCode::OK, &h)
 }
 
 pub(crate) fn metrics(shared: &Shared) -> Response<Body> {
@@ -212,6 +272,10 @@ pub(crate) fn reset(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> R
     }
     shared.stats.reset();
     reply::json(StatusCode::OK, &json!({"status": "reset"}))
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
 }
 
 fn round3(x: f64) -> f64 {

@@ -40,6 +40,7 @@ pub(crate) struct Shared {
     pub(crate) upstreams: Upstreams,
     pub(crate) upstream: Upstream,
     pub(crate) stats: Stats,
+    pub(crate) ledger: crate::ledger::Ledger,
     pub(crate) retained: RetainedStore,
     pub(crate) compress_options: Arc<headroom_compress::Options>,
     pub(crate) deployment: Option<Deployment>,
@@ -154,12 +155,14 @@ pub async fn start(config: Config) -> Result<ProxyHandle, Error> {
         .clone()
         .filter(|d| *d != Deployment::default())
         .or_else(Deployment::from_env);
+    let ledger = crate::ledger::Ledger::open(config.ledger_dir.clone());
     let shared = Arc::new(Shared {
         upstream: Upstream::new(config.connect_timeout),
         compress_options: crate::optimize::options(&config),
         config,
         upstreams,
         stats: Stats::default(),
+        ledger,
         retained: RetainedStore::default(),
         deployment,
         started: Instant::now(),
@@ -280,6 +283,7 @@ async fn dispatch(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>)
         ("/readyz", true, _) => ops::readyz(&shared).await,
         ("/health", true, _) => ops::health(&shared, peer, req.headers()).await,
         ("/stats", true, _) => ops::stats(&shared),
+        ("/stats/history", true, _) => ops::history(&shared, req.uri().query()),
         ("/metrics", true, _) => ops::metrics(&shared),
         ("/stats/reset", _, true) => ops::reset(&shared, peer, req.headers()),
         ("/v1/retrieve", _, true) => retrieval_tool::endpoint(&shared, peer, req).await,

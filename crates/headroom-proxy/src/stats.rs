@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use headroom_protocol::ProviderStats;
 use serde::Serialize;
 
 use crate::route::Provider;
@@ -56,31 +57,6 @@ impl Counters {
             c.store(0, Relaxed);
         }
     }
-}
-
-/// Counters for one provider (or the total), as served by `/stats`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ProviderStats {
-    /// Requests proxied (operational routes are not counted).
-    pub requests: u64,
-    /// Requests the proxy could not complete: upstream unreachable or timed out, body too
-    /// large, or the stream failed mid-way.
-    pub errors: u64,
-    /// Upstream answers with a 4xx / 5xx status (relayed verbatim).
-    pub upstream_4xx: u64,
-    pub upstream_5xx: u64,
-    /// Request body bytes received from clients.
-    pub request_bytes: u64,
-    /// Request body bytes sent upstream (smaller than `request_bytes` when compression ran).
-    pub forwarded_bytes: u64,
-    /// Response body bytes relayed back to clients.
-    pub response_bytes: u64,
-    /// Requests whose body the compressor rewrote.
-    pub compressed_requests: u64,
-    /// Token counts reported by the compressor, summed over requests it examined.
-    pub tokens_before: u64,
-    pub tokens_after: u64,
-    pub tokens_saved: u64,
 }
 
 /// A point-in-time copy of all counters.
