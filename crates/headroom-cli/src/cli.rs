@@ -22,6 +22,8 @@ pub enum Command {
     Proxy(commands::proxy::ProxyArgs),
     /// Probe a running proxy's /readyz and exit 0 when ready, 1 otherwise
     Health(commands::health::HealthArgs),
+    /// Show what Headroom saved: today, the last days, lifetime (from the running proxy)
+    Stats(commands::stats::StatsArgs),
     /// Run a coding tool through Headroom
     Wrap(commands::wrap::WrapArgs),
     /// Undo per-tool wiring that `wrap` made

@@ -21,6 +21,8 @@ fn headroom(home: &FakeHome) -> Command {
         "OPENAI_TARGET_API_URL",
         "HEADROOM_LOG",
         "RUST_LOG",
+        "HEADROOM_WORKSPACE_DIR",
+        "HEADROOM_LEDGER",
     ] {
         cmd.env_remove(var);
     }

@@ -52,6 +52,31 @@ impl std::str::FromStr for Mode {
 
 pub use headroom_protocol::Deployment;
 
+/// Where the CLI's proxies (`headroom proxy`, `wrap`'s session proxy, a deployment's agent)
+/// keep the savings ledger: `${HEADROOM_WORKSPACE_DIR:-~/.headroom}/savings`, or `None` when
+/// `HEADROOM_LEDGER` is `0`/`off`/`false`/`no` or no home directory is known.
+pub fn ledger_dir_from_env() -> Option<std::path::PathBuf> {
+    use headroom_protocol::env;
+    let off = std::env::var(env::LEDGER).is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "0" | "off" | "false" | "no"
+        )
+    });
+    if off {
+        return None;
+    }
+    let workspace = std::env::var_os(env::WORKSPACE_DIR)
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
+                .filter(|h| !h.is_empty())
+                .map(|h| std::path::PathBuf::from(h).join(".headroom"))
+        })?;
+    Some(workspace.join("savings"))
+}
+
 /// Everything [`crate::start`] needs. Fields are public so callers use struct-update syntax:
 /// `Config { port: 0, ..Config::default() }`.
 #[derive(Debug, Clone)]

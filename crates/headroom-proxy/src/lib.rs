@@ -46,8 +46,8 @@ mod stats;
 mod upstream;
 
 pub use config::{
-    Config, Deployment, Mode, DEFAULT_ANTHROPIC_URL, DEFAULT_CHATGPT_URL, DEFAULT_OPENAI_URL,
-    DEFAULT_PORT,
+    ledger_dir_from_env, Config, Deployment, Mode, DEFAULT_ANTHROPIC_URL, DEFAULT_CHATGPT_URL,
+    DEFAULT_OPENAI_URL, DEFAULT_PORT,
 };
 pub use error::Error;
 pub use headroom_protocol::ProviderStats;

@@ -58,15 +58,9 @@ pub fn run(args: HealthArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn describe(body: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(v) => {
-            let service = v["service"].as_str().unwrap_or("unknown service");
-            match v["version"].as_str() {
-                Some(version) => format!("{service} {version}"),
-                None => service.to_owned(),
-            }
-        }
-        Err(_) => "not a Headroom health response".to_owned(),
+    match headroom_protocol::Health::parse(body.as_bytes()) {
+        Some(h) => format!("{} {}", h.service, h.version),
+        None => "not a Headroom health response".to_owned(),
     }
 }
 
@@ -78,7 +72,9 @@ mod tests {
     fn describes() {
         // (De-chunking is `headroom_install::http`'s, tested there.)
         assert_eq!(
-            describe(r#"{"service":"headroom-proxy","version":"0.1.0"}"#),
+            describe(
+                r#"{"service":"headroom-proxy","status":"healthy","ready":true,"version":"0.1.0","uptime_seconds":1}"#
+            ),
             "headroom-proxy 0.1.0"
         );
         assert_eq!(describe("<html>"), "not a Headroom health response");

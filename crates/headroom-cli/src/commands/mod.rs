@@ -3,6 +3,7 @@
 pub mod health;
 pub mod install;
 pub mod proxy;
+pub mod stats;
 pub mod wrap;
 
 use std::process::ExitCode;
@@ -17,5 +18,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unwrap(args) => wrap::run_unwrap(args),
         Command::WrapProxy(args) => wrap::run_wrap_proxy(args),
         Command::Install(args) => install::run(args),
+        Command::Stats(args) => stats::run(args),
     }
 }

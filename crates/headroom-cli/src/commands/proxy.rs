@@ -76,6 +76,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         exact_tokens: args.exact_tokens,
         check_upstream: args.check_upstream,
         deployment: None,
+        ledger_dir: headroom_proxy::ledger_dir_from_env(),
         ..Config::default()
     };
     let runtime = runtime().context("cannot start the async runtime")?;

@@ -73,6 +73,7 @@ fn proxy_config(port: u16) -> headroom_proxy::Config {
     let mut config = headroom_proxy::Config {
         host: "127.0.0.1".to_owned(),
         port,
+        ledger_dir: headroom_proxy::ledger_dir_from_env(),
         ..headroom_proxy::Config::default()
     };
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
