@@ -12,6 +12,20 @@ pub fn invoked_as_cli(argv0: &std::ffi::OsStr) -> bool {
         .is_some_and(|n| n == "headroom")
 }
 
+/// Should this process run as the CLI? Yes when started as `headroom`, or when the first
+/// argument is one of the CLI's commands (`wrap-proxy`, `install`, `proxy`, ...): the app's own
+/// arguments are flags, never a bare word.
+pub fn is_cli_invocation(args: &[std::ffi::OsString]) -> bool {
+    let Some(argv0) = args.first() else {
+        return false;
+    };
+    invoked_as_cli(argv0)
+        || args
+            .get(1)
+            .and_then(|a| a.to_str())
+            .is_some_and(headroom_cli::is_command)
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ShimStatus {
     pub installed: bool,
@@ -120,6 +134,29 @@ mod tests {
         assert!(invoked_as_cli("/home/u/.local/bin/headroom".as_ref()));
         assert!(invoked_as_cli("headroom".as_ref()));
         assert!(!invoked_as_cli("/usr/bin/headroom-desktop".as_ref()));
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert!(is_cli_invocation(&args(&[
+            "/usr/bin/headroom-desktop",
+            "wrap-proxy",
+            "--port",
+            "1"
+        ])));
+        assert!(is_cli_invocation(&args(&[
+            "/opt/Headroom/headroom-desktop",
+            "install",
+            "agent",
+            "run"
+        ])));
+        assert!(is_cli_invocation(&args(&["/home/u/.local/bin/headroom"])));
+        assert!(!is_cli_invocation(&args(&["/usr/bin/headroom-desktop"])));
+        assert!(!is_cli_invocation(&args(&[
+            "/usr/bin/headroom-desktop",
+            "--minimized"
+        ])));
+        assert!(!is_cli_invocation(&args(&[
+            "/usr/bin/headroom-desktop",
+            "--headroom-window"
+        ])));
     }
 
     #[cfg(unix)]

@@ -19,8 +19,8 @@ use crate::watchdog::{Action, Observation, Watchdog, DEFAULT_GRACE, DEFAULT_REST
 use headroom_install::wiring::{self, Wiring, WiringPlan};
 use headroom_install::Scope;
 
-/// Estimated price used for "money saved": USD per million input tokens.
-pub const USD_PER_MTOK: f64 = 3.0;
+/// Days of savings history the Overview charts.
+const HISTORY_DAYS: u16 = 7;
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 const LOG_LINES: usize = 200;
 /// How long a replaced in-app server may keep serving streams that started before the swap.
@@ -69,16 +69,35 @@ pub struct Status {
     pub deployment: Option<Value>,
     pub checks: Option<Value>,
     pub version: Option<String>,
+    /// Savings from the proxy's ledger (`/stats.savings`): today, the last 7 days and since
+    /// Headroom was first used on this workspace, across restarts and every proxy sharing it.
     pub tokens_saved_total: u64,
     pub tokens_saved_today: u64,
+    pub tokens_saved_week: u64,
     pub money_saved_today_usd: f64,
+    pub money_saved_week_usd: f64,
     pub money_saved_total_usd: f64,
+    /// Requests Headroom examined today (all proxies on the workspace).
+    pub requests_today: u64,
+    /// Requests this proxy served since it started.
     pub requests: u64,
+    /// False when the proxy keeps no ledger: the totals then reset with it.
+    pub savings_persistent: bool,
+    /// One point per day, oldest first, for the Overview's chart.
+    pub history: Vec<DayPoint>,
     pub error: Option<String>,
     pub autostart: bool,
     pub wizard_done: bool,
     pub wired_tools: BTreeMap<Tool, Scope>,
     pub log: Vec<String>,
+}
+
+/// One day of the savings chart.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DayPoint {
+    pub date: String,
+    pub tokens_saved: u64,
+    pub cost_saved_usd: f64,
 }
 
 /// A wiring change waiting for the user's confirmation (the install engine's plan).
@@ -255,10 +274,10 @@ struct Core {
     routing_paused: bool,
     watchdog: Watchdog,
     last_probe: Probe,
-    last_stats: Option<Value>,
+    last_stats: Option<headroom_protocol::Stats>,
+    last_history: Option<headroom_protocol::History>,
     error: Option<String>,
     pending: Option<Pending>,
-    day: (u64, u64),
     autostart: bool,
     log: VecDeque<String>,
     options: Options,
@@ -268,19 +287,14 @@ struct Core {
     draining: Vec<headroom_proxy::ProxyHandle>,
     /// An engine operation is under way: the watchdog must not grab the port meanwhile.
     engine_busy: bool,
+    /// Quit (or a signal) has unwired the tools: no tick may wire them again or notify.
+    shut_down: bool,
 }
 
 pub struct Controller {
     core: Mutex<Core>,
     rt: tokio::runtime::Runtime,
     sink: Arc<dyn Sink>,
-}
-
-fn day_number() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
-        .unwrap_or(0)
 }
 
 fn clock() -> String {
@@ -368,6 +382,7 @@ impl Controller {
             pending_install: None,
             draining: Vec::new(),
             engine_busy: false,
+            shut_down: false,
             watchdog: Watchdog::new(options.grace, options.restart_every),
             env,
             settings,
@@ -378,9 +393,9 @@ impl Controller {
             expected_up: false,
             last_probe: Probe::Free,
             last_stats: None,
+            last_history: None,
             error: None,
             pending: None,
-            day: (day_number(), 0),
             autostart,
             log: VecDeque::new(),
             options,
@@ -405,6 +420,9 @@ impl Controller {
     pub fn launch(&self) {
         {
             let mut c = self.lock();
+            if c.shut_down {
+                return;
+            }
             c.log(format!(
                 "Headroom desktop {} starting",
                 env!("CARGO_PKG_VERSION")
@@ -463,6 +481,7 @@ impl Controller {
             anthropic_url: c.settings.anthropic_url.clone(),
             openai_url: c.settings.openai_url.clone(),
             deployment: Some(c.deployment()),
+            ledger_dir: c.env.ledger_dir(),
             ..headroom_proxy::Config::default()
         };
         let h = self.rt.block_on(headroom_proxy::start(config))?;
@@ -509,14 +528,22 @@ impl Controller {
     pub fn tick(&self) -> Status {
         let port = self.lock().port();
         let found = probe::probe(port, PROBE_TIMEOUT);
-        let stats = if matches!(found, Probe::Headroom(_)) {
-            probe::stats(port, PROBE_TIMEOUT)
+        let (stats, history) = if matches!(found, Probe::Headroom(_)) {
+            (
+                probe::stats(port, PROBE_TIMEOUT),
+                probe::history(port, HISTORY_DAYS, PROBE_TIMEOUT),
+            )
         } else {
-            None
+            (None, None)
         };
         let mut notes: Vec<(&str, String)> = Vec::new();
         let status = {
             let mut c = self.lock();
+            if c.shut_down {
+                // Quit ran while this tick was probing: it unwired the tools and stopped the
+                // proxy on purpose. Neither rewire nor report "stopped unexpectedly".
+                return self.status_of(&mut c);
+            }
             let healthy = found.healthy();
             if matches!(c.mode, Mode::None) && healthy && c.expected_up {
                 c.mode = Mode::Attached;
@@ -530,6 +557,9 @@ impl Controller {
             c.last_probe = found;
             if stats.is_some() {
                 c.last_stats = stats;
+            }
+            if history.is_some() {
+                c.last_history = history;
             }
             for action in verdict.actions {
                 match action {
@@ -594,27 +624,30 @@ impl Controller {
 
     fn status_of(&self, c: &mut Core) -> Status {
         let health = match &c.last_probe {
-            Probe::Headroom(v) => Some(v.clone()),
+            Probe::Headroom(h) => Some(h.as_ref().clone()),
             _ => None,
         };
         let running = c.last_probe.healthy();
-        let total_saved = c
+        let savings = c
             .last_stats
             .as_ref()
-            .and_then(|s| s.pointer("/total/tokens_saved"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        let requests = c
-            .last_stats
+            .map(|s| s.savings.clone())
+            .unwrap_or_default();
+        let requests = c.last_stats.as_ref().map_or(0, |s| s.requests.total);
+        let history = c
+            .last_history
             .as_ref()
-            .and_then(|s| s.pointer("/total/requests"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        let today = day_number();
-        if c.day.0 != today || total_saved < c.day.1 {
-            c.day = (today, if c.day.0 != today { total_saved } else { 0 });
-        }
-        let saved_today = total_saved.saturating_sub(c.day.1);
+            .map(|h| {
+                h.days
+                    .iter()
+                    .map(|d| DayPoint {
+                        date: d.date.clone(),
+                        tokens_saved: d.total.tokens_saved,
+                        cost_saved_usd: d.total.cost_saved_usd,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let routing = if c.wiring.desired.is_empty() {
             "no-tools"
         } else if c.routing_paused {
@@ -651,13 +684,13 @@ impl Controller {
         let mut upstreams = BTreeMap::new();
         upstreams.insert("anthropic", c.settings.anthropic_url.clone());
         upstreams.insert("openai", c.settings.openai_url.clone());
-        if let Some(cfg) = health.as_ref().and_then(|h| h.get("config")) {
-            for (k, key) in [
-                ("anthropic", "anthropic_api_url"),
-                ("openai", "openai_api_url"),
+        if let Some(cfg) = health.as_ref().and_then(|h| h.config.as_ref()) {
+            for (k, u) in [
+                ("anthropic", &cfg.upstreams.anthropic),
+                ("openai", &cfg.upstreams.openai),
             ] {
-                if let Some(u) = cfg.get(key).and_then(Value::as_str) {
-                    upstreams.insert(k, u.to_owned());
+                if !u.is_empty() {
+                    upstreams.insert(k, u.clone());
                 }
             }
         }
@@ -670,22 +703,25 @@ impl Controller {
             expected_up: c.expected_up,
             routing,
             upstreams,
-            uptime_seconds: health
+            uptime_seconds: health.as_ref().map(|h| h.uptime_seconds),
+            deployment: health
                 .as_ref()
-                .and_then(|h| h.get("uptime_seconds"))
-                .and_then(Value::as_f64),
-            deployment: health.as_ref().and_then(|h| h.get("deployment")).cloned(),
-            checks: health.as_ref().and_then(|h| h.get("checks")).cloned(),
-            version: health
+                .and_then(|h| h.deployment.as_ref())
+                .and_then(|d| serde_json::to_value(d).ok()),
+            checks: health
                 .as_ref()
-                .and_then(|h| h.get("version"))
-                .and_then(Value::as_str)
-                .map(String::from),
-            tokens_saved_total: total_saved,
-            tokens_saved_today: saved_today,
-            money_saved_today_usd: saved_today as f64 * USD_PER_MTOK / 1e6,
-            money_saved_total_usd: total_saved as f64 * USD_PER_MTOK / 1e6,
+                .and_then(|h| serde_json::to_value(&h.checks).ok()),
+            version: health.as_ref().map(|h| h.version.clone()),
+            tokens_saved_total: savings.lifetime.tokens_saved,
+            tokens_saved_today: savings.today.tokens_saved,
+            tokens_saved_week: savings.last_7_days.tokens_saved,
+            money_saved_today_usd: savings.today.cost_saved_usd,
+            money_saved_week_usd: savings.last_7_days.cost_saved_usd,
+            money_saved_total_usd: savings.lifetime.cost_saved_usd,
+            requests_today: savings.today.requests,
             requests,
+            savings_persistent: savings.persistent,
+            history,
             error: c.error.clone(),
             autostart: c.autostart,
             wizard_done: c.settings.wizard_done,
@@ -766,6 +802,10 @@ impl Controller {
     /// Before quitting: a proxy that dies with the app must not leave tools wired to it.
     pub fn shutdown(&self) {
         let mut c = self.lock();
+        if c.shut_down {
+            return;
+        }
+        c.shut_down = true;
         if c.mode == Mode::InApp {
             let _ = c.unwire();
         }
@@ -899,9 +939,9 @@ impl Controller {
         if c.mode != Mode::InApp {
             return;
         }
-        let want = serde_json::to_value(c.deployment()).ok();
+        let want = Some(c.deployment());
         let have = match &c.last_probe {
-            Probe::Headroom(v) => v.get("deployment").cloned(),
+            Probe::Headroom(h) => h.deployment.clone(),
             _ => None,
         };
         if want != have {
@@ -1358,6 +1398,148 @@ pub(crate) mod tests {
         c.undo().unwrap();
         assert!(!settings.exists());
         c.shutdown();
+    }
+
+    /// A loopback upstream that answers every request with `200 {}` (enough for the proxy to
+    /// count the request it compressed).
+    fn ok_upstream() -> String {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut s in l.incoming().flatten() {
+                let mut buf = vec![0u8; 1 << 20];
+                let mut got = Vec::new();
+                // Read headers, then the declared body.
+                loop {
+                    let n = s.read(&mut buf).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got);
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if got.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+                );
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    /// POST a request with a 300-row JSON tool output (which the compressor shrinks).
+    fn post_compressible(port: u16) {
+        use std::io::{Read, Write};
+        let rows: Vec<Value> = (0..300)
+            .map(|i| serde_json::json!({"id": i, "name": format!("pkg-{i}"), "version": format!("1.{i}.0"), "license": "MIT"}))
+            .collect();
+        let body = serde_json::json!({
+            "model": "claude-sonnet-4-5", "max_tokens": 10,
+            "tools": [{"name": "Bash", "input_schema": {"type": "object"}}],
+            "messages": [
+                {"role": "user", "content": "list packages"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Bash", "input": {"command": "npm ls --json"}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": serde_json::to_string(&rows).unwrap()}]}
+            ]
+        })
+        .to_string();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nx-api-key: k\r\nuser-agent: claude-cli/2.1.197 (external, cli)\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    /// The app reads the real proxy's `/stats` (no hand-written copy of it): a compressed
+    /// request shows on the next tick, and the same totals come back after a restart.
+    #[test]
+    fn savings_of_the_real_proxy_show_on_the_next_tick_and_survive_a_restart() {
+        let home = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let (env, opts) = test_setup(home.path(), Some(port));
+        let mut settings = Settings::load(&env).unwrap();
+        settings.anthropic_url = ok_upstream();
+        settings.save(&env).unwrap();
+        let c = Controller::new(env.clone(), Arc::new(Recorder::default()), opts).unwrap();
+        c.launch();
+        assert_eq!(c.tick().tokens_saved_today, 0);
+        post_compressible(port);
+        let s = c.tick();
+        assert!(s.tokens_saved_today > 0, "{s:?}");
+        assert!(s.savings_persistent);
+        assert_eq!(s.tokens_saved_total, s.tokens_saved_today);
+        assert_eq!(s.tokens_saved_week, s.tokens_saved_today);
+        assert_eq!(s.requests_today, 1);
+        assert!(s.money_saved_today_usd > 0.0);
+        assert_eq!(s.history.len(), 7);
+        assert_eq!(s.history[6].tokens_saved, s.tokens_saved_today);
+        assert_eq!(s.upstreams["anthropic"], settings.anthropic_url);
+        c.shutdown();
+        drop(c);
+
+        let (_, opts) = test_setup(home.path(), Some(port));
+        let again = Controller::new(env, Arc::new(Recorder::default()), opts).unwrap();
+        again.launch();
+        let s2 = again.tick();
+        assert_eq!(s2.tokens_saved_total, s.tokens_saved_total);
+        assert_eq!(s2.tokens_saved_today, s.tokens_saved_today);
+        again.shutdown();
+    }
+
+    /// Quit racing the supervisor tick (a 1 ms tick here, far tighter than the app's) never
+    /// leaves a tool wired to the stopped proxy and never reports a "stopped unexpectedly".
+    #[test]
+    fn quit_racing_the_tick_never_leaves_tools_wired() {
+        for round in 0..20 {
+            let (h, c, rec, _port) = controller(15_000);
+            c.launch();
+            c.preview_tool("claude", Some(Scope::Provider)).unwrap();
+            c.apply_pending().unwrap();
+            let settings = h.path().join(".claude/settings.json");
+            assert!(settings.exists());
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let ticker = {
+                let (c, stop) = (c.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        c.tick();
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                })
+            };
+            std::thread::sleep(Duration::from_millis(3 + round % 5));
+            c.shutdown();
+            std::thread::sleep(Duration::from_millis(20));
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            ticker.join().unwrap();
+            assert!(
+                !settings.exists(),
+                "round {round}: tools left wired after quit"
+            );
+            let notes = rec.notes.lock().unwrap();
+            assert!(
+                notes.iter().all(|n| !n.contains("stopped")),
+                "round {round}: {notes:?}"
+            );
+        }
     }
 
     #[test]

@@ -261,6 +261,8 @@ pub fn run() -> std::process::ExitCode {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000u64);
 
+    exit_on_signals(controller.clone(), sink.clone(), stop.clone());
+
     #[cfg(target_os = "linux")]
     let state_dir = env.state_dir().to_path_buf();
     let ctl_setup = controller.clone();
@@ -341,6 +343,73 @@ pub fn run() -> std::process::ExitCode {
         _ => {}
     });
     std::process::ExitCode::SUCCESS
+}
+
+/// Fail-open on every exit: SIGTERM (logout, shutdown, `kill`), SIGINT and SIGHUP (the
+/// session or terminal went away) do what Quit does — unwire the tools (the wiring state keeps
+/// the user's choice, so the next start rewires them), stop the in-app proxy — and then exit.
+/// Without this the default action killed the app mid-flight and left Claude Code and Codex
+/// pointed at a dead port.
+fn exit_on_signals<R: Runtime>(
+    controller: Arc<Controller>,
+    sink: Arc<AppSink<R>>,
+    stop: Arc<AtomicBool>,
+) {
+    #[cfg(unix)]
+    {
+        let spawned = std::thread::Builder::new()
+            .name("headroom-signals".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        eprintln!("headroom: signals not handled: {e}");
+                        return;
+                    }
+                };
+                let signal = rt.block_on(async {
+                    use tokio::signal::unix::{signal, SignalKind};
+                    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+                        signal(SignalKind::terminate()),
+                        signal(SignalKind::interrupt()),
+                        signal(SignalKind::hangup()),
+                    ) else {
+                        return None;
+                    };
+                    tokio::select! {
+                        _ = term.recv() => Some("SIGTERM"),
+                        _ = int.recv() => Some("SIGINT"),
+                        _ = hup.recv() => Some("SIGHUP"),
+                    }
+                });
+                let Some(name) = signal else {
+                    eprintln!("headroom: signals not handled");
+                    return;
+                };
+                eprintln!("headroom: {name}: unwiring tools and quitting");
+                stop.store(true, Ordering::SeqCst);
+                controller.shutdown();
+                let app = sink.app.lock().ok().and_then(|a| a.clone());
+                if let Some(app) = app {
+                    // Lets the window child and the event loop close normally.
+                    app.exit(0);
+                    std::thread::sleep(Duration::from_secs(3));
+                }
+                std::process::exit(0);
+            });
+        if let Err(e) = spawned {
+            eprintln!("headroom: signals not handled: {e}");
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        // Windows ends GUI apps at logoff through the event loop (RunEvent::Exit runs Quit's
+        // path); there is no SIGTERM to catch.
+        let _ = (controller, sink, stop);
+    }
 }
 
 #[cfg(test)]

@@ -8,17 +8,17 @@
 use std::time::Duration;
 
 use headroom_install::http::{self, GetError};
-use serde_json::Value;
+use headroom_protocol::{Health, History, Stats};
 
-pub const SERVICE_NAME: &str = "headroom-proxy";
+pub const SERVICE_NAME: &str = headroom_protocol::SERVICE;
 
 /// What answered on the port.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Probe {
     /// Nobody listens.
     Free,
-    /// Headroom answered `/health`; the parsed body.
-    Headroom(Value),
+    /// Headroom answered `/health`; the parsed document.
+    Headroom(Box<Health>),
     /// Something else holds the port (its description for the message).
     Foreign(String),
 }
@@ -26,12 +26,7 @@ pub enum Probe {
 impl Probe {
     pub fn healthy(&self) -> bool {
         match self {
-            Probe::Headroom(v) => {
-                v.get("status")
-                    .and_then(Value::as_str)
-                    .is_none_or(|s| s == "healthy")
-                    && v.get("ready").and_then(Value::as_bool).unwrap_or(true)
-            }
+            Probe::Headroom(h) => h.status == "healthy" && h.ready,
             _ => false,
         }
     }
@@ -69,20 +64,26 @@ pub fn probe(port: u16, timeout: Duration) -> Probe {
     match get(port, "/health", timeout) {
         Err(GetError::Refused) => Probe::Free,
         Err(e) => Probe::Foreign(format!("no valid HTTP answer: {e}")),
-        Ok((code, body)) => match serde_json::from_str::<Value>(&body) {
-            Ok(v) if v.get("service").and_then(Value::as_str) == Some(SERVICE_NAME) => {
-                Probe::Headroom(v)
-            }
+        Ok((code, body)) => match Health::parse(body.as_bytes()) {
+            Some(h) if h.is_headroom() => Probe::Headroom(Box::new(h)),
             _ => Probe::Foreign(format!("HTTP {code} on /health, not Headroom")),
         },
     }
 }
 
-/// Fetch `/stats` as JSON (best effort).
-pub fn stats(port: u16, timeout: Duration) -> Option<Value> {
+/// Fetch `/stats` (best effort).
+pub fn stats(port: u16, timeout: Duration) -> Option<Stats> {
     let (code, body) = get(port, "/stats", timeout).ok()?;
     (code == 200)
-        .then(|| serde_json::from_str(&body).ok())
+        .then(|| Stats::parse(body.as_bytes()))
+        .flatten()
+}
+
+/// Fetch `/stats/history?days=N` (best effort; an older proxy has none).
+pub fn history(port: u16, days: u16, timeout: Duration) -> Option<History> {
+    let (code, body) = get(port, &format!("/stats/history?days={days}"), timeout).ok()?;
+    (code == 200)
+        .then(|| History::parse(body.as_bytes()))
         .flatten()
 }
 
@@ -126,7 +127,7 @@ mod tests {
     #[test]
     fn healthy_headroom_means_attach() {
         let port = serve_once(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"service\":\"headroom-proxy\",\"status\":\"healthy\",\"ready\":true}",
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"service\":\"headroom-proxy\",\"status\":\"healthy\",\"ready\":true,\"version\":\"0\",\"uptime_seconds\":1}",
         );
         let p = probe(port, Duration::from_secs(2));
         assert!(p.healthy());
@@ -136,7 +137,7 @@ mod tests {
     #[test]
     fn chunked_body_is_decoded() {
         let port = serve_once(
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1c\r\n{\"service\":\"headroom-proxy\"}\r\n0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5d\r\n{\"service\":\"headroom-proxy\",\"status\":\"healthy\",\"ready\":true,\"version\":\"0\",\"uptime_seconds\":1}\r\n0\r\n\r\n",
         );
         assert!(matches!(
             probe(port, Duration::from_secs(2)),
@@ -157,7 +158,11 @@ mod tests {
 
     #[test]
     fn unhealthy_headroom_is_not_healthy() {
-        let v = serde_json::json!({"service":"headroom-proxy","status":"unhealthy","ready":false});
-        assert!(!Probe::Headroom(v).healthy());
+        let h = Health {
+            service: SERVICE_NAME.into(),
+            status: "unhealthy".into(),
+            ..Health::default()
+        };
+        assert!(!Probe::Headroom(Box::new(h)).healthy());
     }
 }

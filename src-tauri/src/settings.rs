@@ -71,6 +71,18 @@ impl Env {
         self.workspace.join("desktop")
     }
 
+    /// The savings ledger every Headroom on this workspace shares (`None` when
+    /// `HEADROOM_LEDGER` turns it off), so the app's totals and the CLI's are the same.
+    pub fn ledger_dir(&self) -> Option<PathBuf> {
+        let off = self.var(headroom_protocol::env::LEDGER).is_some_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "0" | "off" | "false" | "no"
+            )
+        });
+        (!off).then(|| self.workspace.join("savings"))
+    }
+
     pub fn var(&self, key: &str) -> Option<&str> {
         self.vars
             .get(key)

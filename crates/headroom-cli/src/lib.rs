@@ -11,6 +11,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// Parse `args` and run the chosen command; never panics on bad input.
+/// Is `word` one of the CLI's commands (hidden ones included)? Lets a binary that is both
+/// the app and the CLI (the desktop app) route `wrap-proxy …` or `install agent run` here.
+pub fn is_command(word: &str) -> bool {
+    use clap::CommandFactory;
+    cli::Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == word || c.get_all_aliases().any(|a| a == word))
+}
+
 pub fn main<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,
