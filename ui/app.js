@@ -55,9 +55,23 @@ function kvRows(table, obj) {
     return;
   }
   for (const [k, v] of Object.entries(obj)) {
-    const text = v && typeof v === "object" ? (v.status || JSON.stringify(v)) : String(v);
+    let text = v && typeof v === "object" ? (v.status || JSON.stringify(v)) : String(v);
+    // A check that is switched off is a choice, not a fault.
+    if (v && typeof v === "object" && v.enabled === false) text = "off (optional)";
     table.append(el("tr", { "data-key": k }, el("th", { text: k }), el("td", { text })));
   }
+}
+
+// Seven bars, one per UTC day, scaled to the best day; the value is in each bar's title.
+function renderChart(days) {
+  const chart = $("#ov-chart");
+  const max = Math.max(1, ...days.map((d) => d.tokens_saved));
+  chart.replaceChildren(...days.map((d) => {
+    const pct = Math.round((d.tokens_saved / max) * 100);
+    const bar = el("div", { class: "bar", title: `${d.date}: ${fmt(d.tokens_saved)} tokens · ${money(d.cost_saved_usd)}` });
+    bar.style.height = `${Math.max(pct, d.tokens_saved > 0 ? 4 : 1)}%`;
+    return el("div", { class: "col" }, bar, el("span", { class: "day", text: d.date.slice(5) }));
+  }));
 }
 
 function modeText(s) {
@@ -77,9 +91,15 @@ function renderStatus(s) {
   $("#ov-summary").textContent = s.summary;
   $("#ov-tokens-today").textContent = fmt(s.tokens_saved_today);
   $("#ov-money-today").textContent = money(s.money_saved_today_usd);
+  $("#ov-tokens-week").textContent = fmt(s.tokens_saved_week);
+  $("#ov-money-week").textContent = money(s.money_saved_week_usd);
   $("#ov-tokens-total").textContent = fmt(s.tokens_saved_total);
   $("#ov-money-total").textContent = money(s.money_saved_total_usd);
-  $("#ov-requests").textContent = fmt(s.requests);
+  $("#ov-requests-today").textContent = fmt(s.requests_today);
+  renderChart(s.history || []);
+  $("#ov-ledger-note").textContent = s.running && !s.savings_persistent
+    ? "This proxy keeps no savings ledger, so these totals reset when it restarts."
+    : "";
   $("#ov-port").textContent = s.port;
   $("#ov-mode").textContent = modeText(s);
   $("#ov-routing").textContent = {
