@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for pkg in headroom-cli headroom-proxy headroom-compress headroom-install; do
+for pkg in headroom-cli headroom-proxy headroom-compress headroom-install headroom-protocol; do
     tree="$(cargo tree --locked -p "$pkg" -e normal,build --prefix none 2>&1)" || {
         echo "dep-fence: cargo tree failed for $pkg:" >&2
         echo "$tree" >&2

@@ -22,7 +22,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export CARGO_TARGET_DIR="${CROSS_TARGET_DIR:-$PWD/target/cross}"
 
 targets=(x86_64-pc-windows-gnu x86_64-apple-darwin)
-headless=(-p headroom-proxy -p headroom-compress -p headroom-install -p headroom-cli -p headroom-testkit)
+headless=(-p headroom-proxy -p headroom-compress -p headroom-install -p headroom-cli -p headroom-testkit -p headroom-protocol)
 
 # (a) Rust std for each target: idempotent, and the only download. Without it nothing here
 # can run, which is the machine's limit, not a defect in the code: say so and skip.
