@@ -30,6 +30,24 @@ function duration(s) {
 }
 const errText = (e) => (e && e.message) || String(e);
 
+// In-app toasts instead of the browser's alert(): the message, then what to do (the
+// "(hint: …)" the app's errors carry), dismissible, gone by themselves after a while.
+function toast(message, kind = "error") {
+  const text = String(message);
+  const m = text.match(/^(.*?)\s*\(hint: (.*)\)\s*$/s);
+  const what = m ? m[1] : text;
+  const hint = m ? m[2] : "";
+  const close = el("button", { class: "toast-close", "aria-label": "Dismiss", text: "×" });
+  const t = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" },
+    el("div", { class: "toast-text", text: what }),
+    hint ? el("div", { class: "toast-hint", text: hint }) : null,
+    close);
+  close.addEventListener("click", () => t.remove());
+  $("#toasts").append(t);
+  setTimeout(() => t.remove(), kind === "error" ? 15000 : 4000);
+}
+const showError = (e) => toast(errText(e), "error");
+
 let status = null;
 
 // ---------- tabs ----------
@@ -125,56 +143,96 @@ function renderStatus(s) {
   $("#rt-pause").textContent = s.routing === "paused" ? "Resume routing" : "Pause routing";
   $("#rt-autostart").checked = s.autostart;
   $("#rt-log").textContent = (s.log || []).join("\n");
-  $("#undo-btn").disabled = false;
+  $("#undo-btn").disabled = !s.can_undo;
+  $("#undo-btn").title = s.can_undo ? "Revert the last routing change" : "Nothing to undo yet";
 }
 
 async function proxy(action) {
   try {
     renderStatus(await invoke("proxy_action", { action }));
   } catch (e) {
-    alert(errText(e));
+    showError(e);
   }
 }
 
 // ---------- tools ----------
 let tools = [];
 
+const CHOICES = [
+  ["off", "Off", "The tool talks to its provider directly."],
+  ["provider", "This tool's settings", "Headroom edits the tool's own config file. Works wherever the tool starts."],
+  ["user", "Shell environment", "Headroom adds variables to your shell startup files. New terminals only."],
+];
+
+// Home-relative paths read better and never wrap mid-word.
+function tidyPath(p) {
+  const home = status && status.home;
+  return home && p && p.startsWith(home + "/") ? "~" + p.slice(home.length) : p;
+}
+
 async function loadTools() {
   try {
     tools = await invoke("list_tools");
   } catch (e) {
-    return alert(errText(e));
+    return showError(e);
   }
-  const body = $("#tools-table tbody");
-  body.replaceChildren();
+  const list = $("#tools-list");
+  list.replaceChildren();
+  if (!tools.some((t) => t.detected)) {
+    list.append(el("p", { class: "hint empty", text: "No supported coding tool was found on this machine. Install Claude Code, Codex, Aider, … and they show up here." }));
+  }
   for (const t of tools) {
-    const found = t.detected
-      ? el("span", { class: "yes", text: "Detected" })
-      : el("span", { class: "no", text: "Not detected" });
-    const where = el("div", { class: "path" });
-    where.append(
-      el("div", { text: t.binary ? "binary: " + t.binary : "binary: not on PATH" }),
-      el("div", { text: t.config ? "config: " + t.config + (t.config_exists ? "" : " (missing)") : "" })
-    );
-    if (t.current) where.append(el("div", { class: "current", text: "points at: " + t.current }));
-    const row = el("tr", { "data-tool": t.name }, el("td", {}, el("b", { text: t.display_name })), el("td", {}, found, where));
-    for (const sv of t.scopes) {
-      const box = el("input", {
-        type: "checkbox",
+    const scopes = Object.fromEntries(t.scopes.map((sv) => [sv.scope, sv]));
+    const current = t.wired === "system" ? "system" : t.wired || "off";
+    const group = el("div", { class: "choices", role: "radiogroup", "aria-label": `How ${t.display_name} is routed` });
+    for (const [scope, label, help] of CHOICES) {
+      const sv = scope === "off" ? { supported: true } : scopes[scope] || { supported: false, reason: "not available" };
+      const radio = el("input", {
+        type: "radio",
+        name: `route-${t.name}`,
         class: "scope-toggle",
         "data-tool": t.name,
-        "data-scope": sv.scope,
+        "data-scope": scope,
         disabled: !sv.supported,
-        title: sv.reason || "",
+        title: sv.reason || help,
       });
-      box.checked = t.wired === sv.scope;
-      box.addEventListener("change", () => toggleScope(t.name, sv.scope, box.checked));
-      const cell = el("td", {}, el("label", { class: "check" }, box, sv.supported ? "" : null));
-      if (!sv.supported) cell.append(el("span", { class: "reason", text: sv.reason }));
-      row.append(cell);
+      radio.checked = current === scope;
+      radio.addEventListener("change", () => {
+        if (radio.checked) toggleScope(t.name, scope === "off" ? null : scope);
+      });
+      group.append(el("label", { class: "choice" + (sv.supported ? "" : " disabled") },
+        radio,
+        el("span", { class: "choice-label", text: label }),
+        el("span", { class: "choice-help", text: sv.supported ? help : sv.reason })));
     }
-    body.append(row);
+    const facts = el("div", { class: "facts" },
+      el("span", { class: t.detected ? "yes" : "no", text: t.detected ? "Installed" : "Not found" }),
+      t.binary ? el("span", { class: "path", text: tidyPath(t.binary) }) : null,
+      t.config ? el("span", { class: "path", text: tidyPath(t.config) + (t.config_exists ? "" : " (not created yet)") }) : null);
+    const card = el("div", { class: "card tool-card", "data-tool": t.name },
+      el("div", { class: "tool-head" }, el("b", { text: t.display_name }), facts),
+      group);
+    if (t.current) card.append(el("div", { class: "current", text: "Sends its API calls to " + t.current }));
+    if (current === "system") card.append(el("div", { class: "hint", text: "Routed for every user of this machine (system scope, set by an administrator)." }));
+    list.append(card);
   }
+}
+
+// What a change does, in plain words, from the file and the lines it adds.
+function summarize(c) {
+  const path = tidyPath(c.path);
+  const added = c.diff.split("\n").filter((l) => l.startsWith("+") && !l.startsWith("+++")).join("\n");
+  const notes = [];
+  if (/ANTHROPIC_BASE_URL/.test(added)) notes.push("Claude Code sends its API calls to Headroom");
+  if (/ENABLE_TOOL_SEARCH/.test(added)) notes.push("keeps Claude Code's tool search on (it switches it off for any non-Anthropic URL, which would make every request carry all MCP tool schemas)");
+  if (/model_provider|model_providers/.test(added)) notes.push("Codex uses a \"headroom\" provider that points at Headroom");
+  if (/OPENAI_(API_)?BASE/.test(added)) notes.push("OpenAI-compatible tools send their API calls to Headroom");
+  if (/"headroom"/.test(added) && /opencode/i.test(path)) notes.push("OpenCode gets a Headroom provider");
+  const verb = c.action === "create" ? "Creates" : c.action === "delete" ? "Deletes" : "Edits";
+  let text = `${verb} ${path}`;
+  if (notes.length) text += ": " + notes.join("; ");
+  else if (c.action !== "create") text += ": takes Headroom's settings back out (your own lines stay)";
+  return text + ".";
 }
 
 function renderDiffs(container, plan) {
@@ -190,7 +248,12 @@ function renderDiffs(container, plan) {
         : line.startsWith("@@") ? "hunk" : "";
       pre.append(el("span", { class: cls, text: line + "\n" }));
     }
-    container.append(el("div", { class: "change", "data-path": c.path }, el("h4", { text: `${c.action}: ${c.path}` }), pre));
+    const what = c.summary
+      ? el("ul", { class: "summary" }, ...c.summary.map((line) => el("li", { text: line })))
+      : el("p", { class: "summary", text: summarize(c) });
+    container.append(el("div", { class: "change", "data-path": c.path },
+      what,
+      el("details", {}, el("summary", { text: c.summary ? "Show every file and command" : "Show the exact edit" }), pre)));
   }
 }
 
@@ -215,18 +278,21 @@ function confirmPlan(plan, title) {
   });
 }
 
-async function toggleScope(tool, scope, on) {
+const SCOPE_WORDS = { provider: "through its own settings", user: "through your shell environment", system: "for every user" };
+
+async function toggleScope(tool, scope) {
   try {
-    const plan = await invoke("preview_tool", { tool, scope: on ? scope : null });
+    const plan = await invoke("preview_tool", { tool, scope });
     const t = tools.find((x) => x.name === tool);
-    const ok = await confirmPlan(plan, `${on ? "Route" : "Stop routing"} ${t ? t.display_name : tool}${on ? " (" + scope + " scope)" : ""}`);
+    const name = t ? t.display_name : tool;
+    const ok = await confirmPlan(plan, scope ? `Route ${name} ${SCOPE_WORDS[scope] || ""}` : `Stop routing ${name}`);
     if (ok) {
       renderStatus(await invoke("apply_pending"));
     } else {
       await invoke("cancel_pending");
     }
   } catch (e) {
-    alert(errText(e));
+    showError(e);
   }
   loadTools();
 }
@@ -235,7 +301,7 @@ async function undo() {
   try {
     renderStatus(await invoke("undo_wiring"));
   } catch (e) {
-    alert(errText(e));
+    showError(e);
   }
   loadTools();
 }
@@ -246,7 +312,7 @@ async function loadDeployments() {
   try {
     deps = await invoke("list_deployments");
   } catch (e) {
-    return alert(errText(e));
+    return showError(e);
   }
   const body = $("#rt-deployments tbody");
   body.replaceChildren();
@@ -273,7 +339,7 @@ async function controlInstalled(profile, action) {
   try {
     renderStatus(await invoke("control_installed", { profile, action }));
   } catch (e) {
-    alert(errText(e));
+    showError(e);
   }
   loadDeployments();
 }
@@ -282,12 +348,12 @@ async function reviewInstall() {
   const preset = $("#rt-preset").value;
   try {
     const p = await invoke("preview_install", { preset });
-    const plan = { deferred: false, changes: [{ path: "Install " + preset, action: "plan", diff: p.summary.join("\n") + "\n\n" + p.diff }] };
+    const plan = { deferred: false, changes: [{ path: "Install " + preset, action: "plan", summary: p.summary, diff: p.diff }] };
     if (await confirmPlan(plan, `Install Headroom as ${preset}`)) {
       renderStatus(await invoke("apply_install"));
     }
   } catch (e) {
-    alert(errText(e));
+    showError(e);
   }
   loadDeployments();
 }
@@ -295,7 +361,13 @@ async function reviewInstall() {
 // ---------- settings ----------
 async function loadSettings() {
   const s = await invoke("get_settings");
-  $("#set-port").value = s.port;
+  // Show the port actually in use; HEADROOM_PORT overrides the saved one for this run.
+  const fromEnv = status && status.port_from_env;
+  $("#set-port").value = fromEnv ? status.port : s.port;
+  $("#set-port").disabled = !!fromEnv;
+  $("#set-port-note").textContent = fromEnv
+    ? `Port ${status.port} comes from HEADROOM_PORT for this run; unset it to choose the port here.`
+    : "";
   $("#set-anthropic").value = s.anthropic_url;
   $("#set-openai").value = s.openai_url;
   $("#set-notify").checked = s.notifications;
@@ -307,15 +379,21 @@ async function saveSettings(ev) {
   const msg = $("#set-msg");
   try {
     const current = await invoke("get_settings");
+    const before = JSON.stringify(current);
     const settings = Object.assign(current, {
-      port: Number($("#set-port").value),
+      port: $("#set-port").disabled ? current.port : Number($("#set-port").value),
       anthropic_url: $("#set-anthropic").value.trim(),
       openai_url: $("#set-openai").value.trim(),
       notifications: $("#set-notify").checked,
     });
+    if (JSON.stringify(settings) === before) {
+      msg.className = "msg";
+      msg.textContent = "Nothing changed.";
+      return;
+    }
     renderStatus(await invoke("save_settings", { settings }));
     msg.className = "msg";
-    msg.textContent = "Saved.";
+    msg.textContent = "Saved and applied.";
   } catch (e) {
     msg.className = "msg error";
     msg.textContent = errText(e);
@@ -337,7 +415,7 @@ async function setCli(installed) {
   try {
     await invoke("cli_shim_set", { installed });
   } catch (e) {
-    alert(errText(e));
+    showError(e);
   }
   loadCli();
 }
@@ -386,7 +464,10 @@ async function wzEnter(name) {
         const o = el("option", { value: sv.scope, text: sv.scope + (sv.supported ? "" : " — " + sv.reason), disabled: !sv.supported });
         sel.append(o);
       }
-      const preferred = t.wired || (t.detected ? (t.scopes.find((s) => s.supported) || {}).scope : "");
+      // Least invasive default: the tool's own settings file when it has one; a tool that
+      // can only be routed through the shell environment starts unrouted (the user opts in).
+      const own = t.scopes.find((s) => s.scope === "provider" && s.supported);
+      const preferred = t.wired || (t.detected && own ? "provider" : "");
       sel.value = preferred || "";
       body.append(el("tr", {}, el("td", { text: t.display_name }), el("td", {}, sel)));
     }
@@ -408,6 +489,14 @@ async function wzEnter(name) {
       box.prepend(el("p", { text: auto ? "Start at login: an autostart entry will be added." : "Start at login: the autostart entry will be removed." }));
     }
     if (plan.deferred) box.prepend(el("p", { class: "hint", text: "Routing is off right now; the choices are saved and written when it resumes." }));
+  } else if (name === "done") {
+    const routed = Object.keys(wz.desired || {});
+    const names = wz.tools.filter((t) => routed.includes(t.name)).map((t) => t.display_name);
+    const shell = Object.values(wz.desired || {}).includes("user");
+    $("#wz-done-title").textContent = names.length ? "All set" : "Headroom is running";
+    $("#wz-done-text").textContent = names.length
+      ? `Headroom is routing ${names.join(", ")}.` + (shell ? " Open a new terminal so the shell environment change takes effect." : "")
+      : "No tool is routed yet. Choose tools on the Tools page when you are ready, or run one through Headroom with `headroom wrap <tool>`.";
   } else if (name === "verify") {
     const list = $("#wz-verify");
     list.replaceChildren(el("li", { text: "Checking…" }));
@@ -466,7 +555,7 @@ async function boot() {
   $("#rt-repair").addEventListener("click", () => proxy("restart"));
   $("#rt-pause").addEventListener("click", () => proxy(status && status.routing === "paused" ? "resume" : "pause"));
   $("#rt-autostart").addEventListener("change", async (ev) => {
-    try { renderStatus(await invoke("set_autostart", { enabled: ev.target.checked })); } catch (e) { alert(errText(e)); }
+    try { renderStatus(await invoke("set_autostart", { enabled: ev.target.checked })); } catch (e) { showError(e); }
   });
   $("#undo-btn").addEventListener("click", undo);
   $("#rt-install").addEventListener("click", reviewInstall);

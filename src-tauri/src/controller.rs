@@ -89,7 +89,25 @@ pub struct Status {
     pub autostart: bool,
     pub wizard_done: bool,
     pub wired_tools: BTreeMap<Tool, Scope>,
+    /// There is a wiring change "Undo last change" can revert.
+    pub can_undo: bool,
+    /// `HEADROOM_PORT` chose the port for this run (Settings cannot change it until restart).
+    pub port_from_env: bool,
+    /// The user's home, so the UI can show `~/…` paths.
+    pub home: String,
     pub log: Vec<String>,
+}
+
+/// The start of a message, cut at a word boundary, for one-line places like the tray.
+fn first_words(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max).collect();
+    match cut.rfind(' ') {
+        Some(i) if i > max / 2 => format!("{}…", &cut[..i]),
+        _ => format!("{cut}…"),
+    }
 }
 
 /// One day of the savings chart.
@@ -679,7 +697,10 @@ impl Controller {
             TrayState::Error if c.watchdog.auto_paused() => {
                 "Headroom: proxy down, routing auto-paused".to_string()
             }
-            TrayState::Error => "Headroom: error".to_string(),
+            TrayState::Error => match &c.error {
+                Some(e) => format!("Headroom: {}", first_words(e, 60)),
+                None => "Headroom: proxy not responding".to_string(),
+            },
         };
         let mut upstreams = BTreeMap::new();
         upstreams.insert("anthropic", c.settings.anthropic_url.clone());
@@ -726,6 +747,9 @@ impl Controller {
             autostart: c.autostart,
             wizard_done: c.settings.wizard_done,
             wired_tools: c.wiring.desired.clone(),
+            can_undo: c.wiring.undo.is_some(),
+            port_from_env: c.env.port_override.is_some(),
+            home: c.env.home.display().to_string(),
             log: c.log.iter().rev().take(50).rev().cloned().collect(),
         }
     }

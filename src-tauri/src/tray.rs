@@ -27,8 +27,9 @@ fn icon(state: TrayState) -> tauri::Result<Image<'static>> {
 pub struct Tray<R: Runtime> {
     icon: TrayIcon<R>,
     status: MenuItem<R>,
-    start: MenuItem<R>,
-    stop: MenuItem<R>,
+    /// One Start/Stop toggle: its label says what a click does.
+    toggle: MenuItem<R>,
+    restart: MenuItem<R>,
     pause: MenuItem<R>,
     autostart: CheckMenuItem<R>,
     /// What is shown now, so unchanged ticks cost nothing (no D-Bus traffic, no icon files).
@@ -47,8 +48,7 @@ pub fn short_count(n: u64) -> String {
 impl<R: Runtime> Tray<R> {
     pub fn build(app: &AppHandle<R>, ctl: Arc<Controller>) -> tauri::Result<Tray<R>> {
         let status = MenuItem::with_id(app, "status", "Headroom: starting…", false, None::<&str>)?;
-        let start = MenuItem::with_id(app, "start", "Start proxy", false, None::<&str>)?;
-        let stop = MenuItem::with_id(app, "stop", "Stop proxy", true, None::<&str>)?;
+        let toggle = MenuItem::with_id(app, "toggle", "Stop proxy", true, None::<&str>)?;
         let restart = MenuItem::with_id(app, "restart", "Restart proxy", true, None::<&str>)?;
         let pause = MenuItem::with_id(app, "pause", "Pause routing", true, None::<&str>)?;
         let open = MenuItem::with_id(app, "open", "Open Headroom", true, None::<&str>)?;
@@ -66,8 +66,7 @@ impl<R: Runtime> Tray<R> {
             &[
                 &status,
                 &PredefinedMenuItem::separator(app)?,
-                &start,
-                &stop,
+                &toggle,
                 &restart,
                 &pause,
                 &PredefinedMenuItem::separator(app)?,
@@ -100,8 +99,8 @@ impl<R: Runtime> Tray<R> {
         Ok(Tray {
             icon,
             status,
-            start,
-            stop,
+            toggle,
+            restart,
             pause,
             autostart,
             shown: None,
@@ -130,8 +129,14 @@ impl<R: Runtime> Tray<R> {
         }
         let _ = self.icon.set_tooltip(Some(&line));
         let _ = self.status.set_text(&line);
-        let _ = self.start.set_enabled(!s.expected_up);
-        let _ = self.stop.set_enabled(s.expected_up);
+        let _ = self.toggle.set_text(if s.expected_up {
+            "Stop proxy"
+        } else {
+            "Start proxy"
+        });
+        // Restarting or pausing a stopped proxy means nothing: offer them only while it runs.
+        let _ = self.restart.set_enabled(s.expected_up);
+        let _ = self.pause.set_enabled(s.expected_up && !s.wired_tools.is_empty());
         let _ = self.pause.set_text(if paused {
             "Resume routing"
         } else {
@@ -153,12 +158,17 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, ctl: &Arc<Controller>, id: &str) {
                 app.exit(0);
             });
         }
-        "start" | "stop" | "restart" | "pause" | "autostart" => {
+        "toggle" | "restart" | "pause" | "autostart" => {
             let id = id.to_owned();
             // Proxy start/stop and file edits block; keep the event loop free.
             std::thread::spawn(move || match id.as_str() {
-                "start" => drop(ctl.start()),
-                "stop" => drop(ctl.stop()),
+                "toggle" => {
+                    if ctl.status().expected_up {
+                        drop(ctl.stop())
+                    } else {
+                        drop(ctl.start())
+                    }
+                }
                 "restart" => drop(ctl.restart()),
                 "pause" => {
                     let paused = ctl.status().routing == "paused";

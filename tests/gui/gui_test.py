@@ -471,7 +471,7 @@ def tray_menu_drives_the_proxy_and_quit_exits_0():
         dep = h["deployment"]
         assert dep["preset"] == "desktop" and dep["supervisor"] == "none" and dep["runtime"] == "native", dep
         labels = [m[1] for m in tray.menu()]
-        for want in ["Start proxy", "Stop proxy", "Restart proxy", "Pause routing", "Open Headroom", "Start at login", "Quit"]:
+        for want in ["Stop proxy", "Restart proxy", "Pause routing", "Open Headroom", "Start at login", "Quit"]:
             assert want in labels, (want, labels)
         assert labels[0].startswith("Headroom:"), labels
         status_line = wait_until(lambda: next(lab for lab in (m[1] for m in tray.menu()) if "running" in lab), 5,
@@ -485,7 +485,8 @@ def tray_menu_drives_the_proxy_and_quit_exits_0():
         tray.click("Stop proxy")
         wait_until(lambda: health(port) is None, 5, step=0.01, what="proxy stopped")
         METRICS["tray_stop_to_health_down_ms"] = round((time.time() - t) * 1000)
-        wait_until(lambda: dict((m[1], m[2]) for m in tray.menu())["Start proxy"], 3, what="Start enabled")
+        wait_until(lambda: dict((m[1], m[2]) for m in tray.menu()).get("Start proxy"), 3, what="the toggle says Start")
+        assert not dict((m[1], m[2]) for m in tray.menu())["Restart proxy"], "Restart is disabled while stopped"
         t = time.time()
         tray.click("Start proxy")
         wait_until(lambda: health(port), 5, step=0.01, what="proxy started")
@@ -697,7 +698,7 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
         wd.click("#wz-next")  # -> review
         wd.wait_js("return document.querySelector('#wizard').dataset.step === 'review' && "
                    "document.querySelectorAll('#wz-review .change').length === 2", what="review diffs")
-        review = wd.text("#wz-review")
+        review = wd.js("return document.querySelector('#wz-review').textContent")
         assert f'"ANTHROPIC_BASE_URL": "http://127.0.0.1:{port}"' in review, review
         assert f'base_url = "http://127.0.0.1:{port}/v1"' in review, review
         # Review wrote nothing.
@@ -711,6 +712,9 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
         wd.screenshot("wizard-verify.png")
         wd.click("#wz-next")  # -> done
         wd.wait_js("return document.querySelector('#wizard').dataset.step === 'done'")
+        done = wd.js("return document.querySelector('#wz-done-text').textContent")
+        assert "Claude Code" in done and "Codex" in done, done
+        wd.screenshot("wizard-done.png")
         wd.click("#wz-next")  # finish
         wd.wait_js("return document.querySelector('#wizard').hidden")
         claude = json.load(open(os.path.join(home, ".claude/settings.json")))
@@ -733,11 +737,12 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
 
         # Tools: a scope toggle shows the diff, applies only after confirmation, undo is one click.
         wd.click("#tab-tools")
-        wd.wait_js("return document.querySelectorAll('#tools-table tbody tr').length === 7")
-        claude_row = wd.text("tr[data-tool=claude]")
-        assert f"points at: http://127.0.0.1:{port}" in claude_row, claude_row
+        wd.wait_js("return document.querySelectorAll('#tools-list .tool-card').length === 7")
+        claude_row = wd.text(".tool-card[data-tool=claude]")
+        assert f"Sends its API calls to http://127.0.0.1:{port}" in claude_row, claude_row
+        assert wd.js("return document.querySelector('input[data-tool=claude][data-scope=provider]').checked")
         reason = wd.js("return document.querySelector('input[data-tool=aider][data-scope=provider]').disabled && "
-                       "document.querySelector('tr[data-tool=aider]').textContent.includes('no config file')")
+                       "document.querySelector('.tool-card[data-tool=aider]').textContent.includes('no config file')")
         assert reason, "unsupported scope must be disabled with its reason"
         bashrc = os.path.join(home, ".bashrc")
         bashrc_before = open(bashrc).read()
@@ -745,8 +750,12 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
         wd.click("input[data-tool=aider][data-scope=user]")
         wd.wait_js("return !document.querySelector('#diff-modal').hidden", 5, "diff modal")
         METRICS["ui_toggle_to_diff_ms"] = round((time.time() - t) * 1000)
-        diff = wd.text("#diff-list")
-        assert ".bashrc" in diff and f'+export OPENAI_API_BASE=http://127.0.0.1:{port}/v1' in diff, diff
+        summary = wd.text("#diff-list")
+        assert "~/.bashrc" in summary and "send their API calls to Headroom" in summary, summary
+        diff = wd.js("return document.querySelector('#diff-list').textContent")
+        assert f'+export OPENAI_API_BASE=http://127.0.0.1:{port}/v1' in diff, diff
+        assert wd.js("const r = document.querySelector('#diff-confirm').getBoundingClientRect(); "
+                     "return r.bottom <= window.innerHeight && r.top >= 0"), "Apply is visible without scrolling"
         assert open(bashrc).read() == bashrc_before, "nothing written before confirmation"
         wd.screenshot("tools-diff.png")
         wd.click("#diff-confirm")
@@ -799,7 +808,7 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
         wd.js("document.querySelector('#rt-preset').value = 'persistent-service'; return true")
         wd.click("#rt-install")
         wd.wait_js("return !document.querySelector('#diff-modal').hidden", 10, "install plan shown")
-        plan = wd.text("#diff-list")
+        plan = wd.js("return document.querySelector('#diff-list').textContent")
         assert "takes over routing Claude Code, Codex" in plan and ".service" in plan, plan
         unit_dir = os.path.join(home, ".config/systemd/user")
         assert not os.path.exists(unit_dir), "nothing written before Apply"

@@ -119,9 +119,14 @@ pub struct HealthConfig {
 pub struct Health {
     pub service: String,
     /// `healthy` or `unhealthy`.
+    #[serde(default)]
     pub status: String,
+    /// Missing in a document means ready (every Headroom that omits it always was).
+    #[serde(default = "yes")]
     pub ready: bool,
+    #[serde(default)]
     pub version: String,
+    #[serde(default)]
     pub uptime_seconds: f64,
     #[serde(default)]
     pub checks: BTreeMap<String, Check>,
@@ -141,6 +146,10 @@ impl Health {
     pub fn parse(body: &[u8]) -> Option<Health> {
         serde_json::from_slice(body).ok()
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Counters for one provider (or the total) since the proxy started.
@@ -270,6 +279,7 @@ pub struct Savings {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub service: String,
+    #[serde(default)]
     pub uptime_seconds: f64,
     #[serde(default)]
     pub optimize: bool,
