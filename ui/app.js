@@ -56,7 +56,7 @@ function showTab(name) {
   for (const p of $$(".page")) p.hidden = p.id !== "page-" + name;
   if (name === "tools") loadTools();
   if (name === "settings") loadSettings();
-  if (name === "runtime") loadDeployments();
+  if (name === "runtime") { loadDeployments(); loadInstallOptions(); }
 }
 
 // ---------- overview / runtime ----------
@@ -344,6 +344,25 @@ async function controlInstalled(profile, action) {
   loadDeployments();
 }
 
+// Offer only the installs that can work here; the others stay visible, disabled, with why.
+async function loadInstallOptions() {
+  let options = [];
+  try { options = await invoke("install_options"); } catch (_) { return; }
+  for (const o of options) {
+    const opt = document.querySelector(`#rt-preset option[value="${o.preset}"]`);
+    const radio = document.querySelector(`input[name=wz-runtime][value="${o.preset}"]`);
+    for (const node of [opt, radio]) if (node) node.disabled = !o.available;
+    if (opt && !o.available) opt.textContent = opt.textContent.replace(/ — .*$/, "") + " — " + o.reason;
+    if (radio && !o.available) radio.closest("label").title = o.reason;
+  }
+  const sel = $("#rt-preset");
+  if (sel.selectedOptions[0] && sel.selectedOptions[0].disabled) {
+    const first = Array.from(sel.options).find((o) => !o.disabled);
+    if (first) sel.value = first.value;
+  }
+  $("#rt-install").disabled = !options.some((o) => o.available);
+}
+
 async function reviewInstall() {
   const preset = $("#rt-preset").value;
   try {
@@ -444,6 +463,7 @@ async function openWizard() {
 }
 
 async function wzEnter(name) {
+  if (name === "runtime") loadInstallOptions();
   if (name === "detect") {
     wz.tools = await invoke("list_tools");
     const body = $("#wz-detect tbody");

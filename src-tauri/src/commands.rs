@@ -161,6 +161,12 @@ pub async fn list_deployments(ctl: Ctl<'_>) -> Res<Vec<Deployment>> {
 }
 
 #[tauri::command]
+pub async fn install_options(ctl: Ctl<'_>) -> Res<Vec<crate::controller::InstallOption>> {
+    let c = ctl.inner().clone();
+    blocking(move || c.install_options()).await
+}
+
+#[tauri::command]
 pub async fn preview_install(ctl: Ctl<'_>, preset: String) -> Res<InstallPreview> {
     let c = ctl.inner().clone();
     blocking(move || c.preview_install(&preset)).await?

@@ -110,6 +110,15 @@ fn first_words(text: &str, max: usize) -> String {
     }
 }
 
+/// An install preset and whether it can work here (the Runtime page and the wizard offer only
+/// those that can).
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallOption {
+    pub preset: String,
+    pub available: bool,
+    pub reason: Option<String>,
+}
+
 /// One day of the savings chart.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DayPoint {
@@ -1060,6 +1069,26 @@ impl Controller {
     }
 
     // ----- installed deployments (service / task / docker) -----
+
+    /// Which install presets can work on this machine, and why not where they cannot.
+    pub fn install_options(&self) -> Vec<InstallOption> {
+        let engine = self.lock().engine.clone();
+        [
+            headroom_install::Preset::Service,
+            headroom_install::Preset::Task,
+            headroom_install::Preset::Docker,
+        ]
+        .into_iter()
+        .map(|p| {
+            let reason = engine.unavailable(p);
+            InstallOption {
+                preset: p.to_string(),
+                available: reason.is_none(),
+                reason,
+            }
+        })
+        .collect()
+    }
 
     pub fn deployments(&self) -> Vec<Deployment> {
         let engine = self.lock().engine.clone();

@@ -199,6 +199,7 @@ pub fn builder<R: Runtime>(
             commands::cli_shim_status,
             commands::cli_shim_set,
             commands::list_deployments,
+            commands::install_options,
             commands::preview_install,
             commands::apply_install,
             commands::control_installed,

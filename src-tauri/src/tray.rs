@@ -136,7 +136,9 @@ impl<R: Runtime> Tray<R> {
         });
         // Restarting or pausing a stopped proxy means nothing: offer them only while it runs.
         let _ = self.restart.set_enabled(s.expected_up);
-        let _ = self.pause.set_enabled(s.expected_up && !s.wired_tools.is_empty());
+        let _ = self
+            .pause
+            .set_enabled(s.expected_up && !s.wired_tools.is_empty());
         let _ = self.pause.set_text(if paused {
             "Resume routing"
         } else {

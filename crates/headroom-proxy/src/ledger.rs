@@ -467,7 +467,7 @@ fn open_day(dir: &Path, day: i64) -> std::io::Result<File> {
 }
 
 /// Fold day files older than [`KEEP_DAYS`] into the archive. Only one process does it at a
-/// time (a non-blocking lock); the archive is replaced atomically before the day files go, so
+/// time (an exclusively created lock file); the archive is replaced atomically before the day files go, so
 /// a crash in between counts a day twice at worst until the next start removes the file.
 fn retire_old_days(dir: &Path, today: i64) -> std::io::Result<()> {
     let mut old = Vec::new();
@@ -482,14 +482,31 @@ fn retire_old_days(dir: &Path, today: i64) -> std::io::Result<()> {
     if old.is_empty() {
         return Ok(());
     }
-    let lock_file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
+    // One retirer at a time: an exclusively created lock file (a stale one from a crashed
+    // process is taken over after ten minutes).
+    let lock_path = dir.join(".retire.lock");
+    let stale = std::fs::metadata(&lock_path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs() > 600);
+    if stale {
+        let _ = std::fs::remove_file(&lock_path);
+    }
+    if OpenOptions::new()
         .write(true)
-        .open(dir.join(".retire.lock"))?;
-    if lock_file.try_lock().is_err() {
+        .create_new(true)
+        .open(&lock_path)
+        .is_err()
+    {
         return Ok(());
     }
+    let result = fold(dir, old);
+    let _ = std::fs::remove_file(&lock_path);
+    result
+}
+
+fn fold(dir: &Path, old: Vec<PathBuf>) -> std::io::Result<()> {
     let mut archive: Archive = std::fs::read(dir.join(ARCHIVE))
         .ok()
         .and_then(|t| serde_json::from_slice(&t).ok())
