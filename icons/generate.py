@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Generate Headroom's app and tray icons (stdlib only, reproducible).
 
-The design: a rounded square in the state colour with a white "headroom" mark (a bar with
-an upward chevron above it: room above the line). Tray states differ by colour and by a small
-glyph in the corner so they stay distinguishable in monochrome panels too.
+The design: the "headroom" mark (a bar with an upward chevron above it: room above the line).
+The app icon puts it in white on a blue rounded square. Tray icons are monochrome — the mark
+alone, white with a dark outline so it reads on dark and light panels alike — and carry the
+state as a large badge (a third of the icon) with a glyph, legible at 22 px: none while
+running, amber with two bars when paused, grey with a square when stopped, red with "!" on
+error.
 
 Outputs (committed):
   icons/tray-{running,paused,stopped,error}.png   32x32 RGBA (tray, 1x)
@@ -77,6 +80,67 @@ def _inside_glyph(state, x, y):
     else:
         return None
     return "fg" if inner else "bg"
+
+
+def _inside_badge(state, x, y):
+    """The tray state badge (bottom-right): 'fg' glyph, 'bg' disc, 'ring' outline, or None."""
+    if state == "running":
+        return None
+    cx, cy, r = 0.70, 0.70, 0.30
+    d2 = (x - cx) ** 2 + (y - cy) ** 2
+    if d2 > (r + 0.05) ** 2:
+        return None
+    if d2 > r * r:
+        return "ring"
+    if state == "paused":
+        inner = (0.58 <= x <= 0.65 or 0.75 <= x <= 0.82) and 0.57 <= y <= 0.83
+    elif state == "stopped":
+        inner = 0.59 <= x <= 0.81 and 0.59 <= y <= 0.81
+    else:  # error
+        inner = 0.665 <= x <= 0.735 and (0.54 <= y <= 0.75 or 0.79 <= y <= 0.86)
+    return "fg" if inner else "bg"
+
+
+def _near_mark(x, y, d):
+    return any(_inside_mark(x + dx, y + dy) for dx, dy in ((d, 0), (-d, 0), (0, d), (0, -d), (d, d), (-d, -d), (d, -d), (-d, d)))
+
+
+def render_tray(size, state):
+    """Monochrome mark with an outline, plus the state badge."""
+    pixels = bytearray()
+    n = SUPERSAMPLE
+    badge_colour = {"paused": COLOURS["paused"], "stopped": (75, 85, 99), "error": COLOURS["error"]}
+    outline = max(1.2 / size, 0.035)
+    for py in range(size):
+        pixels.append(0)
+        for px in range(size):
+            acc = [0, 0, 0, 0]
+            for sy in range(n):
+                for sx in range(n):
+                    # The mark is scaled up to fill the icon (the tray has no square around it).
+                    x = (px + (sx + 0.5) / n) / size
+                    y = (py + (sy + 0.5) / n) / size
+                    mx, my = 0.5 + (x - 0.5) * 0.8, 0.5 + (y - 0.5) * 0.8 - 0.02
+                    badge = _inside_badge(state, x, y)
+                    if badge == "fg":
+                        rgba = (255, 255, 255, 255)
+                    elif badge == "bg":
+                        rgba = (*badge_colour[state], 255)
+                    elif badge == "ring":
+                        rgba = (17, 24, 39, 255)
+                    elif _inside_mark(mx, my):
+                        rgba = (255, 255, 255, 255)
+                    elif _near_mark(mx, my, outline):
+                        rgba = (17, 24, 39, 235)
+                    else:
+                        rgba = (0, 0, 0, 0)
+                    for i in range(3):
+                        acc[i] += rgba[i] * rgba[3]
+                    acc[3] += rgba[3]
+            alpha = acc[3] / (n * n * 255)
+            rgb = [round(acc[i] / acc[3]) for i in range(3)] if acc[3] > 0 else [0, 0, 0]
+            pixels.extend(bytes([*(min(255, c) for c in rgb), round(alpha * 255)]))
+    return _png(size, size, bytes(pixels))
 
 
 def render(size, colour, state=None):
@@ -155,8 +219,8 @@ def write(path, data):
 
 def main():
     for state in ("running", "paused", "stopped", "error"):
-        write(os.path.join(ICONS, f"tray-{state}.png"), render(32, COLOURS[state], state))
-        write(os.path.join(ICONS, f"tray-{state}@2x.png"), render(64, COLOURS[state], state))
+        write(os.path.join(ICONS, f"tray-{state}.png"), render_tray(32, state))
+        write(os.path.join(ICONS, f"tray-{state}@2x.png"), render_tray(64, state))
     brand = {s: render(s, COLOURS["brand"]) for s in (16, 32, 48, 128, 256, 512)}
     write(os.path.join(BUNDLE, "icon.png"), brand[512])
     write(os.path.join(BUNDLE, "32x32.png"), brand[32])
