@@ -223,11 +223,16 @@ function summarize(c) {
   const path = tidyPath(c.path);
   const added = c.diff.split("\n").filter((l) => l.startsWith("+") && !l.startsWith("+++")).join("\n");
   const notes = [];
-  if (/ANTHROPIC_BASE_URL/.test(added)) notes.push("Claude Code sends its API calls to Headroom");
+  const shellFile = /(\.bashrc|\.zshrc|\.profile|\.bash_profile|config\.fish|\.ps1|profile\.d|environment)$/.test(path) || /conf\.d\//.test(path);
+  if (shellFile) {
+    const vars = [...new Set((added.match(/[A-Z][A-Z0-9_]*(?==)/g) || []))];
+    if (vars.length) notes.push(`new terminals send their API calls to Headroom (sets ${vars.join(", ")})`);
+  } else {
+    if (/ANTHROPIC_BASE_URL/.test(added)) notes.push("Claude Code sends its API calls to Headroom");
+    if (/model_provider|model_providers/.test(added)) notes.push("Codex uses a \"headroom\" provider that points at Headroom");
+    if (/"headroom"/.test(added) && /opencode/i.test(path)) notes.push("OpenCode gets a Headroom provider");
+  }
   if (/ENABLE_TOOL_SEARCH/.test(added)) notes.push("keeps Claude Code's tool search on (it switches it off for any non-Anthropic URL, which would make every request carry all MCP tool schemas)");
-  if (/model_provider|model_providers/.test(added)) notes.push("Codex uses a \"headroom\" provider that points at Headroom");
-  if (/OPENAI_(API_)?BASE/.test(added)) notes.push("OpenAI-compatible tools send their API calls to Headroom");
-  if (/"headroom"/.test(added) && /opencode/i.test(path)) notes.push("OpenCode gets a Headroom provider");
   const verb = c.action === "create" ? "Creates" : c.action === "delete" ? "Deletes" : "Edits";
   let text = `${verb} ${path}`;
   if (notes.length) text += ": " + notes.join("; ");

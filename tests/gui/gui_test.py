@@ -751,7 +751,7 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
         wd.wait_js("return !document.querySelector('#diff-modal').hidden", 5, "diff modal")
         METRICS["ui_toggle_to_diff_ms"] = round((time.time() - t) * 1000)
         summary = wd.text("#diff-list")
-        assert "~/.bashrc" in summary and "send their API calls to Headroom" in summary, summary
+        assert "~/.bashrc" in summary and "new terminals send their API calls to Headroom" in summary, summary
         diff = wd.js("return document.querySelector('#diff-list').textContent")
         assert f'+export OPENAI_API_BASE=http://127.0.0.1:{port}/v1' in diff, diff
         assert wd.js("const r = document.querySelector('#diff-confirm').getBoundingClientRect(); "
