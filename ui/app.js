@@ -577,7 +577,7 @@ async function boot() {
   $("#rt-start").addEventListener("click", () => proxy("start"));
   $("#rt-stop").addEventListener("click", () => proxy("stop"));
   $("#rt-restart").addEventListener("click", () => proxy("restart"));
-  $("#rt-repair").addEventListener("click", () => proxy("restart"));
+  $("#rt-repair").addEventListener("click", () => proxy("repair"));
   $("#rt-pause").addEventListener("click", () => proxy(status && status.routing === "paused" ? "resume" : "pause"));
   $("#rt-autostart").addEventListener("change", async (ev) => {
     try { renderStatus(await invoke("set_autostart", { enabled: ev.target.checked })); } catch (e) { showError(e); }

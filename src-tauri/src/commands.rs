@@ -46,6 +46,7 @@ pub async fn proxy_action(ctl: Ctl<'_>, action: String) -> Res<Status> {
         "start" => blocking(move || c.start()).await,
         "stop" => blocking(move || c.stop()).await,
         "restart" => blocking(move || c.restart()).await,
+        "repair" => blocking(move || c.repair()).await,
         "pause" => blocking(move || c.set_routing_paused(true)).await,
         "resume" => blocking(move || c.set_routing_paused(false)).await,
         other => Err(CommandError::new(

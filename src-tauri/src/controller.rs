@@ -819,6 +819,28 @@ impl Controller {
         self.tick()
     }
 
+    /// Repair: restart the proxy and write every chosen tool's wiring again (unwire, then the
+    /// tick rewires from the recorded choice), for configs someone or something else changed.
+    pub fn repair(&self) -> Status {
+        {
+            let mut c = self.lock();
+            c.log("Repair: restarting the proxy and re-applying the tool wiring");
+            c.error = None;
+            if c.wiring.active {
+                let current = c.wiring.clone();
+                let port = c.port();
+                match wiring::set_active(&c.engine.env, WIRING_OWNER, &current, false, port) {
+                    Ok(w) => c.wiring = w,
+                    Err(e) => {
+                        let e = CommandError::from(e);
+                        c.log(format!("Repair could not unwire first: {}", e.message));
+                    }
+                }
+            }
+        }
+        self.restart()
+    }
+
     pub fn set_routing_paused(&self, paused: bool) -> Status {
         {
             let mut c = self.lock();
@@ -1593,6 +1615,22 @@ pub(crate) mod tests {
                 "round {round}: {notes:?}"
             );
         }
+    }
+
+    #[test]
+    fn repair_rewrites_wiring_someone_took_out() {
+        let (h, c, _r, port) = controller(15_000);
+        c.launch();
+        c.preview_tool("claude", Some(Scope::Provider)).unwrap();
+        c.apply_pending().unwrap();
+        let settings = h.path().join(".claude/settings.json");
+        std::fs::write(&settings, "{\n  \"model\": \"opus\"\n}\n").unwrap();
+        let s = c.repair();
+        assert_eq!(s.state, TrayState::Running);
+        let text = std::fs::read_to_string(&settings).unwrap();
+        assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        assert!(text.contains("opus"), "the user's own edit stays: {text}");
+        c.shutdown();
     }
 
     #[test]

@@ -106,15 +106,46 @@ pub fn open_window_in_process<R: Runtime>(app: &AppHandle<R>) {
         let _ = w.set_focus();
         return;
     }
+    // Hidden until the page has loaded: WebKit would otherwise show an empty grey frame for
+    // most of a second. The background matches the page's own, for the first paint.
+    let dark = matches!(dark_light(), Some(true));
     let built = WebviewWindowBuilder::new(app, WINDOW_LABEL, WebviewUrl::App("index.html".into()))
         .title("Headroom")
-        .inner_size(980.0, 700.0)
+        .inner_size(1100.0, 760.0)
         .min_inner_size(640.0, 480.0)
+        .visible(false)
+        .background_color(if dark {
+            tauri::webview::Color(11, 17, 32, 255)
+        } else {
+            tauri::webview::Color(248, 250, 252, 255)
+        })
+        .on_page_load(|w, payload| {
+            if payload.event() == tauri::webview::PageLoadEvent::Finished {
+                let _ = w.show();
+                let _ = w.set_focus();
+            }
+        })
         .build();
     match built {
-        Ok(w) => lighten_webview(&w),
+        Ok(w) => {
+            lighten_webview(&w);
+            // Should the page never report "finished", show the window anyway.
+            let late = w.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(1500));
+                if !late.is_visible().unwrap_or(true) {
+                    let _ = late.show();
+                }
+            });
+        }
         Err(e) => eprintln!("headroom: cannot open the window: {e}"),
     }
+}
+
+/// Does the desktop prefer a dark theme? (GTK's setting; `None` when unknown.)
+fn dark_light() -> Option<bool> {
+    let theme = std::env::var("GTK_THEME").ok()?;
+    Some(theme.to_ascii_lowercase().contains("dark"))
 }
 
 /// A settings page needs no page cache, big memory caches or GPU compositing; turning them off
