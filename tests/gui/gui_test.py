@@ -886,6 +886,76 @@ def no_tray_opens_the_window_and_says_so():
         shutil.rmtree(home, ignore_errors=True)
 
 
+@test
+def cli_shim_wraps_without_a_display():
+    """The app binary run as `headroom` starts wrap's session proxy as the CLI, never the GUI:
+    `headroom wrap -- <cmd>` works with no display and leaves no process behind."""
+    home, port = make_home(), free_port()
+    shim = os.path.join(home, "bin", "headroom")
+    os.symlink(APP, shim)
+    env = app_env(home, port)
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS"):
+        env.pop(var, None)
+    probe = ("import os, urllib.request; "
+             "print(urllib.request.urlopen(os.environ['ANTHROPIC_BASE_URL'] + '/health').read().decode())")
+    try:
+        t = time.time()
+        out = subprocess.run([shim, "wrap", "--port", str(port), "--", "python3", "-c", probe],
+                             env=env, capture_output=True, text=True, timeout=30)
+        METRICS["shim_wrap_no_display_s"] = round(time.time() - t, 2)
+        assert out.returncode == 0, (out.returncode, out.stdout, out.stderr)
+        assert '"service":"headroom-proxy"' in out.stdout.replace(" ", ""), out.stdout
+        wait_until(lambda: health(port) is None, 10, what="the session proxy exits with its last tool")
+
+        def leftovers():
+            found = []
+            for d in os.listdir("/proc"):
+                if d.isdigit():
+                    try:
+                        cmd = open(f"/proc/{d}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+                    except OSError:
+                        continue
+                    if APP in cmd and f"--port {port}" in cmd:
+                        found.append(cmd)
+            return found
+        wait_until(lambda: not leftovers(), 5, what="no process left behind")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@test
+def sigterm_unwires_tools_every_time():
+    """Logout, shutdown and `kill` send SIGTERM: the app must unwire its tools like Quit does.
+    20 rounds at a 100 ms supervisor tick in CI; GUI_SIGTERM_ROUNDS=200 for the measurement."""
+    rounds, left_wired = int(os.environ.get("GUI_SIGTERM_ROUNDS", "20")), 0
+    for i in range(rounds):
+        home, port = make_home(), free_port()
+        try:
+            seed_claude_choice(home, port)
+            settings = os.path.join(home, ".claude/settings.json")
+            original = open(settings).read()
+            env = app_env(home, port)
+            env["HEADROOM_DESKTOP_TICK_MS"] = "100"
+            log = open(os.path.join(OUT, f"app-sigterm-{i}.log"), "w")
+            app = subprocess.Popen([APP, "--minimized"], env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                wait_until(lambda: f"127.0.0.1:{port}" in open(settings).read(), 10, what="claude wired")
+                time.sleep(0.05 * (i % 4))
+                app.send_signal(signal.SIGTERM)
+                assert app.wait(10) == 0, "SIGTERM exits 0"
+            finally:
+                if app.poll() is None:
+                    app.kill()
+                    app.wait()
+            if open(settings).read() != original:
+                left_wired += 1
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+    METRICS["sigterm_rounds"] = rounds
+    METRICS["sigterm_left_wired"] = left_wired
+    assert left_wired == 0, f"{left_wired} of {rounds} SIGTERMs left Claude wired to a dead port"
+
+
 def main():
     passed = failed = 0
     for fn in TESTS:
