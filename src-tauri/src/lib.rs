@@ -180,6 +180,9 @@ pub fn prepare_process() {
         if std::env::var_os("GDK_GL").is_none() {
             std::env::set_var("GDK_GL", "disable");
         }
+        // The tray's StatusNotifierItem title (what panels and accessibility tools show) is
+        // the GLib application name; unset, it is the binary's name, `headroom-desktop`.
+        glib::set_application_name("Headroom");
     }
 }
 

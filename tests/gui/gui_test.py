@@ -239,7 +239,7 @@ def screenshot_root(name):
 
 
 def find_windows(name="^Headroom$"):
-    out = subprocess.run(["xdotool", "search", "--name", name], capture_output=True, text=True).stdout
+    out = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", name], capture_output=True, text=True).stdout
     return [int(w) for w in out.split()]
 
 
@@ -474,6 +474,7 @@ def tray_menu_drives_the_proxy_and_quit_exits_0():
         for want in ["Stop proxy", "Restart proxy", "Pause routing", "Open Headroom", "Start at login", "Quit"]:
             assert want in labels, (want, labels)
         assert labels[0].startswith("Headroom:"), labels
+        assert tray.prop("Title") == "Headroom", tray.prop("Title")
         status_line = wait_until(lambda: next(lab for lab in (m[1] for m in tray.menu()) if "running" in lab), 5,
                                  what="status line says running")
         assert "tokens saved today" in status_line, status_line
@@ -867,7 +868,7 @@ def no_tray_opens_the_window_and_says_so():
     app = subprocess.Popen(["dbus-run-session", "--", APP, "--minimized"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: health(port), 10, what="/health")
-        out = wait_until(lambda: subprocess.run(["xdotool", "search", "--name", "^Headroom$"], capture_output=True, text=True).stdout.split(),
+        out = wait_until(lambda: subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^Headroom$"], capture_output=True, text=True).stdout.split(),
                          10, what="window opened although --minimized")
         assert out
         time.sleep(1.0)
