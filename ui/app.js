@@ -159,9 +159,9 @@ async function proxy(action) {
 let tools = [];
 
 const CHOICES = [
-  ["off", "Off", "The tool talks to its provider directly."],
-  ["provider", "This tool's settings", "Headroom edits the tool's own config file. Works wherever the tool starts."],
-  ["user", "Shell environment", "Headroom adds variables to your shell startup files. New terminals only."],
+  ["off", "Off", "Straight to the provider"],
+  ["provider", "This tool's settings", "Edits its config file; works however it starts"],
+  ["user", "Shell environment", "Edits your shell startup files; new terminals"],
 ];
 
 // Home-relative paths read better and never wrap mid-word.
@@ -200,11 +200,12 @@ async function loadTools() {
       radio.addEventListener("change", () => {
         if (radio.checked) toggleScope(t.name, scope === "off" ? null : scope);
       });
-      group.append(el("label", { class: "choice" + (sv.supported ? "" : " disabled") },
+      group.append(el("label", { class: "choice" + (sv.supported ? "" : " disabled"), title: sv.supported ? help : sv.reason },
         radio,
         el("span", { class: "choice-label", text: label }),
-        el("span", { class: "choice-help", text: sv.supported ? help : sv.reason })));
+        el("span", { class: "choice-help", text: sv.supported ? help : "Not available" })));
     }
+    const unavailable = t.scopes.filter((sv) => !sv.supported && sv.scope !== "system");
     const facts = el("div", { class: "facts" },
       el("span", { class: t.detected ? "yes" : "no", text: t.detected ? "Installed" : "Not found" }),
       t.binary ? el("span", { class: "path", text: tidyPath(t.binary) }) : null,
@@ -213,6 +214,7 @@ async function loadTools() {
       el("div", { class: "tool-head" }, el("b", { text: t.display_name }), facts),
       group);
     if (t.current) card.append(el("div", { class: "current", text: "Sends its API calls to " + t.current }));
+    for (const sv of unavailable) card.append(el("div", { class: "hint small", text: sv.reason }));
     if (current === "system") card.append(el("div", { class: "hint", text: "Routed for every user of this machine (system scope, set by an administrator)." }));
     list.append(card);
   }

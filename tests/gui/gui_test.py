@@ -745,6 +745,7 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
         reason = wd.js("return document.querySelector('input[data-tool=aider][data-scope=provider]').disabled && "
                        "document.querySelector('.tool-card[data-tool=aider]').textContent.includes('no config file')")
         assert reason, "unsupported scope must be disabled with its reason"
+        wd.screenshot("tools.png")
         bashrc = os.path.join(home, ".bashrc")
         bashrc_before = open(bashrc).read()
         t = time.time()
@@ -775,6 +776,11 @@ def ui_wizard_tools_diff_and_deployment_in_real_window():
         # Re-run the wizard and cancel at the review step: nothing changes.
         snapshot = {p: sha(os.path.join(home, p)) for p in (".claude/settings.json", ".codex/config.toml", ".bashrc")}
         wd.click("#tab-settings")
+        wd.wait_js("return document.querySelector('#set-port').value !== ''")
+        assert wd.js("return document.querySelector('#set-port').disabled"), "HEADROOM_PORT fixes the port"
+        assert str(port) in wd.text("#set-port-note"), wd.text("#set-port-note")
+        time.sleep(0.3)
+        screenshot_root("settings.png")
         wd.click("#wizard-rerun")
         for step in ("detect", "scope", "runtime"):
             wd.click("#wz-next")
