@@ -65,23 +65,6 @@ def _inside_mark(x, y):
     return False
 
 
-def _inside_glyph(state, x, y):
-    """A corner glyph per tray state (bottom-right), drawn in white on a dark disc."""
-    cx, cy, r = 0.76, 0.76, 0.22
-    if (x - cx) ** 2 + (y - cy) ** 2 > r * r:
-        return None
-    inner = False
-    if state == "paused":  # two bars
-        inner = (0.68 <= x <= 0.73 or 0.79 <= x <= 0.84) and 0.67 <= y <= 0.85
-    elif state == "stopped":  # square
-        inner = 0.69 <= x <= 0.83 and 0.69 <= y <= 0.83
-    elif state == "error":  # exclamation mark
-        inner = 0.735 <= x <= 0.785 and (0.65 <= y <= 0.79 or 0.82 <= y <= 0.87)
-    else:
-        return None
-    return "fg" if inner else "bg"
-
-
 def _inside_badge(state, x, y):
     """The tray state badge (bottom-right): 'fg' glyph, 'bg' disc, 'ring' outline, or None."""
     if state == "running":
@@ -107,33 +90,39 @@ def _near_mark(x, y, d):
 
 def render_tray(size, state):
     """Monochrome mark with an outline, plus the state badge."""
-    pixels = bytearray()
-    n = SUPERSAMPLE
     badge_colour = {"paused": COLOURS["paused"], "stopped": (75, 85, 99), "error": COLOURS["error"]}
     outline = max(1.2 / size, 0.035)
+
+    def colour_at(x, y):
+        # The mark is scaled up to fill the icon (the tray has no square around it).
+        mx, my = 0.5 + (x - 0.5) * 0.8, 0.5 + (y - 0.5) * 0.8 - 0.02
+        badge = _inside_badge(state, x, y)
+        if badge == "fg":
+            return (255, 255, 255, 255)
+        if badge == "bg":
+            return (*badge_colour[state], 255)
+        if badge == "ring":
+            return (17, 24, 39, 255)
+        if _inside_mark(mx, my):
+            return (255, 255, 255, 255)
+        if _near_mark(mx, my, outline):
+            return (17, 24, 39, 235)
+        return (0, 0, 0, 0)
+
+    return _supersample(size, colour_at)
+
+
+def _supersample(size, colour_at):
+    """Render `colour_at(x, y)` (unit coordinates → RGBA) with SUPERSAMPLE² samples a pixel."""
+    pixels = bytearray()
+    n = SUPERSAMPLE
     for py in range(size):
-        pixels.append(0)
+        pixels.append(0)  # PNG filter byte
         for px in range(size):
             acc = [0, 0, 0, 0]
             for sy in range(n):
                 for sx in range(n):
-                    # The mark is scaled up to fill the icon (the tray has no square around it).
-                    x = (px + (sx + 0.5) / n) / size
-                    y = (py + (sy + 0.5) / n) / size
-                    mx, my = 0.5 + (x - 0.5) * 0.8, 0.5 + (y - 0.5) * 0.8 - 0.02
-                    badge = _inside_badge(state, x, y)
-                    if badge == "fg":
-                        rgba = (255, 255, 255, 255)
-                    elif badge == "bg":
-                        rgba = (*badge_colour[state], 255)
-                    elif badge == "ring":
-                        rgba = (17, 24, 39, 255)
-                    elif _inside_mark(mx, my):
-                        rgba = (255, 255, 255, 255)
-                    elif _near_mark(mx, my, outline):
-                        rgba = (17, 24, 39, 235)
-                    else:
-                        rgba = (0, 0, 0, 0)
+                    rgba = colour_at((px + (sx + 0.5) / n) / size, (py + (sy + 0.5) / n) / size)
                     for i in range(3):
                         acc[i] += rgba[i] * rgba[3]
                     acc[3] += rgba[3]
@@ -143,36 +132,16 @@ def render_tray(size, state):
     return _png(size, size, bytes(pixels))
 
 
-def render(size, colour, state=None):
-    pixels = bytearray()
+def render(size, colour):
+    """The app icon: the white mark on a rounded square of `colour`."""
     radius = 0.2
-    n = SUPERSAMPLE
-    for py in range(size):
-        pixels.append(0)  # PNG filter byte
-        for px in range(size):
-            acc = [0, 0, 0, 0]
-            for sy in range(n):
-                for sx in range(n):
-                    x = (px + (sx + 0.5) / n) / size
-                    y = (py + (sy + 0.5) / n) / size
-                    rgba = (0, 0, 0, 0)
-                    glyph = _inside_glyph(state, x, y) if state else None
-                    if glyph == "fg":
-                        rgba = (255, 255, 255, 255)
-                    elif glyph == "bg":
-                        rgba = (17, 24, 39, 255)
-                    elif _inside_rounded_square(x, y, radius):
-                        rgba = (255, 255, 255, 255) if _inside_mark(x, y) else (*colour, 255)
-                    for i in range(3):
-                        acc[i] += rgba[i] * rgba[3]
-                    acc[3] += rgba[3]
-            alpha = acc[3] / (n * n * 255)
-            if acc[3] > 0:
-                rgb = [round(acc[i] / acc[3]) for i in range(3)]
-            else:
-                rgb = [0, 0, 0]
-            pixels.extend(bytes([*(min(255, c) for c in rgb), round(alpha * 255)]))
-    return _png(size, size, bytes(pixels))
+
+    def colour_at(x, y):
+        if _inside_rounded_square(x, y, radius):
+            return (255, 255, 255, 255) if _inside_mark(x, y) else (*colour, 255)
+        return (0, 0, 0, 0)
+
+    return _supersample(size, colour_at)
 
 
 def _png(width, height, raw):
