@@ -707,12 +707,13 @@ pub fn status(env: &Environment, profile: &str) -> Result<Status> {
     let sup_name = plan::supervisor_for(env, m.preset, m.scope)
         .map(|s| s.name().to_owned())
         .unwrap_or_else(|_| m.supervisor_kind.to_string());
-    let health = crate::health::get_json(m.port, "/health", Duration::from_millis(500));
+    let health = crate::health::health(m.port, Duration::from_millis(500));
     let ready = crate::health::get_json(m.port, "/readyz", Duration::from_millis(500))
         .is_some_and(|(code, _)| code == 200);
     let version = health
         .as_ref()
-        .and_then(|(_, b)| b.get("version").and_then(|v| v.as_str()).map(str::to_owned));
+        .map(|h| h.version.clone())
+        .filter(|v| !v.is_empty());
     let running = match m.runtime_kind {
         RuntimeKind::Docker => env
             .find_binary(&env.docker)

@@ -12,6 +12,13 @@ pub fn get_json(port: u16, path: &str, timeout: Duration) -> Option<(u16, Value)
     Some((r.status, r.json()))
 }
 
+/// `GET /health` parsed with the contract every component shares (`headroom-protocol`);
+/// `None` when nothing answers or the answer is not Headroom's.
+pub fn health(port: u16, timeout: Duration) -> Option<headroom_protocol::Health> {
+    let r = crate::http::get("127.0.0.1", port, "/health", "headroom-install", timeout).ok()?;
+    headroom_protocol::Health::parse(&r.body).filter(|h| h.is_headroom())
+}
+
 /// `/readyz` answered 200 (or a body that says ready).
 pub fn is_ready(port: u16) -> bool {
     matches!(
@@ -49,14 +56,9 @@ pub fn port_owner(port: u16, profile: &str) -> PortOwner {
             },
         };
     }
-    match get_json(port, "/health", Duration::from_secs(2)) {
-        Some((_, body))
-            if body.get("service").and_then(Value::as_str) == Some("headroom-proxy") =>
-        {
-            let deployed = body
-                .pointer("/deployment/profile")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+    match health(port, Duration::from_secs(2)) {
+        Some(h) => {
+            let deployed = h.deployment.and_then(|d| d.profile);
             if deployed.as_deref() == Some(profile) {
                 PortOwner::Ours
             } else {

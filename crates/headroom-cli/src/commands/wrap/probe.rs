@@ -30,8 +30,6 @@ pub struct Health {
     pub deployment: Option<String>,
 }
 
-const SERVICE: &str = "headroom-proxy";
-
 pub fn probe(port: u16, timeout: Duration) -> Probe {
     match http::get("127.0.0.1", port, "/health", "headroom-wrap", timeout) {
         Ok(r) => classify_response(Some(r)),
@@ -52,19 +50,12 @@ fn classify_response(answer: Option<Response>) -> Probe {
     let Some(r) = answer else {
         return Probe::Foreign("it did not answer with HTTP".to_owned());
     };
-    let json: Option<serde_json::Value> = serde_json::from_slice(&r.body).ok();
-    match json {
-        Some(v) if v.get("service").and_then(|s| s.as_str()) == Some(SERVICE) => {
-            Probe::Headroom(Health {
-                ready: v.get("ready").and_then(|r| r.as_bool()).unwrap_or(true),
-                version: v.get("version").and_then(|s| s.as_str()).map(str::to_owned),
-                deployment: v
-                    .get("deployment")
-                    .and_then(|d| d.get("profile"))
-                    .and_then(|p| p.as_str())
-                    .map(str::to_owned),
-            })
-        }
+    match headroom_protocol::Health::parse(&r.body).filter(|h| h.is_headroom()) {
+        Some(h) => Probe::Headroom(Health {
+            ready: h.ready,
+            version: Some(h.version).filter(|v| !v.is_empty()),
+            deployment: h.deployment.and_then(|d| d.profile),
+        }),
         _ => Probe::Foreign(format!("GET /health answered `{}`", r.status_line)),
     }
 }
