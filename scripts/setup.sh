@@ -63,4 +63,20 @@ if [[ "$level" == test ]]; then
         "$venv/bin/pip" install -q "${want[@]}"
     fi
 fi
+if [[ "$level" == test ]]; then
+    # The real coding CLIs the e2e tests drive (pinned in .ci/clients/package.json), installed
+    # into .ci/clients only: tests find them there, never on PATH.
+    clients=.ci/clients
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "setup: installing Node.js and npm for the real-client tests"
+        "${SUDO[@]}" apt-get update -qq
+        "${SUDO[@]}" apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    fi
+    want_hash="$(sha256sum "$clients/package.json" | cut -d' ' -f1)"
+    if [[ "$(cat "$clients/node_modules/.headroom-installed" 2>/dev/null)" != "$want_hash" ]]; then
+        echo "setup: installing the pinned coding CLIs into $clients"
+        npm install --prefix "$clients" --no-audit --no-fund --loglevel=error >/dev/null
+        echo "$want_hash" >"$clients/node_modules/.headroom-installed"
+    fi
+fi
 echo "setup: ready ($level)"

@@ -48,6 +48,8 @@ pub enum Edit {
     /// `[model_providers.headroom]` table.
     CodexToml {
         base_url: String,
+        /// ChatGPT sign-in was detected when this was planned. Recorded for `status`;
+        /// `requires_openai_auth = true` is written either way (see [`codex_apply`]).
         chatgpt_auth: bool,
         previous_model_provider: Option<String>,
         /// The user's own `[model_providers.headroom]` table, if they had one.
@@ -173,16 +175,10 @@ impl Edit {
             }
             Edit::CodexToml {
                 base_url,
-                chatgpt_auth,
                 previous_model_provider,
                 previous_table,
-            } => codex_apply(
-                text,
-                base_url,
-                *chatgpt_auth,
-                previous_model_provider,
-                previous_table,
-            ),
+                ..
+            } => codex_apply(text, base_url, previous_model_provider, previous_table),
         }
     }
 
@@ -266,7 +262,6 @@ fn with_eol(text: String, eol: &str) -> String {
 fn codex_apply(
     text: &str,
     base_url: &str,
-    chatgpt_auth: bool,
     previous_model_provider: &mut Option<String>,
     previous_table: &mut Option<String>,
 ) -> Result<String, String> {
@@ -295,9 +290,10 @@ fn codex_apply(
     table["name"] = value("Headroom");
     table["base_url"] = value(base_url);
     table["wire_api"] = value("responses");
-    if chatgpt_auth {
-        table["requires_openai_auth"] = value(true);
-    }
+    // Without it Codex sends a custom provider no `Authorization` header at all, for an API-key
+    // login as much as for ChatGPT sign-in (checked with the real Codex 0.171): every request
+    // would be a 401. With it Codex sends the login it has, whichever kind.
+    table["requires_openai_auth"] = value(true);
     table.decor_mut().set_prefix(format!("\n{CODEX_COMMENT}"));
     if !doc.contains_key("model_providers") {
         let mut providers = Table::new();

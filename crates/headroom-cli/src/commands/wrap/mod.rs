@@ -185,7 +185,7 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
     };
     launch(Launch {
         program,
-        args: tool_args,
+        args: tools::args_for(&target, port, tool_args),
         env,
     })
 }

@@ -93,6 +93,35 @@ pub fn env_for(
     Ok(env)
 }
 
+/// The arguments `target` runs with: the user's, after any per-run settings that route it.
+///
+/// Codex ignores `OPENAI_BASE_URL`, so the environment alone never reached Headroom. Its `-c`
+/// overrides (accepted before any subcommand, e.g. `codex -c … exec "…"`) select a `headroom`
+/// provider for this run only, with `requires_openai_auth = true` so Codex sends the login it
+/// has (API key or ChatGPT) — without it a custom provider gets no `Authorization` header.
+/// HTTP (`wire_api = "responses"`) rather than the built-in provider's WebSocket transport, so
+/// every request is compressed. Checked with the real Codex 0.171.
+pub fn args_for(target: &Target, port: u16, user_args: Vec<OsString>) -> Vec<OsString> {
+    if *target != Target::Tool(Tool::Codex) {
+        return user_args;
+    }
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let overrides = [
+        "model_provider=\"headroom\"".to_owned(),
+        "model_providers.headroom.name=\"Headroom\"".to_owned(),
+        format!("model_providers.headroom.base_url=\"{base}\""),
+        "model_providers.headroom.wire_api=\"responses\"".to_owned(),
+        "model_providers.headroom.requires_openai_auth=true".to_owned(),
+    ];
+    let mut args: Vec<OsString> = Vec::with_capacity(overrides.len() * 2 + user_args.len());
+    for o in overrides {
+        args.push("-c".into());
+        args.push(o.into());
+    }
+    args.extend(user_args);
+    args
+}
+
 /// OpenCode reads extra config from `OPENCODE_CONFIG_CONTENT` for this run only. Both built-in
 /// providers use the AI SDK, whose base URLs include `/v1`. A value the user already exports is
 /// merged, not replaced.
@@ -209,6 +238,27 @@ pub fn cursor_instructions(port: u16) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn codex_gets_a_headroom_provider_before_its_own_arguments() {
+        let user: Vec<OsString> = vec!["exec".into(), "fix it".into()];
+        let args = args_for(&Target::Tool(Tool::Codex), 9001, user.clone());
+        let text: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(&text[text.len() - 2..], ["exec", "fix it"]);
+        assert!(text.chunks(2).take(5).all(|pair| pair[0] == "-c"));
+        assert!(text.contains(
+            &"model_providers.headroom.base_url=\"http://127.0.0.1:9001/v1\"".to_owned()
+        ));
+        assert!(text.contains(&"model_providers.headroom.requires_openai_auth=true".to_owned()));
+        // Other tools' arguments are untouched.
+        assert_eq!(
+            args_for(&Target::Tool(Tool::Claude), 9001, user.clone()),
+            user
+        );
+    }
     use super::*;
 
     fn none(_: &str) -> Option<OsString> {

@@ -1,0 +1,196 @@
+//! The real Codex CLI (pinned in `.ci/clients/package.json`, installed there by
+//! `scripts/setup.sh test`, never on PATH) through the real `headroom`: `wrap codex` and a
+//! provider-scope install both reach Headroom with Codex's own `Authorization` header, and the
+//! proxy forwards it upstream. Current Codex ignores `OPENAI_BASE_URL`, and a custom provider
+//! without `requires_openai_auth = true` sends no credentials: both were silent failures.
+
+mod wrap_support;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use headroom_testkit::{MockUpstream, Reply};
+use wrap_support::*;
+
+const KEY: &str = "sk-headroom-codex-e2e";
+
+fn real_codex() -> PathBuf {
+    let bin =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/clients/node_modules/.bin/codex");
+    assert!(
+        bin.exists(),
+        "the pinned Codex CLI is missing at {}; run `scripts/setup.sh test` (it installs .ci/clients)",
+        bin.display()
+    );
+    bin
+}
+
+/// A world whose `codex` is the real one and whose Codex is logged in with an API key.
+fn codex_world() -> World {
+    let world = World::new();
+    std::os::unix::fs::symlink(real_codex(), world.bin.join("codex")).unwrap();
+    std::fs::create_dir_all(world.home.join(".codex")).unwrap();
+    let mut login = Command::new(world.bin.join("codex"))
+        .args(["login", "--with-api-key"])
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", world.bin.display()),
+        )
+        .env("HOME", &world.home)
+        .env("CODEX_HOME", world.home.join(".codex"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    login
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(KEY.as_bytes())
+        .unwrap();
+    assert!(login.wait().unwrap().success(), "codex login failed");
+    world
+}
+
+fn assert_reached_with_key(mock: &MockUpstream) {
+    let reqs = mock.requests();
+    let responses: Vec<_> = reqs.iter().filter(|r| r.path == "/v1/responses").collect();
+    assert!(
+        !responses.is_empty(),
+        "Codex never reached the upstream through Headroom: {:?}",
+        reqs.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    for r in responses {
+        assert_eq!(
+            r.header("authorization").as_deref(),
+            Some(format!("Bearer {KEY}").as_str()),
+            "Codex's credentials must arrive intact"
+        );
+        assert!(
+            r.header("user-agent").unwrap_or_default().contains("codex"),
+            "{:?}",
+            r.header("user-agent")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrap_codex_routes_the_real_codex_through_headroom() {
+    let world = codex_world();
+    let mock = MockUpstream::start().await;
+    for _ in 0..8 {
+        mock.push(Reply::openai_responses_sse("done", Duration::ZERO));
+    }
+    let port = free_port().to_string();
+    let mut cmd = world.headroom([
+        "wrap",
+        "--port",
+        &port,
+        "codex",
+        "--",
+        "exec",
+        "--skip-git-repo-check",
+        "say hi",
+    ]);
+    cmd.env("OPENAI_TARGET_API_URL", mock.url());
+    let out = tokio::task::spawn_blocking({
+        let world_home = world.home.clone();
+        move || {
+            cmd.env("CODEX_HOME", world_home.join(".codex"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            cmd.output().unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_reached_with_key(&mock);
+    assert!(
+        out.status.success(),
+        "codex exited {:?}: {stderr}",
+        out.status.code()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_scope_wiring_routes_the_real_codex_through_headroom() {
+    let world = codex_world();
+    let mock = MockUpstream::start().await;
+    for _ in 0..8 {
+        mock.push(Reply::openai_responses_sse("done", Duration::ZERO));
+    }
+    let port = free_port();
+    // The install engine's provider-scope Codex edit (what `install apply --scope provider`
+    // and the app write), applied for real to the fake HOME's config.toml.
+    let env = headroom_install::Environment::for_home(&world.home, world.tmp.path().join("root"));
+    let desired = [(
+        headroom_install::targets::Tool::Codex,
+        headroom_install::Scope::Provider,
+    )]
+    .into_iter()
+    .collect();
+    let plan = headroom_install::wiring::plan(
+        &env,
+        "e2e",
+        &headroom_install::wiring::Wiring::default(),
+        &desired,
+        true,
+        port,
+    )
+    .unwrap();
+    headroom_install::wiring::apply(&env, &plan).unwrap();
+    let config = std::fs::read_to_string(world.home.join(".codex/config.toml")).unwrap();
+    assert!(config.contains("requires_openai_auth = true"), "{config}");
+
+    let mut proxy = world
+        .headroom([
+            "proxy",
+            "--port",
+            &port.to_string(),
+            "--openai-api-url",
+            &mock.url(),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "proxy never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut cmd = Command::new(world.bin.join("codex"));
+    cmd.args(["exec", "--skip-git-repo-check", "say hi"])
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", world.bin.display()),
+        )
+        .env("HOME", &world.home)
+        .current_dir(world.tmp.path())
+        .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking({
+        let w = world.home.clone();
+        move || {
+            cmd.env("CODEX_HOME", w.join(".codex"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            cmd.output().unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert_reached_with_key(&mock);
+    assert!(
+        out.status.success(),
+        "codex exited {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
