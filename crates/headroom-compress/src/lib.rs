@@ -6,8 +6,11 @@
 //!   the replaced tool-output strings is identical to the input (we splice by byte offsets,
 //!   never re-serialise);
 //! * the same input always gives the same output (prompt-cache safety): a tool output is
-//!   compressed as a function of its own text and of the user text that preceded it in the
-//!   conversation, both of which never change in later turns;
+//!   compressed as a function of its own text, of the tool call and user text that preceded
+//!   it in the conversation, and of the conversation's `tools` (see
+//!   [`RequestFacts::redeemable`]) — never of later messages, of where `cache_control` sits or
+//!   of `tool_choice`. So it is compressed the first time it is seen, marked or not, and every
+//!   later turn sends the same bytes the prompt cache stored;
 //! * it never panics, whatever the bytes (malformed JSON gives `body: None`).
 //!
 //! How the pieces fit: [`json`] parses the body keeping byte spans, [`walk`] finds the tool
@@ -133,10 +136,6 @@ pub enum Action {
     Compressed,
     /// Smaller than [`Options::min_bytes`].
     Small,
-    /// `is_error: true` result.
-    ProtectedError,
-    /// Carries `cache_control`.
-    ProtectedCacheControl,
     /// Output of a file read/edit tool.
     ProtectedFileTool,
     /// Output of `headroom_retrieve`.
@@ -164,7 +163,9 @@ pub struct RequestFacts {
     pub stream: bool,
     /// What `tools` holds.
     pub tools: ToolsField,
-    /// `tool_choice` forbids tool calls in this turn (`"none"` / `{"type":"none"}`).
+    /// `tool_choice` forbids tool calls in this turn (`"none"` / `{"type":"none"}`). Not part
+    /// of [`RequestFacts::redeemable`]: a turn that forbids calls still sends the same `tools`,
+    /// and its markers can be redeemed in a later turn.
     pub calls_forbidden: bool,
     /// The client itself offers a tool named `headroom_retrieve` (its calls go to the client).
     pub client_offers_retrieve: bool,
@@ -175,6 +176,9 @@ pub struct RequestFacts {
 pub enum ToolsField {
     #[default]
     Absent,
+    /// `[]`: the client has no tools.
+    Empty,
+    /// A non-empty array.
     Array,
     /// `null` or anything else: no tool can be added.
     Other,
@@ -193,6 +197,7 @@ impl RequestFacts {
         let (tools, client_offers_retrieve) = match root.get_in(body, "tools") {
             None => (ToolsField::Absent, false),
             Some(t) => match t.as_array() {
+                Some([]) => (ToolsField::Empty, false),
                 Some(list) => (
                     ToolsField::Array,
                     list.iter()
@@ -209,10 +214,16 @@ impl RequestFacts {
         }
     }
 
-    /// The model can call `headroom_retrieve` in this turn: tool calls are allowed and the tool
-    /// can be added to `tools` (or the client offers it already).
+    /// The conversation can redeem markers: the client sends a non-empty `tools` array, to
+    /// which `headroom_retrieve` is appended on every request (or the client offers it).
+    ///
+    /// Only facts that stay the same for a whole conversation count: a block's compressed
+    /// bytes must not depend on the turn it is sent in, or the prompt cache misses.
+    /// `tool_choice` can change from turn to turn, so it does not count; a client without
+    /// tools gets lossless rewrites only, because adding `tools` to it would change the
+    /// request's meaning (and, added late, bust its cache).
     pub fn redeemable(&self) -> bool {
-        !self.calls_forbidden && self.tools != ToolsField::Other
+        self.tools == ToolsField::Array || self.client_offers_retrieve
     }
 }
 
@@ -301,8 +312,6 @@ pub fn compress_request_unguarded(api: Api, body: &[u8], options: &Options) -> O
         };
         if let Some(p) = c.protect {
             report.action = match p {
-                walk::Protect::Error => Action::ProtectedError,
-                walk::Protect::CacheControl => Action::ProtectedCacheControl,
                 walk::Protect::FileTool => Action::ProtectedFileTool,
                 walk::Protect::Retrieve => Action::ProtectedRetrieve,
             };
@@ -335,7 +344,11 @@ pub fn compress_request_unguarded(api: Api, body: &[u8], options: &Options) -> O
             key: &key,
             original: &text,
         };
-        let (kind, result) = router::compress_text(&text, &ctx);
+        let (kind, result) = if c.problems_only {
+            router::compress_problems(&text, &ctx)
+        } else {
+            router::compress_text(&text, &ctx)
+        };
         report.kind = kind;
         if let Some(new_text) = result {
             // Never blank a non-empty output (Anthropic rejects empty tool results).

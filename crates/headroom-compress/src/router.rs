@@ -209,6 +209,36 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
     (kind, out)
 }
 
+/// For outputs whose every problem line matters (`is_error` results, logs and persisted
+/// outputs read from files): the log transform keeps every error, warning, failure, panic and
+/// traceback line with its block, failure sections and summaries, head and tail, and collapses
+/// the passing noise around them. JSON is only minified (a row sample could drop the failing
+/// row) and diffs are left alone.
+pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>) {
+    let (kind, root) = detect(t);
+    match (kind, &root) {
+        (ContentKind::Json | ContentKind::JsonTable, Some(root)) => {
+            let lossless = Options {
+                lossy: false,
+                ..ctx.options.clone()
+            };
+            let ctx = Ctx {
+                options: &lossless,
+                ..*ctx
+            };
+            (kind, crate::table::compress(t, root, &ctx))
+        }
+        (ContentKind::Diff, _) => (kind, None),
+        _ => {
+            let out = crate::log::compress(t, ctx).or_else(|| {
+                let n = text::normalize_whitespace(t);
+                (n.len() < t.len()).then_some(n)
+            });
+            (ContentKind::Log, out)
+        }
+    }
+}
+
 /// JSON envelopes around one big text, like Codex's shell results
 /// (`{"output":"<the log>","metadata":{"exit_code":1,…}}`): compress the text by its own kind
 /// and keep the envelope (minified). The marker inside names the key of the whole tool output.

@@ -10,12 +10,13 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 /// Why a tool output is passed through untouched.
+///
+/// `cache_control` is deliberately not a reason: a marked block is compressed like any other
+/// (the marker stays, only the text changes), so the bytes cached in the turn a block first
+/// appears are the bytes every later turn sends. Protecting it would forward it whole while
+/// marked and compressed once the marker moved on — a cache miss on every turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protect {
-    /// `is_error: true` on the tool result.
-    Error,
-    /// The block (or its tool result) carries `cache_control`.
-    CacheControl,
     /// The producing tool reads or edits files (exact text matters to the agent).
     FileTool,
     /// The output of our own `headroom_retrieve` tool (re-compressing it would loop).
@@ -30,6 +31,11 @@ pub struct Candidate {
     pub protect: Option<Protect>,
     /// Index into [`Walk::questions`]: the latest user text before this output.
     pub question: Option<usize>,
+    /// Only transforms that keep every problem line may run: the result is an error
+    /// (`is_error: true`), or a `Read` of a log or of the client's own persisted tool output.
+    pub problems_only: bool,
+    /// The file a read tool read (`input.file_path` / `path`), when it could be found.
+    pub read_path: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -55,7 +61,11 @@ pub fn walk(api: Api, root: &Node, src: &[u8], protected_tools: &[String]) -> Wa
                 if name == crate::RETRIEVE_TOOL_NAME {
                     c.protect = Some(Protect::Retrieve);
                 } else if is_protected_tool(name, protected_tools) {
-                    c.protect = Some(Protect::FileTool);
+                    if c.read_path.as_deref().is_some_and(is_log_like_path) && is_read_tool(name) {
+                        c.problems_only = true;
+                    } else {
+                        c.protect = Some(Protect::FileTool);
+                    }
                 }
             }
         }
@@ -70,6 +80,40 @@ pub fn is_protected_tool(name: &str, protected: &[String]) -> bool {
     protected
         .iter()
         .any(|p| p.eq_ignore_ascii_case(name) || p.eq_ignore_ascii_case(last))
+}
+
+/// Tools that only read a file (the agent never edits through their output).
+fn is_read_tool(name: &str) -> bool {
+    let last = name.rsplit("__").next().unwrap_or(name);
+    ["Read", "read_file", "read_text_file", "view_file"]
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(last))
+}
+
+/// Files whose text is output, not something the agent edits: logs (`*.log`, `*.log.1`,
+/// `*.log.gz` is binary and never arrives as text) and Claude Code's persisted tool outputs
+/// (`<config>/projects/<project>/<session>/tool-results/<tool_use_id>.txt`, named in its
+/// `<persisted-output>` preview). Anything else a read tool returns stays byte-exact: when in
+/// doubt, protect.
+pub fn is_log_like_path(path: &str) -> bool {
+    let p = path.replace('\\', "/");
+    let file = p.rsplit('/').next().unwrap_or(&p);
+    let lower = file.to_ascii_lowercase();
+    if lower.ends_with(".log") {
+        return true;
+    }
+    // Rotated logs: `app.log.1`, `syslog.2`.
+    if let Some((stem, n)) = lower.rsplit_once('.') {
+        if !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && (stem.ends_with(".log") || stem.ends_with("log"))
+        {
+            return true;
+        }
+    }
+    let segs: Vec<&str> = p.split('/').collect();
+    let n = segs.len();
+    n >= 5 && lower.ends_with(".txt") && segs[n - 2] == "tool-results" && segs[n - 5] == "projects"
 }
 
 fn push_question(w: &mut Walk, text: String) -> Option<usize> {
@@ -101,6 +145,7 @@ fn anthropic(root: &Node, src: &[u8], w: &mut Walk) {
         return;
     };
     let mut names: HashMap<String, String> = HashMap::new();
+    let mut paths: HashMap<String, String> = HashMap::new();
     for m in messages {
         if let Some(blocks) = m.get_in(src, "content").and_then(Node::as_array) {
             for b in blocks {
@@ -110,6 +155,9 @@ fn anthropic(root: &Node, src: &[u8], w: &mut Walk) {
                         b.get_in(src, "id").and_then(|v| v.str_value(src)),
                         b.get_in(src, "name").and_then(|v| v.str_value(src)),
                     ) {
+                        if let Some(p) = b.get_in(src, "input").and_then(|i| path_arg(i, src)) {
+                            paths.insert(id.clone(), p);
+                        }
                         names.insert(id, name);
                     }
                 }
@@ -136,7 +184,7 @@ fn anthropic(root: &Node, src: &[u8], w: &mut Walk) {
                                 texts.push('\n');
                             }
                         }
-                        Some("tool_result") => tool_result(b, src, &names, question, w),
+                        Some("tool_result") => tool_result(b, src, &names, &paths, question, w),
                         _ => {}
                     }
                 }
@@ -149,24 +197,36 @@ fn anthropic(root: &Node, src: &[u8], w: &mut Walk) {
     }
 }
 
+/// The file path argument of a read tool call (`file_path`, `path`, `filename`), from a JSON
+/// object or from OpenAI's JSON-encoded `arguments` string.
+fn path_arg(input: &Node, src: &[u8]) -> Option<String> {
+    const KEYS: [&str; 3] = ["file_path", "path", "filename"];
+    match &input.kind {
+        Kind::Object(_) => KEYS
+            .iter()
+            .find_map(|k| input.get_in(src, k).and_then(|v| v.str_value(src))),
+        Kind::Str { .. } => {
+            let args: serde_json::Value = serde_json::from_str(&input.str_value(src)?).ok()?;
+            KEYS.iter()
+                .find_map(|k| args.get(k).and_then(|v| v.as_str()).map(str::to_owned))
+        }
+        _ => None,
+    }
+}
+
 fn tool_result(
     b: &Node,
     src: &[u8],
     names: &HashMap<String, String>,
+    paths: &HashMap<String, String>,
     question: Option<usize>,
     w: &mut Walk,
 ) {
-    let tool_name = b
-        .get_in(src, "tool_use_id")
-        .and_then(|v| v.str_value(src))
-        .and_then(|id| names.get(&id).cloned());
-    let protect = if b.get_in(src, "cache_control").is_some() {
-        Some(Protect::CacheControl)
-    } else if b.get_in(src, "is_error").is_some_and(Node::is_true) {
-        Some(Protect::Error)
-    } else {
-        None
-    };
+    let id = b.get_in(src, "tool_use_id").and_then(|v| v.str_value(src));
+    let tool_name = id.as_ref().and_then(|id| names.get(id).cloned());
+    let read_path = id.as_ref().and_then(|id| paths.get(id).cloned());
+    let protect = None;
+    let problems_only = b.get_in(src, "is_error").is_some_and(Node::is_true);
     let Some(content) = b.get_in(src, "content") else {
         return;
     };
@@ -176,6 +236,8 @@ fn tool_result(
             tool_name,
             protect,
             question,
+            problems_only,
+            read_path,
         }),
         Kind::Array(parts) => {
             for p in parts {
@@ -189,14 +251,13 @@ fn tool_result(
                 let Some(text) = p.get_in(src, "text").filter(|t| t.is_str()) else {
                     continue;
                 };
-                let protect = protect.or(p
-                    .get_in(src, "cache_control")
-                    .map(|_| Protect::CacheControl));
                 w.candidates.push(Candidate {
                     span: text.span.clone(),
                     tool_name: tool_name.clone(),
                     protect,
                     question,
+                    problems_only,
+                    read_path: read_path.clone(),
                 });
             }
         }
@@ -210,7 +271,6 @@ fn openai_text_spans(content: &Node, src: &[u8], part_types: &[&str]) -> Vec<Ran
         Kind::Str { .. } => vec![content.span.clone()],
         Kind::Array(parts) => parts
             .iter()
-            .filter(|p| p.get_in(src, "cache_control").is_none())
             .filter(|p| {
                 p.get_in(src, "type")
                     .and_then(|t| t.str_value(src))
@@ -231,6 +291,7 @@ fn openai_chat(root: &Node, src: &[u8], w: &mut Walk) {
         return;
     };
     let mut names: HashMap<String, String> = HashMap::new();
+    let mut paths: HashMap<String, String> = HashMap::new();
     for m in messages {
         if let Some(calls) = m.get_in(src, "tool_calls").and_then(Node::as_array) {
             for c in calls {
@@ -240,6 +301,13 @@ fn openai_chat(root: &Node, src: &[u8], w: &mut Walk) {
                     .and_then(|f| f.get_in(src, "name"))
                     .and_then(|v| v.str_value(src));
                 if let (Some(id), Some(name)) = (id, name) {
+                    if let Some(p) = c
+                        .get_in(src, "function")
+                        .and_then(|f| f.get_in(src, "arguments"))
+                        .and_then(|a| path_arg(a, src))
+                    {
+                        paths.insert(id.clone(), p);
+                    }
                     names.insert(id, name);
                 }
             }
@@ -262,17 +330,20 @@ fn openai_chat(root: &Node, src: &[u8], w: &mut Walk) {
                 }
             }
             Some("tool" | "function") => {
-                let tool_name = m
-                    .get_in(src, "tool_call_id")
-                    .and_then(|v| v.str_value(src))
-                    .and_then(|id| names.get(&id).cloned())
+                let id = m.get_in(src, "tool_call_id").and_then(|v| v.str_value(src));
+                let tool_name = id
+                    .as_ref()
+                    .and_then(|id| names.get(id).cloned())
                     .or_else(|| m.get_in(src, "name").and_then(|n| n.str_value(src)));
+                let read_path = id.as_ref().and_then(|id| paths.get(id).cloned());
                 for span in openai_text_spans(content, src, &["text"]) {
                     w.candidates.push(Candidate {
                         span,
                         tool_name: tool_name.clone(),
                         protect: None,
                         question,
+                        problems_only: false,
+                        read_path: read_path.clone(),
                     });
                 }
             }
@@ -286,6 +357,7 @@ fn openai_responses(root: &Node, src: &[u8], w: &mut Walk) {
         return;
     };
     let mut names: HashMap<String, String> = HashMap::new();
+    let mut paths: HashMap<String, String> = HashMap::new();
     for it in items {
         let ty = it.get_in(src, "type").and_then(|t| t.str_value(src));
         if matches!(ty.as_deref(), Some("function_call" | "custom_tool_call")) {
@@ -293,6 +365,12 @@ fn openai_responses(root: &Node, src: &[u8], w: &mut Walk) {
                 it.get_in(src, "call_id").and_then(|v| v.str_value(src)),
                 it.get_in(src, "name").and_then(|v| v.str_value(src)),
             ) {
+                let args = it
+                    .get_in(src, "arguments")
+                    .or_else(|| it.get_in(src, "input"));
+                if let Some(p) = args.and_then(|a| path_arg(a, src)) {
+                    paths.insert(id.clone(), p);
+                }
                 names.insert(id, name);
             }
         }
@@ -314,10 +392,9 @@ fn openai_responses(root: &Node, src: &[u8], w: &mut Walk) {
                 }
             }
             (Some("function_call_output" | "custom_tool_call_output"), _) => {
-                let tool_name = it
-                    .get_in(src, "call_id")
-                    .and_then(|v| v.str_value(src))
-                    .and_then(|id| names.get(&id).cloned());
+                let id = it.get_in(src, "call_id").and_then(|v| v.str_value(src));
+                let tool_name = id.as_ref().and_then(|id| names.get(id).cloned());
+                let read_path = id.as_ref().and_then(|id| paths.get(id).cloned());
                 let Some(output) = it.get_in(src, "output") else {
                     continue;
                 };
@@ -327,6 +404,8 @@ fn openai_responses(root: &Node, src: &[u8], w: &mut Walk) {
                         tool_name: tool_name.clone(),
                         protect: None,
                         question,
+                        problems_only: false,
+                        read_path: read_path.clone(),
                     });
                 }
             }

@@ -1,6 +1,9 @@
 //! The compressor reads what retrieval needs (`stream`, `tools`, `tool_choice`) in its one
-//! parse, and with `lossy_only_if_redeemable` drops content only where the model can call
-//! `headroom_retrieve`.
+//! parse, and with `lossy_only_if_redeemable` drops content only in conversations where
+//! `headroom_retrieve` is offered: those whose client sends a non-empty `tools` array (the
+//! proxy appends the tool to it on every request). Only facts that hold for the whole
+//! conversation decide, so a block compresses to the same bytes in every turn: `tool_choice`,
+//! which changes from turn to turn, does not.
 
 use headroom_compress::{compress_request, Api, Options, RequestFacts, ToolsField};
 use serde_json::json;
@@ -68,6 +71,16 @@ fn facts_are_read_from_the_top_level() {
     .unwrap();
     let o = compress_request(Api::OpenAiChat, &chat, &options());
     assert!(o.request.calls_forbidden && o.request.client_offers_retrieve);
+    assert!(
+        o.request.redeemable(),
+        "tool_choice changes per turn: it must not change how a block compresses"
+    );
+    let o = compress_request(
+        Api::AnthropicMessages,
+        &anthropic(json!({"tools": []})),
+        &options(),
+    );
+    assert_eq!(o.request.tools, ToolsField::Empty);
     assert!(!o.request.redeemable());
     let o = compress_request(
         Api::AnthropicMessages,
@@ -80,11 +93,12 @@ fn facts_are_read_from_the_top_level() {
 
 #[test]
 fn content_is_dropped_only_where_it_can_be_retrieved() {
+    let tools = json!([{"name": "list_items", "input_schema": {"type": "object"}}]);
     // Redeemable: rows are sampled and the original is retained for retrieval.
     for extra in [
-        json!({}),
-        json!({"tools": []}),
-        json!({"tool_choice": {"type": "auto"}}),
+        json!({"tools": tools}),
+        json!({"tools": tools, "tool_choice": {"type": "auto"}}),
+        json!({"tools": tools, "tool_choice": {"type": "none"}}),
     ] {
         let o = compress_request(
             Api::AnthropicMessages,
@@ -97,11 +111,7 @@ fn content_is_dropped_only_where_it_can_be_retrieved() {
         );
     }
     // Not redeemable: still compressed, but nothing is dropped (no marker, nothing retained).
-    for extra in [
-        json!({"tools": null}),
-        json!({"tool_choice": {"type": "none"}}),
-        json!({"tool_choice": "none"}),
-    ] {
+    for extra in [json!({}), json!({"tools": []}), json!({"tools": null})] {
         let body = anthropic(extra.clone());
         let o = compress_request(Api::AnthropicMessages, &body, &options());
         assert!(o.retained.is_empty(), "{extra}: nothing may be retained");

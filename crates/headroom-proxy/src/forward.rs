@@ -118,16 +118,15 @@ pub(crate) async fn forward(
             let mut forwarded = bytes.clone();
             let mut body_changed = false;
             let options = shared.compress_options.clone();
-            // The compressor drops content only where the model can call `headroom_retrieve`;
-            // the tool is offered only when something was retained.
+            // The compressor drops content only in conversations that offer `headroom_retrieve`,
+            // and the tool is offered on every request of such a conversation — from its first
+            // request on, whether or not this one retained anything — so `tools`, the start of
+            // the provider's cache order, never changes mid-conversation.
             let outcome = optimize::run(api, bytes.clone(), options).await;
-            let offer = outcome
-                .as_ref()
-                .filter(|o| !o.retained.is_empty())
-                .and_then(|o| {
-                    let compressed = o.body.as_deref().unwrap_or(&bytes);
-                    retrieval_tool::prepare(api, provider, compressed, &o.request)
-                });
+            let offer = outcome.as_ref().and_then(|o| {
+                let compressed = o.body.as_deref().unwrap_or(&bytes);
+                retrieval_tool::prepare(api, provider, compressed, &o.request)
+            });
             if let Some(outcome) = outcome {
                 let rewritten = outcome.body.is_some();
                 shared.stats.tokens(

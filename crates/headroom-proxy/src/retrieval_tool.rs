@@ -3,21 +3,22 @@
 //! and answers the model's calls to it itself, so the client never sees a tool it does not have.
 //!
 //! Why it is shaped like this:
-//! * The tool is offered only when this request's compression retained something, so requests
-//!   that were not compressed stay byte-identical. Compression is deterministic, so every later
-//!   turn of the same conversation retains the same keys again and offers byte-identical tool
-//!   bytes: the prompt cache keeps matching.
+//! * The tool is offered on every request of a conversation that has tools, from its first
+//!   request on, whether or not this request retained anything, with the same bytes every time.
+//!   `tools` is the start of the providers' cache order: a tool added mid-conversation (the
+//!   first time something was retained) made every cached prefix miss once more.
 //! * The request bytes are spliced, never re-serialised (see `headroom_compress::retrieval`).
 //! * A response that mixes retrieve calls with the client's own tool calls is passed through
 //!   unchanged: the client must run its tools, and we cannot run half a turn for it.
 //! * Only requests we can fully answer get the tool: streamed or not, for all three APIs (see
 //!   [`crate::retrieval_stream`]); an API without a streaming loop would be left alone rather
 //!   than half-handled.
-//! * Lossy compression only where the model can call the tool: the compressor reads `tools`
-//!   and `tool_choice` in its one parse of the body and, where the tool could not be called
-//!   (`tools: null`, `tool_choice: none`), drops nothing
-//!   (`Options::lossy_only_if_redeemable`), so no marker promises a retrieval nobody can
-//!   deliver and no request is compressed twice. Its [`RequestFacts`] also tell this module
+//! * Lossy compression only in conversations offered the tool: the compressor reads `tools` in
+//!   its one parse of the body and, for a client without tools (`tools` absent, `[]` or
+//!   `null`), drops nothing (`Options::lossy_only_if_redeemable`), so no marker promises a
+//!   retrieval nobody can deliver and no request is compressed twice. `tool_choice` does not
+//!   count: it changes from turn to turn, and a block must compress to the same bytes in every
+//!   turn; a marker written in a turn that forbids calls is redeemed in a later one. Its [`RequestFacts`] also tell this module
 //!   whether the request streams and has `tools`, so the body is not parsed again here.
 //! * At most [`MAX_ROUNDS`] follow-up requests per client request, so a model that keeps asking
 //!   cannot loop forever.

@@ -65,6 +65,8 @@ fn anthropic_body(output: &str, extra: Value) -> String {
     let mut v = json!({
         "model": "claude-mock",
         "max_tokens": 100,
+        // Coding agents always send their tools; that is what makes a conversation redeemable.
+        "tools": [{"name": "Bash", "description": "run a command", "input_schema": {"type": "object"}}],
         "messages": [
             {"role": "user", "content": "list the services"},
             {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "svc ls"}}]},
@@ -78,6 +80,7 @@ fn anthropic_body(output: &str, extra: Value) -> String {
 fn chat_body(output: &str, extra: Value) -> String {
     let mut v = json!({
         "model": "gpt-mock",
+        "tools": [{"type": "function", "function": {"name": "shell", "parameters": {"type": "object"}}}],
         "messages": [
             {"role": "user", "content": "list the services"},
             {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "shell", "arguments": "{\"cmd\":\"svc ls\"}"}}]},
@@ -91,6 +94,7 @@ fn chat_body(output: &str, extra: Value) -> String {
 fn responses_body(output: &str, extra: Value) -> String {
     let mut v = json!({
         "model": "gpt-mock",
+        "tools": [{"type": "function", "name": "shell", "parameters": {"type": "object"}}],
         "input": [
             {"type": "message", "role": "user", "content": "list the services"},
             {"type": "function_call", "call_id": "f1", "name": "shell", "arguments": "{\"cmd\":\"svc ls\"}"},
@@ -185,16 +189,28 @@ async fn retrieve_endpoint_serves_originals_to_local_callers_only() {
 }
 
 #[tokio::test]
-async fn tool_is_offered_only_when_compression_retained_something() {
+async fn tool_is_offered_on_every_request_of_a_conversation_with_tools() {
     let env = Env::new().await;
 
-    // Nothing retained: the body goes upstream byte for byte, no tool added.
-    let small = anthropic_body("short output", json!({}));
+    // A client without tools: the body goes upstream byte for byte, no tool added.
+    let small = anthropic_body("short output", json!({"tools": null}));
     let r = post(&env.url("/v1/messages"), ANTHROPIC_AUTH, small.clone())
         .await
         .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(env.anthropic.last_request().unwrap().body, small.as_bytes());
+
+    // A conversation with tools gets the tool from its first request on, even one with
+    // nothing to compress yet: `tools` (the start of the cache order) never changes later.
+    let small = anthropic_body("short output", json!({}));
+    post(&env.url("/v1/messages"), ANTHROPIC_AUTH, small)
+        .await
+        .unwrap();
+    let first = env.anthropic.last_request().unwrap().json();
+    assert_eq!(
+        tool_names(Api::AnthropicMessages, &first),
+        ["Bash", RETRIEVE_TOOL_NAME]
+    );
 
     // Retained: the tool is appended at the end of `tools`, the rest of the prefix unchanged,
     // and the bytes are identical on every turn (prompt cache).
@@ -224,14 +240,28 @@ async fn tool_is_offered_only_when_compression_retained_something() {
         sent[0].header("content-length").unwrap(),
         sent[0].body.len().to_string()
     );
-    // `tools` is the last key here: everything up to its closing `]` is the compressed body.
+    // The forwarded body is the compressed body with exactly the tool definition spliced in
+    // after the client's last tool: every other byte is the client's (or the compressor's).
     let compressed = compress_request(Api::AnthropicMessages, body.as_bytes(), &Options::default())
         .body
         .unwrap();
-    assert!(compressed.ends_with(b"}]}"));
-    let cut = compressed.len() - 2;
-    assert_eq!(&sent[0].body[..cut], &compressed[..cut]);
-    assert!(sent[0].body[cut..].starts_with(b",{\"name\":\"headroom_retrieve\""));
+    let def = format!(
+        ",{}",
+        headroom_compress::retrieval::tool_definition(Api::AnthropicMessages)
+    );
+    let at = sent[0]
+        .body
+        .windows(def.len())
+        .position(|w| w == def.as_bytes())
+        .expect("the tool definition is in the forwarded body");
+    let mut without = sent[0].body.clone();
+    without.drain(at..at + def.len());
+    assert_eq!(without, compressed);
+    assert_eq!(
+        sent[0].body[at + def.len()],
+        b']',
+        "appended at the end of `tools`"
+    );
 
     // Already offered by the client: not added twice.
     let body = anthropic_body(
@@ -247,7 +277,7 @@ async fn tool_is_offered_only_when_compression_retained_something() {
         [RETRIEVE_TOOL_NAME]
     );
 
-    // OpenAI shapes, with no `tools` key in the client's body.
+    // OpenAI shapes: appended after the client's own function tools.
     post(
         &env.url("/v1/chat/completions"),
         OPENAI_AUTH,
@@ -255,16 +285,11 @@ async fn tool_is_offered_only_when_compression_retained_something() {
     )
     .await
     .unwrap();
-    let sent = env.openai.last_request().unwrap();
-    // No `tools` key in the client's body: added right after the opening brace.
-    assert!(sent
-        .body_str()
-        .starts_with(r#"{"tools":[{"type":"function","function":{"name":"headroom_retrieve""#));
-    let fwd = sent.json();
-    assert_eq!(fwd["tools"][0]["type"], "function");
-    assert_eq!(fwd["tools"][0]["function"]["name"], RETRIEVE_TOOL_NAME);
+    let fwd = env.openai.last_request().unwrap().json();
+    assert_eq!(fwd["tools"][1]["type"], "function");
+    assert_eq!(fwd["tools"][1]["function"]["name"], RETRIEVE_TOOL_NAME);
     assert_eq!(
-        fwd["tools"][0]["function"]["parameters"]["required"],
+        fwd["tools"][1]["function"]["parameters"]["required"],
         json!(["key"])
     );
     post(
@@ -275,9 +300,9 @@ async fn tool_is_offered_only_when_compression_retained_something() {
     .await
     .unwrap();
     let fwd = env.openai.last_request().unwrap().json();
-    assert_eq!(fwd["tools"][0]["type"], "function");
-    assert_eq!(fwd["tools"][0]["name"], RETRIEVE_TOOL_NAME);
-    assert_eq!(fwd["tools"][0]["parameters"]["required"], json!(["key"]));
+    assert_eq!(fwd["tools"][1]["type"], "function");
+    assert_eq!(fwd["tools"][1]["name"], RETRIEVE_TOOL_NAME);
+    assert_eq!(fwd["tools"][1]["parameters"]["required"], json!(["key"]));
 }
 
 /// What the compressor makes of `body` when it may not drop anything.
@@ -292,11 +317,11 @@ fn lossless(api: Api, body: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn requests_where_the_tool_cannot_be_called_are_compressed_losslessly() {
-    // A marker that says "call headroom_retrieve" is only written where the model can call it.
+async fn requests_where_the_tool_cannot_be_offered_are_compressed_losslessly() {
+    // A marker that says "call headroom_retrieve" is only written in conversations that are
+    // offered the tool: a client without tools (absent, empty or null) gets lossless rewrites.
     let env = Env::new().await;
     let original = listing();
-    let bash = json!([{"name": "Bash", "input_schema": {"type": "object"}}]);
     let cases = [
         // `tools: null` cannot take the tool.
         (
@@ -309,20 +334,17 @@ async fn requests_where_the_tool_cannot_be_called_are_compressed_losslessly() {
             Api::OpenAiChat,
             chat_body(&original, json!({"tools": null})),
         ),
-        // Tool calls forbidden in this turn.
+        // No tools at all, or an empty list: adding one would change the request's meaning.
         (
             "/v1/messages",
             Api::AnthropicMessages,
-            anthropic_body(
-                &original,
-                json!({"tools": bash, "tool_choice": {"type": "none"}}),
-            ),
+            anthropic_body(&original, json!({"tools": []})),
         ),
-        (
-            "/v1/responses",
-            Api::OpenAiResponses,
-            responses_body(&original, json!({"tool_choice": "none"})),
-        ),
+        ("/v1/responses", Api::OpenAiResponses, {
+            let mut v: Value = serde_json::from_str(&responses_body(&original, json!({}))).unwrap();
+            v.as_object_mut().unwrap().remove("tools");
+            v.to_string()
+        }),
     ];
     for (i, (path, api, body)) in cases.iter().enumerate() {
         let auth = if *api == Api::AnthropicMessages {
@@ -375,7 +397,7 @@ async fn non_streamed_responses_requests_get_lossy_compression_and_the_tool() {
     let v = fwd.json();
     assert_eq!(
         tool_names(Api::OpenAiResponses, &v),
-        [RETRIEVE_TOOL_NAME],
+        ["shell", RETRIEVE_TOOL_NAME],
         "tool offered"
     );
     let output = v["input"][2]["output"].as_str().unwrap();
@@ -795,7 +817,7 @@ async fn responses_stream_retrieve_calls_are_answered_inside_one_client_stream()
     let first = reqs[0].json();
     assert_eq!(
         tool_names(Api::OpenAiResponses, &first),
-        [RETRIEVE_TOOL_NAME]
+        ["shell", RETRIEVE_TOOL_NAME]
     );
     assert!(first["input"][2]["output"].as_str().unwrap().contains(&key));
     let follow = reqs[1].json();
