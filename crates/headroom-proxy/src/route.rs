@@ -147,12 +147,15 @@ pub(crate) fn select(
     }
 
     // Catch-all: the explicit override wins, then ChatGPT auth (covers Codex `/backend-api/*`),
-    // then whichever provider the credentials belong to.
+    // then whichever provider the credentials belong to, then the client's runtime: Claude
+    // Code's connectivity preflight is a bare `HEAD /` from its Bun runtime with no Anthropic
+    // header, and belongs to the Anthropic upstream (with a company gateway configured there,
+    // the OpenAI upstream may not even be reachable).
     let (provider, base) = if let Some(base) = base_override {
         (family(headers), base)
     } else if chatgpt.is_some() {
         (Provider::OpenAi, &upstreams.chatgpt)
-    } else if anthropic_auth(headers) {
+    } else if anthropic_auth(headers) || claude_preflight(headers) {
         (Provider::Anthropic, &upstreams.anthropic)
     } else {
         (Provider::OpenAi, &upstreams.openai)
@@ -187,6 +190,15 @@ pub(crate) fn anthropic_auth(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.to_ascii_lowercase())
         .is_some_and(|ua| ua.contains("claude-code/") || ua.contains("claude-cli/"))
+}
+
+/// A request with no credentials at all from Claude Code's runtime (`Bun/…` user agent).
+fn claude_preflight(headers: &HeaderMap) -> bool {
+    !headers.contains_key(http::header::AUTHORIZATION)
+        && headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ua| ua.starts_with("Bun/"))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -189,6 +189,24 @@ async fn models_and_catch_all_follow_the_credentials() {
 }
 
 #[tokio::test]
+async fn claude_codes_preflight_goes_to_the_anthropic_upstream() {
+    // What Claude Code really sends first: `HEAD /` from its Bun runtime, no credentials.
+    let env = Env::new().await;
+    let r = client::request("HEAD", &env.url("/"), &[("user-agent", "Bun/1.3.1")], "")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let got = only_request(&env.anthropic).await;
+    assert_eq!((got.method.as_str(), got.path.as_str()), ("HEAD", "/"));
+    assert!(env.openai.requests().is_empty());
+    // Anything else without credentials keeps going to OpenAI, as before.
+    client::request("HEAD", &env.url("/"), &[("user-agent", "curl/8.5.0")], "")
+        .await
+        .unwrap();
+    assert_eq!(env.openai.requests().len(), 1);
+}
+
+#[tokio::test]
 async fn base_url_override_header_is_honoured_and_not_forwarded() {
     let env = Env::new().await;
     let over = format!("{}/v1", env.chatgpt.url());
