@@ -115,6 +115,10 @@ pub struct Config {
     /// Where the savings ledger lives (`<workspace>/savings`); `None` keeps savings in memory
     /// only. Every proxy pointed at the same directory adds to the same totals.
     pub ledger_dir: Option<std::path::PathBuf>,
+    /// Host names the proxy answers to besides loopback names and addresses and its bind
+    /// address (`--allowed-host`, for containers and LAN use; `*` allows any). A request whose
+    /// `Host` is none of these gets 403: that is what stops DNS-rebinding web pages.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for Config {
@@ -134,6 +138,7 @@ impl Default for Config {
             response_timeout: Duration::from_secs(600),
             max_body_bytes: 100 * 1024 * 1024,
             ledger_dir: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }

@@ -50,6 +50,20 @@ pub(crate) async fn forward(
     let base_override = match internal.base_url.as_deref() {
         None => None,
         Some(raw) => match Base::parse(raw, "x-headroom-base-url") {
+            // Only a choice among the upstreams this proxy was configured with: a caller must
+            // not make the proxy send requests (and retained originals) anywhere it likes.
+            Ok(b) if !shared.upstreams.contains(&b) => {
+                let provider = if route::anthropic_auth(&parts.headers) {
+                    Provider::Anthropic
+                } else {
+                    Provider::OpenAi
+                };
+                return reply::error(
+                    provider,
+                    StatusCode::FORBIDDEN,
+                    "Headroom proxy: x-headroom-base-url may only name one of the proxy's configured upstreams",
+                );
+            }
             Ok(b) => Some(b),
             Err(e) => {
                 let provider = if route::anthropic_auth(&parts.headers) {
@@ -86,6 +100,28 @@ pub(crate) async fn forward(
     let mut retrieval: Option<retrieval_tool::Plan> = None;
     let outbound: Body = match target.api {
         Some(api) if optimize => {
+            // A declared size the proxy would refuse anyway is refused before a byte is read.
+            let declared = parts
+                .headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if declared.is_some_and(|n| n > shared.config.max_body_bytes as u64) {
+                shared.stats.request(provider, 0, 0);
+                shared.stats.error(provider);
+                let mut resp = reply::error(
+                    provider,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!(
+                        "Headroom proxy: request body exceeds {} bytes",
+                        shared.config.max_body_bytes
+                    ),
+                );
+                // The unread body would otherwise be drained to keep the connection alive.
+                resp.headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+                return resp;
+            }
             let bytes = match Limited::new(body, shared.config.max_body_bytes)
                 .collect()
                 .await

@@ -31,6 +31,7 @@
 mod config;
 mod error;
 mod forward;
+mod guard;
 mod headers;
 mod ledger;
 mod ops;

@@ -29,6 +29,15 @@ pub(crate) struct Upstreams {
     pub(crate) chatgpt: Base,
 }
 
+impl Upstreams {
+    /// Is `base` one of these?
+    pub(crate) fn contains(&self, base: &Base) -> bool {
+        [&self.anthropic, &self.openai, &self.chatgpt]
+            .iter()
+            .any(|b| b.url == base.url)
+    }
+}
+
 /// The routing decision for one request.
 #[derive(Debug)]
 pub(crate) struct Target {

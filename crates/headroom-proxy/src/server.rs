@@ -41,6 +41,7 @@ pub(crate) struct Shared {
     pub(crate) upstream: Upstream,
     pub(crate) stats: Stats,
     pub(crate) ledger: crate::ledger::Ledger,
+    pub(crate) allowed: crate::guard::Allowed,
     pub(crate) retained: RetainedStore,
     pub(crate) compress_options: Arc<headroom_compress::Options>,
     pub(crate) deployment: Option<Deployment>,
@@ -156,6 +157,7 @@ pub async fn start(config: Config) -> Result<ProxyHandle, Error> {
         .filter(|d| *d != Deployment::default())
         .or_else(Deployment::from_env);
     let ledger = crate::ledger::Ledger::open(config.ledger_dir.clone());
+    let allowed = crate::guard::Allowed::new(&config.host, &config.allowed_hosts);
     let shared = Arc::new(Shared {
         upstream: Upstream::new(config.connect_timeout),
         compress_options: crate::optimize::options(&config),
@@ -163,6 +165,7 @@ pub async fn start(config: Config) -> Result<ProxyHandle, Error> {
         upstreams,
         stats: Stats::default(),
         ledger,
+        allowed,
         retained: RetainedStore::default(),
         deployment,
         started: Instant::now(),
@@ -276,6 +279,9 @@ fn log_conn_end(res: Result<(), hyper::Error>) {
 
 /// Operational routes are answered here; everything else is proxied.
 async fn dispatch(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    if let Err(refused) = crate::guard::check(req.method(), req.headers(), &shared.allowed) {
+        return refused;
+    }
     let method = req.method();
     let is_get = method == Method::GET || method == Method::HEAD;
     match (req.uri().path(), is_get, method == Method::POST) {

@@ -172,7 +172,7 @@ async fn retrieve_endpoint_serves_originals_to_local_callers_only() {
         .unwrap();
     assert_eq!(r.status, 400);
 
-    // A foreign Host (DNS rebinding from a browser page) gets the same 404 as an unknown route.
+    // A foreign Host (DNS rebinding from a browser page) is refused before any route runs.
     let r = post(
         &env.url("/v1/retrieve"),
         &[("host", "evil.example:8787")],
@@ -180,7 +180,7 @@ async fn retrieve_endpoint_serves_originals_to_local_callers_only() {
     )
     .await
     .unwrap();
-    assert_eq!(r.status, 404);
+    assert_eq!(r.status, 403);
     assert!(!r.text().contains(&original[..20]));
 
     // The endpoint is answered by the proxy, never forwarded.

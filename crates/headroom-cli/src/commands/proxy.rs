@@ -57,6 +57,16 @@ pub struct ProxyArgs {
     /// Upstream for ChatGPT-authenticated Codex traffic
     #[arg(long, env = "CHATGPT_TARGET_API_URL", default_value = headroom_proxy::DEFAULT_CHATGPT_URL, hide = true)]
     pub chatgpt_api_url: String,
+
+    /// Also answer requests whose Host is this name (repeatable; `*` for any). Loopback names
+    /// and the --host address are always allowed; other Hosts get 403 (DNS-rebinding defence)
+    #[arg(
+        long = "allowed-host",
+        env = "HEADROOM_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
+    pub allowed_hosts: Vec<String>,
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
@@ -77,6 +87,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         check_upstream: args.check_upstream,
         deployment: None,
         ledger_dir: headroom_proxy::ledger_dir_from_env(),
+        allowed_hosts: args.allowed_hosts,
         ..Config::default()
     };
     let runtime = runtime().context("cannot start the async runtime")?;

@@ -102,6 +102,26 @@ async fn oversized_bodies_get_413_without_reaching_the_upstream() {
 }
 
 #[tokio::test]
+async fn an_oversized_declared_length_is_refused_before_the_body_is_sent() {
+    let env = Env::new().await;
+    // Headers only: a proxy that waited for (or read) the body would never answer.
+    let head = b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\ncontent-type: application/json\r\nContent-Length: 600000000\r\n\r\n";
+    let answer = headroom_testkit::client::raw(
+        env.proxy.local_addr(),
+        head,
+        std::time::Duration::from_secs(5),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
+    assert!(env.anthropic.requests().is_empty());
+}
+
+#[tokio::test]
 async fn https_upstreams_use_tls_and_fail_cleanly_when_the_handshake_fails() {
     // The mock speaks plain HTTP, so a TLS handshake against it must fail: this proves the
     // https:// path goes through rustls (and turns a handshake failure into a 502, not a panic).

@@ -64,19 +64,21 @@ async fn livez_readyz_and_health_shapes() {
 #[tokio::test]
 async fn config_block_and_admin_routes_need_a_loopback_host_header() {
     let env = Env::new().await;
+    // A foreign Host (a DNS-rebinding page) gets nothing from any route.
     for host in ["evil.example", "evil.example:8787", "192.168.1.10:8787"] {
         let r = client::request("GET", &env.url("/health"), &[("host", host)], "")
             .await
             .unwrap();
-        assert_eq!(r.status, 200);
-        let v = r.json();
-        assert!(v.get("config").is_none(), "config leaked to Host {host}");
-        assert_eq!(v["service"], "headroom-proxy");
+        assert_eq!(r.status, 403, "Host {host}");
+        assert!(
+            r.json().get("config").is_none(),
+            "config leaked to Host {host}"
+        );
 
         let r = client::request("POST", &env.url("/stats/reset"), &[("host", host)], "")
             .await
             .unwrap();
-        assert_eq!(r.status, 404, "admin route answered Host {host}");
+        assert_eq!(r.status, 403, "admin route answered Host {host}");
     }
     for host in ["localhost:1234", "127.0.0.1", "[::1]:8787"] {
         let r = client::request("GET", &env.url("/health"), &[("host", host)], "")
@@ -89,6 +91,107 @@ async fn config_block_and_admin_routes_need_a_loopback_host_header() {
         .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["status"], "reset");
+}
+
+/// What a web page in the user's browser can do to a local proxy: nothing.
+#[tokio::test]
+async fn browser_pages_cannot_use_the_proxy() {
+    let env = Env::new().await;
+    let body = r#"{"model":"m","max_tokens":1,"messages":[]}"#;
+    // DNS rebinding: the page's own name as Host, on a forwarding route and on the stats.
+    for (method, path) in [
+        ("POST", "/v1/messages"),
+        ("POST", "/v1/chat/completions"),
+        ("GET", "/stats"),
+        ("GET", "/v1/models"),
+    ] {
+        let r = client::request(
+            method,
+            &env.url(path),
+            &[
+                ("host", "rebind.evil.example:8787"),
+                ("x-api-key", "sk-ant-user"),
+            ],
+            body,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 403, "{method} {path}");
+        assert_eq!(
+            r.json()["type"],
+            "error",
+            "Anthropic-shaped error for {path}"
+        );
+    }
+    // A cross-site request with a loopback Host (a plain fetch to 127.0.0.1) carries an Origin.
+    for (method, path) in [
+        ("POST", "/v1/messages"),
+        ("POST", "/stats/reset"),
+        ("POST", "/v1/retrieve"),
+    ] {
+        let r = client::request(
+            method,
+            &env.url(path),
+            &[
+                ("origin", "https://evil.example"),
+                ("x-api-key", "sk-ant-user"),
+            ],
+            body,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 403, "{method} {path}");
+    }
+    // Preflights are answered by the proxy, grant nothing, and never reach the provider.
+    let r = client::request(
+        "OPTIONS",
+        &env.url("/v1/messages"),
+        &[
+            ("origin", "https://evil.example"),
+            ("access-control-request-method", "POST"),
+        ],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 403);
+    let r = client::request(
+        "OPTIONS",
+        &env.url("/v1/messages"),
+        &[
+            ("origin", "http://localhost:5173"),
+            ("access-control-request-method", "POST"),
+        ],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 204);
+    assert!(r.header("access-control-allow-origin").is_none());
+    // The upstream override only chooses among configured upstreams.
+    let r = client::request(
+        "POST",
+        &env.url("/v1/chat/completions"),
+        &[
+            ("x-headroom-base-url", "http://127.0.0.1:9/v1"),
+            ("authorization", "Bearer sk-user"),
+        ],
+        r#"{"messages":[]}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 403);
+    assert!(env.anthropic.requests().is_empty() && env.openai.requests().is_empty());
+    // Tools (no Origin, loopback Host) are unaffected.
+    let r = client::request(
+        "POST",
+        &env.url("/v1/messages"),
+        &[("x-api-key", "sk-ant-user")],
+        body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
 }
 
 #[tokio::test]

@@ -89,6 +89,9 @@ fn proxy_config(port: u16) -> headroom_proxy::Config {
     if let Some(mode) = var("HEADROOM_MODE").and_then(|m| m.parse().ok()) {
         config.mode = mode;
     }
+    if let Some(hosts) = var("HEADROOM_ALLOWED_HOSTS") {
+        config.allowed_hosts = hosts.split(',').map(str::to_owned).collect();
+    }
     config
 }
 
