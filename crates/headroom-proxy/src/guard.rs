@@ -51,7 +51,7 @@ impl Allowed {
 
     fn permits(&self, name: &str) -> bool {
         let name = name.to_ascii_lowercase();
-        self.any || is_loopback_name(&name) || self.hosts.iter().any(|h| *h == name)
+        self.any || is_loopback_name(&name) || self.hosts.contains(&name)
     }
 }
 
@@ -101,17 +101,17 @@ fn provider_of(headers: &HeaderMap) -> Provider {
     }
 }
 
-/// `Err(answer)` when the request must not reach any route.
-pub(crate) fn check(
+/// `Some(answer)` when the request must not reach any route.
+pub(crate) fn refuse(
     method: &Method,
     headers: &HeaderMap,
     allowed: &Allowed,
-) -> Result<(), Response<Body>> {
+) -> Option<Response<Body>> {
     let provider = provider_of(headers);
     if let Some(host) = headers.get(HOST) {
         let ok = host.to_str().is_ok_and(|h| allowed.permits(host_name(h)));
         if !ok {
-            return Err(reply::error(
+            return Some(reply::error(
                 provider,
                 StatusCode::FORBIDDEN,
                 "Headroom proxy: this Host is not allowed (the proxy answers to localhost and loopback addresses; add others with --allowed-host or HEADROOM_ALLOWED_HOSTS)",
@@ -120,7 +120,7 @@ pub(crate) fn check(
     }
     if let Some(origin) = headers.get(ORIGIN) {
         if !origin.to_str().is_ok_and(|o| origin_permitted(o, allowed)) {
-            return Err(reply::error(
+            return Some(reply::error(
                 provider,
                 StatusCode::FORBIDDEN,
                 "Headroom proxy: requests from web pages of other sites are refused",
@@ -132,9 +132,9 @@ pub(crate) fn check(
     if method == Method::OPTIONS && headers.contains_key("access-control-request-method") {
         let mut resp = Response::new(reply::empty());
         *resp.status_mut() = StatusCode::NO_CONTENT;
-        return Err(resp);
+        return Some(resp);
     }
-    Ok(())
+    None
 }
 
 #[cfg(test)]
@@ -162,7 +162,7 @@ mod tests {
             "127.5.6.7",
         ] {
             assert!(
-                check(&Method::POST, &headers(&[("host", host)]), &a).is_ok(),
+                refuse(&Method::POST, &headers(&[("host", host)]), &a).is_none(),
                 "{host}"
             );
         }
@@ -173,28 +173,28 @@ mod tests {
             "localhost.evil.example",
             "[::2]:8787",
         ] {
-            let r = check(&Method::POST, &headers(&[("host", host)]), &a).unwrap_err();
+            let r = refuse(&Method::POST, &headers(&[("host", host)]), &a).unwrap();
             assert_eq!(r.status(), StatusCode::FORBIDDEN, "{host}");
         }
         // No Host at all (HTTP/1.0 tools): nothing to judge, allowed.
-        assert!(check(&Method::GET, &HeaderMap::new(), &a).is_ok());
+        assert!(refuse(&Method::GET, &HeaderMap::new(), &a).is_none());
     }
 
     #[test]
     fn allowed_hosts_and_the_bind_address_extend_the_list() {
         let a = Allowed::new("0.0.0.0", &["headroom".into(), " Proxy.Internal ".into()]);
-        assert!(check(&Method::GET, &headers(&[("host", "headroom:8787")]), &a).is_ok());
-        assert!(check(&Method::GET, &headers(&[("host", "proxy.internal")]), &a).is_ok());
-        assert!(check(&Method::GET, &headers(&[("host", "0.0.0.0:8787")]), &a).is_err());
+        assert!(refuse(&Method::GET, &headers(&[("host", "headroom:8787")]), &a).is_none());
+        assert!(refuse(&Method::GET, &headers(&[("host", "proxy.internal")]), &a).is_none());
+        assert!(refuse(&Method::GET, &headers(&[("host", "0.0.0.0:8787")]), &a).is_some());
         let lan = Allowed::new("192.168.1.5", &[]);
-        assert!(check(
+        assert!(refuse(
             &Method::GET,
             &headers(&[("host", "192.168.1.5:8787")]),
             &lan
         )
-        .is_ok());
+        .is_none());
         let any = Allowed::new("127.0.0.1", &["*".into()]);
-        assert!(check(&Method::GET, &headers(&[("host", "whatever")]), &any).is_ok());
+        assert!(refuse(&Method::GET, &headers(&[("host", "whatever")]), &any).is_none());
     }
 
     #[test]
@@ -208,7 +208,7 @@ mod tests {
             "file://",
         ] {
             assert_eq!(
-                check(&Method::POST, &h(o), &a).unwrap_err().status(),
+                refuse(&Method::POST, &h(o), &a).unwrap().status(),
                 StatusCode::FORBIDDEN,
                 "{o}"
             );
@@ -219,14 +219,14 @@ mod tests {
             "tauri://localhost",
             "http://tauri.localhost",
         ] {
-            assert!(check(&Method::POST, &h(o), &a).is_ok(), "{o}");
+            assert!(refuse(&Method::POST, &h(o), &a).is_none(), "{o}");
         }
         let mut pre = h("http://localhost:3000");
         pre.insert(
             "access-control-request-method",
             HeaderValue::from_static("POST"),
         );
-        let r = check(&Method::OPTIONS, &pre, &a).unwrap_err();
+        let r = refuse(&Method::OPTIONS, &pre, &a).unwrap();
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
         assert!(r.headers().get("access-control-allow-origin").is_none());
     }

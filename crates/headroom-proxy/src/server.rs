@@ -279,7 +279,7 @@ fn log_conn_end(res: Result<(), hyper::Error>) {
 
 /// Operational routes are answered here; everything else is proxied.
 async fn dispatch(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
-    if let Err(refused) = crate::guard::check(req.method(), req.headers(), &shared.allowed) {
+    if let Some(refused) = crate::guard::refuse(req.method(), req.headers(), &shared.allowed) {
         return refused;
     }
     let method = req.method();
