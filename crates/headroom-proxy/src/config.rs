@@ -154,20 +154,22 @@ impl Base {
     pub(crate) fn parse(raw: &str, what: &str) -> Result<Base, crate::Error> {
         let trimmed = raw.trim().trim_end_matches('/');
         let trimmed = trimmed.strip_suffix("/v1").unwrap_or(trimmed);
-        let uri: http::Uri = trimmed
-            .parse()
-            .map_err(|_| crate::Error::InvalidConfig(format!("{what} `{raw}` is not a URL")))?;
+        let uri: http::Uri = trimmed.parse().map_err(|_| {
+            crate::Error::InvalidConfig(format!("{what} `{}` is not a URL", redact(raw)))
+        })?;
         match uri.scheme_str() {
             Some("http") | Some("https") => {}
             _ => {
                 return Err(crate::Error::InvalidConfig(format!(
-                    "{what} `{raw}` must start with http:// or https://"
+                    "{what} `{}` must start with http:// or https://",
+                    redact(raw)
                 )))
             }
         }
         if uri.authority().is_none() {
             return Err(crate::Error::InvalidConfig(format!(
-                "{what} `{raw}` has no host"
+                "{what} `{}` has no host",
+                redact(raw)
             )));
         }
         Ok(Base {
@@ -179,10 +181,39 @@ impl Base {
     pub(crate) fn join(&self, path_and_query: &str) -> String {
         format!("{}{}", self.url, path_and_query)
     }
+
+    /// The URL as it may be shown (`/health`, logs, errors): any `user:password@` replaced.
+    pub(crate) fn shown(&self) -> String {
+        redact(&self.url)
+    }
+}
+
+/// `scheme://user:password@host/…` → `scheme://***@host/…`: credentials in a URL never leave
+/// the process (not in `/health`, logs, or error bodies).
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        use super::redact;
+        assert_eq!(
+            redact("https://user:s3cret@gw.corp.example:8443/anthropic?x=@y"),
+            "https://***@gw.corp.example:8443/anthropic?x=@y"
+        );
+        assert_eq!(redact("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
+        assert_eq!(redact("not a url"), "not a url");
+    }
+
     use super::*;
 
     #[test]

@@ -243,10 +243,14 @@ pub(crate) async fn forward(
             );
         }
     }
+    // Host and port only: a `user:password@` in the upstream URL must not reach the client.
     let upstream_host = upstream_req
         .uri()
         .authority()
-        .map(|a| a.to_string())
+        .map(|a| match a.port() {
+            Some(port) => format!("{}:{port}", a.host()),
+            None => a.host().to_owned(),
+        })
         .unwrap_or_default();
 
     let log = |status| {

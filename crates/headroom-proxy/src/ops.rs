@@ -68,9 +68,9 @@ pub(crate) async fn health(
             host: c.host.clone(),
             port: shared.local_addr.port(),
             upstreams: Upstreams {
-                anthropic: shared.upstreams.anthropic.url.clone(),
-                openai: shared.upstreams.openai.url.clone(),
-                chatgpt: shared.upstreams.chatgpt.url.clone(),
+                anthropic: shared.upstreams.anthropic.shown(),
+                openai: shared.upstreams.openai.shown(),
+                chatgpt: shared.upstreams.chatgpt.shown(),
             },
             optimize: c.optimize,
             mode: c.mode.as_str().to_owned(),
@@ -103,7 +103,7 @@ async fn payload(shared: &Shared) -> Health {
             ..Check::default()
         },
     );
-    let url = Some(shared.upstreams.anthropic.url.clone());
+    let url = Some(shared.upstreams.anthropic.shown());
     let upstream = if shared.config.check_upstream {
         match probe(shared).await {
             Ok(()) => Check {

@@ -180,8 +180,8 @@ pub async fn start(config: Config) -> Result<ProxyHandle, Error> {
     tokio::spawn(serve(listener, shared.clone(), shutdown_rx, done_tx));
     tracing::debug!(
         addr = %local_addr,
-        anthropic = %shared.upstreams.anthropic.url,
-        openai = %shared.upstreams.openai.url,
+        anthropic = %shared.upstreams.anthropic.shown(),
+        openai = %shared.upstreams.openai.shown(),
         optimize = shared.config.optimize,
         "headroom proxy listening"
     );

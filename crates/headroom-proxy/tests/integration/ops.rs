@@ -195,6 +195,41 @@ async fn browser_pages_cannot_use_the_proxy() {
 }
 
 #[tokio::test]
+async fn upstream_credentials_never_leave_the_process() {
+    let env = Env::new().await;
+    let with_creds = env
+        .anthropic
+        .url()
+        .replace("http://", "http://gw-user:gw-s3cret@");
+    let dead = "http://gw-user:gw-s3cret@127.0.0.1:9".to_owned();
+    let env2 = Env::with(|c| {
+        c.anthropic_url = with_creds.clone();
+        c.openai_url = dead.clone();
+    })
+    .await;
+    let health = get(&env2.url("/health")).await.unwrap().text();
+    let ready = get(&env2.url("/readyz")).await.unwrap().text();
+    // An unreachable upstream: the 502 names the host, not the credentials.
+    let bad = client::request(
+        "POST",
+        &env2.url("/v1/chat/completions"),
+        &[("authorization", "Bearer sk-x")],
+        "{}",
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status, 502);
+    for text in [&health, &ready, &bad.text()] {
+        assert!(
+            !text.contains("gw-s3cret") && !text.contains("gw-user"),
+            "{text}"
+        );
+    }
+    assert!(health.contains("***@127.0.0.1"), "{health}");
+    drop(env);
+}
+
+#[tokio::test]
 async fn deployment_block_is_absent_for_a_plain_proxy() {
     if std::env::var_os("HEADROOM_DEPLOYMENT_PROFILE").is_some() {
         return; // the environment itself declares a deployment
