@@ -172,6 +172,8 @@ fn lighten_webview<R: Runtime>(w: &tauri::WebviewWindow<R>) {
 
 /// Process-wide tweaks that must happen before GTK starts.
 pub fn prepare_process() {
+    // The embedded proxy serves every tool's connections from this process.
+    headroom_cli::raise_fd_limit();
     #[cfg(target_os = "linux")]
     {
         // GDK probes OpenGL when it opens the display, which maps Mesa (and LLVM with the

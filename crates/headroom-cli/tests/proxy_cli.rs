@@ -12,7 +12,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_headroom");
 
 /// A `headroom` child process with a fake home and no inherited Headroom env.
 fn headroom(home: &FakeHome) -> Command {
-    let mut cmd = Command::new(BIN);
+    clean(Command::new(BIN), home)
+}
+
+/// `cmd` with a fake home and no inherited Headroom env.
+fn clean(mut cmd: Command, home: &FakeHome) -> Command {
     home.apply(&mut cmd);
     for var in [
         "HEADROOM_PORT",
@@ -470,4 +474,29 @@ fn stats_without_a_proxy_is_a_clear_error() {
         "{stderr}"
     );
     assert!(stderr.contains("hint:"), "{stderr}");
+}
+
+/// A thousand idle connections must not lock tools out: started at a soft limit of 256, the
+/// proxy serves with its soft limit raised to the hard limit (at most 65,536).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn proxy_raises_its_open_file_limit() {
+    let home = FakeHome::new();
+    let port = free_port();
+    let script = format!("ulimit -Sn 256 && exec '{BIN}' proxy --port {port}");
+    let mut cmd = clean(Command::new("sh"), &home);
+    cmd.args(["-c", &script]).stderr(Stdio::null());
+    let proxy = Running(cmd.spawn().unwrap());
+    wait_live(port).await;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", proxy.0.id())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let (soft, hard) = (fields[3], fields[4]);
+    let hard: u64 = hard.parse().unwrap_or(u64::MAX);
+    let soft: u64 = soft.parse().unwrap();
+    assert_eq!(soft, hard.min(65_536), "{line}");
+    assert!(soft > 256);
 }

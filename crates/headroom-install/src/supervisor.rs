@@ -241,6 +241,8 @@ ExecStart={exec}\n\
 Environment={env}\n\
 Restart=on-failure\n\
 RestartSec=5\n\
+# One descriptor per client and upstream connection; the proxy also raises its own soft limit.\n\
+LimitNOFILE=65536\n\
 \n\
 [Install]\n\
 WantedBy={wanted}\n",
@@ -515,6 +517,12 @@ pub fn render_plist(spec: &Spec, task: bool) -> String {
         l.push("  <key>KeepAlive</key>".into());
         l.push("  <true/>".into());
     }
+    // One descriptor per connection; launchd's default soft limit is 256.
+    l.push("  <key>SoftResourceLimits</key>".into());
+    l.push("  <dict>".into());
+    l.push("    <key>NumberOfFiles</key>".into());
+    l.push("    <integer>10240</integer>".into());
+    l.push("  </dict>".into());
     l.push("  <key>ProcessType</key>".into());
     l.push("  <string>Background</string>".into());
     l.push("  <key>StandardOutPath</key>".into());

@@ -112,6 +112,9 @@ pub struct Config {
     pub response_timeout: Duration,
     /// Largest request body the proxy buffers to compress; larger ones get 413.
     pub max_body_bytes: usize,
+    /// How long a buffered request body may go without sending a byte (→ 408). A client that
+    /// trickles its body holds the connection only this long between frames.
+    pub body_read_timeout: Duration,
     /// Where the savings ledger lives (`<workspace>/savings`); `None` keeps savings in memory
     /// only. Every proxy pointed at the same directory adds to the same totals.
     pub ledger_dir: Option<std::path::PathBuf>,
@@ -137,6 +140,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(600),
             max_body_bytes: 100 * 1024 * 1024,
+            body_read_timeout: Duration::from_secs(60),
             ledger_dir: None,
             allowed_hosts: Vec::new(),
         }

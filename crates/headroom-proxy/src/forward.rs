@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST, UPGRADE};
 use http::{HeaderValue, Request, Response, StatusCode, Version};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
@@ -106,48 +106,44 @@ pub(crate) async fn forward(
                 .get(CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok());
-            if declared.is_some_and(|n| n > shared.config.max_body_bytes as u64) {
-                shared.stats.request(provider, 0, 0);
-                shared.stats.error(provider);
-                let mut resp = reply::error(
-                    provider,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &format!(
-                        "Headroom proxy: request body exceeds {} bytes",
-                        shared.config.max_body_bytes
-                    ),
-                );
-                // The unread body would otherwise be drained to keep the connection alive.
-                resp.headers_mut()
-                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-                return resp;
-            }
-            let bytes = match Limited::new(body, shared.config.max_body_bytes)
-                .collect()
-                .await
+            let bytes = match crate::body::read(
+                body,
+                declared,
+                shared.config.max_body_bytes,
+                shared.config.body_read_timeout,
+            )
+            .await
             {
-                Ok(collected) => collected.to_bytes(),
+                Ok(bytes) => bytes,
                 Err(err) => {
                     shared.stats.request(provider, 0, 0);
                     shared.stats.error(provider);
-                    if err
-                        .downcast_ref::<http_body_util::LengthLimitError>()
-                        .is_some()
-                    {
-                        return reply::error(
-                            provider,
+                    let (status, message) = match err {
+                        crate::body::ReadError::TooLarge => (
                             StatusCode::PAYLOAD_TOO_LARGE,
-                            &format!(
+                            format!(
                                 "Headroom proxy: request body exceeds {} bytes",
                                 shared.config.max_body_bytes
                             ),
-                        );
-                    }
-                    return reply::error(
-                        provider,
-                        StatusCode::BAD_REQUEST,
-                        "Headroom proxy: could not read the request body",
-                    );
+                        ),
+                        crate::body::ReadError::Idle => (
+                            StatusCode::REQUEST_TIMEOUT,
+                            format!(
+                                "Headroom proxy: no request body data for {} s",
+                                shared.config.body_read_timeout.as_secs()
+                            ),
+                        ),
+                        crate::body::ReadError::Failed => (
+                            StatusCode::BAD_REQUEST,
+                            "Headroom proxy: could not read the request body".to_owned(),
+                        ),
+                    };
+                    let mut resp = reply::error(provider, status, &message);
+                    // The unread rest of the body would otherwise be drained to keep the
+                    // connection alive: that is exactly what the limits are there to avoid.
+                    resp.headers_mut()
+                        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+                    return resp;
                 }
             };
             let received = bytes.len() as u64;

@@ -15,7 +15,8 @@
 //!
 //! # Layout
 //! * `server` — accept loop, graceful shutdown, [`ProxyHandle`].
-//! * `forward` — the per-request pipeline; `route` picks the upstream from path and headers;
+//! * `forward` — the per-request pipeline (`body` reads the bodies it compresses, bounded in
+//!   size and idle time); `route` picks the upstream from path and headers;
 //!   `headers` holds the hop-by-hop / `x-headroom-*` / loopback rules.
 //! * `relay` — streaming passthrough (no buffering) and the mid-stream SSE error event.
 //! * `optimize` — the single call site of `headroom_compress::compress_request`;
@@ -28,6 +29,7 @@
 //! * `upstream` — the hyper client (plain HTTP eagerly, rustls lazily); `reply` — responses
 //!   the proxy writes itself, shaped like each provider's own errors.
 
+mod body;
 mod config;
 mod error;
 mod forward;

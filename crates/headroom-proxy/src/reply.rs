@@ -85,7 +85,7 @@ pub(crate) fn sse_error_event(provider: Provider, message: &str) -> Bytes {
 
 fn anthropic_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        400 => "invalid_request_error",
+        400 | 408 => "invalid_request_error",
         404 => "not_found_error",
         413 => "request_too_large",
         _ => "api_error",
@@ -94,7 +94,7 @@ fn anthropic_type(status: StatusCode) -> &'static str {
 
 fn openai_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        400 | 413 => "invalid_request_error",
+        400 | 408 | 413 => "invalid_request_error",
         404 => "not_found_error",
         _ => "server_error",
     }
@@ -102,6 +102,7 @@ fn openai_type(status: StatusCode) -> &'static str {
 
 fn openai_code(status: StatusCode) -> &'static str {
     match status.as_u16() {
+        408 => "request_timeout",
         413 => "request_too_large",
         502 => "upstream_unreachable",
         504 => "upstream_timeout",

@@ -75,6 +75,9 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
 
 pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     init_logging();
+    if let Some(limit) = crate::raise_fd_limit() {
+        tracing::debug!(limit, "open-file limit");
+    }
     let config = Config {
         host: args.host,
         port: args.port,

@@ -136,3 +136,22 @@ async fn https_upstreams_use_tls_and_fail_cleanly_when_the_handshake_fails() {
     // The plain-HTTP mock saw at most a garbled TLS hello, never a parsed HTTP request.
     assert!(env.anthropic.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_gets_408() {
+    let env = Env::with(|c| c.body_read_timeout = std::time::Duration::from_millis(300)).await;
+    // 100 bytes announced, 10 sent, then silence.
+    let head = b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\ncontent-type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\":";
+    let started = std::time::Instant::now();
+    let answer = headroom_testkit::client::raw(
+        env.proxy.local_addr(),
+        head,
+        std::time::Duration::from_secs(5),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("invalid_request_error"), "{text}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    assert!(env.anthropic.requests().is_empty());
+}

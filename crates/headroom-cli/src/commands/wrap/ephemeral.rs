@@ -37,6 +37,7 @@ pub fn run(args: WrapProxyArgs) -> Result<ExitCode> {
         // proxy other tools share. Fails only if we already lead a group, which is harmless.
         let _ = rustix::process::setsid();
     }
+    crate::raise_fd_limit();
     let workspace = workspace_dir()?;
     let state = PortState::new(&workspace, args.port);
     let _ = tracing_subscriber::fmt()
