@@ -182,6 +182,13 @@ pub fn compress_text(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>) {
 }
 
 fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Option<String>) {
+    // Also inside a JSON envelope (`{"output":"Exit code: 0\n…"}`).
+    if depth <= 1 {
+        if let Some((head, body)) = text_envelope(t) {
+            let (kind, new) = compress_text_at(body, ctx, 2);
+            return (kind, new.map(|new| format!("{head}{new}")));
+        }
+    }
     let (kind, root) = detect(t);
     let out = match (kind, &root) {
         (ContentKind::Json, Some(root)) if depth == 0 => {
@@ -215,6 +222,10 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
 /// the passing noise around them. JSON is only minified (a row sample could drop the failing
 /// row) and diffs are left alone.
 pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>) {
+    if let Some((head, body)) = text_envelope(t) {
+        let (kind, new) = compress_problems(body, ctx);
+        return (kind, new.map(|new| format!("{head}{new}")));
+    }
     let (kind, root) = detect(t);
     match (kind, &root) {
         (ContentKind::Json | ContentKind::JsonTable, Some(root)) => {
@@ -237,6 +248,36 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
             (ContentKind::Log, out)
         }
     }
+}
+
+/// Header lines Codex puts before a command's output in its text envelopes.
+const ENVELOPE_KEYS: [&str; 6] = [
+    "Exit code:",
+    "Wall time:",
+    "Total output lines:",
+    "Chunk ID:",
+    "Original token count:",
+    "Process ",
+];
+
+/// Codex's text envelopes around a command's output: the shell tool's
+/// `Exit code: N` / `Wall time: …` / `Output:` and `exec_command`'s `Chunk ID: …` /
+/// `Process exited with code N` / `Original token count: N` / `Output:`. Without looking inside,
+/// the router saw one text whose first lines are not JSON, a log or a diff, and left the whole
+/// output alone. Returns the header (through the `Output:` line, kept verbatim) and the output.
+fn text_envelope(t: &str) -> Option<(&str, &str)> {
+    let mut offset = 0;
+    for (known, line) in t.split_inclusive('\n').take(8).enumerate() {
+        offset += line.len();
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line == "Output:" {
+            return (known > 0).then(|| t.split_at(offset));
+        }
+        if !ENVELOPE_KEYS.iter().any(|k| line.starts_with(k)) {
+            return None;
+        }
+    }
+    None
 }
 
 /// JSON envelopes around one big text, like Codex's shell results
@@ -269,6 +310,29 @@ fn wrapped_text(t: &str, root: &crate::json::Node, ctx: &Ctx<'_>) -> Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codex_text_envelopes_are_compressed_inside_with_the_header_kept() {
+        let rows: Vec<_> = (0..200)
+            .map(|i| serde_json::json!({"name": format!("pkg-{i}"), "version": "1.0.0", "license": "MIT"}))
+            .collect();
+        let json = serde_json::to_string_pretty(&rows).unwrap();
+        for head in [
+            "Exit code: 0\nWall time: 0.4 seconds\nOutput:\n".to_owned(),
+            "Exit code: 0\nWall time: 0.4 seconds\nTotal output lines: 1400\nOutput:\n".to_owned(),
+            "Chunk ID: 3f2a\nWall time: 0.2100 seconds\nProcess exited with code 0\nOriginal token count: 9120\nOutput:\n".to_owned(),
+        ] {
+            let t = format!("{head}{json}");
+            let ((kind, out), _) = with_default_ctx(&t, |ctx| compress_text(&t, ctx));
+            assert_eq!(kind, ContentKind::JsonTable, "{head}");
+            let out = out.unwrap();
+            assert!(out.starts_with(&head), "{out}");
+            assert!(out.len() * 3 < t.len(), "{} of {}", out.len(), t.len());
+        }
+        // A text that merely mentions an exit code is not an envelope.
+        assert!(text_envelope("Exit code: 1\nsomething else\nOutput:\nx").is_none());
+        assert!(text_envelope("Output:\nno header").is_none());
+    }
 
     #[test]
     fn codex_shell_envelope_is_compressed_inside() {
