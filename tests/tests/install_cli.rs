@@ -159,6 +159,8 @@ fn dry_run_prints_diffs_and_changes_nothing() {
         "model = \"o3\"\n\n[features]\nx = 1\n",
     );
     let before = snapshot(&world.home);
+    // A free port, shown as 18999 in the golden file: a fixed one could be taken on the machine.
+    let port = free_port().to_string();
     let out = world.run(&[
         "install",
         "apply",
@@ -168,10 +170,13 @@ fn dry_run_prints_diffs_and_changes_nothing() {
         "--target",
         "codex",
         "--port",
-        "18999",
+        &port,
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let text = world.norm(&stdout(&out));
+    let text = world
+        .norm(&stdout(&out))
+        .replace(&format!("127.0.0.1:{port}"), "127.0.0.1:18999")
+        .replace(&format!("port {port}"), "port 18999");
     golden("cli-dry-run.txt", &text);
     assert!(text.contains("+model_provider = \"headroom\""));
     assert!(text.contains("Dry run: nothing was changed."));

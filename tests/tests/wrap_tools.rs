@@ -208,7 +208,12 @@ fn no_proxy_starts_nothing_and_warns_when_nothing_listens() {
 fn a_missing_tool_is_a_clear_error_and_starts_nothing() {
     let world = World::new();
     let port = free_port();
-    let out = world.run(&["wrap", "--port", &port.to_string(), "codex"]);
+    // Only the world's own bin dir: a machine with the real Codex installed must not matter.
+    let out = world
+        .headroom(["wrap", "--port", &port.to_string(), "codex"])
+        .env("PATH", &world.bin)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(

@@ -22,6 +22,20 @@ pub const SERVICE: &str = "headroom-proxy";
 pub const DEFAULT_PORT: u16 = 8787;
 
 /// Environment variables Headroom reads, by name.
+/// `scheme://user:password@host/…` → `scheme://***@host/…`: credentials in a URL never leave
+/// the proxy process (not in `/health`, logs, or error bodies), and consumers comparing an
+/// upstream with the published one redact theirs the same way.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 pub mod env {
     /// The proxy's port (`headroom proxy`, `wrap`, the desktop app).
     pub const PORT: &str = "HEADROOM_PORT";
@@ -385,5 +399,19 @@ mod tests {
         let v = serde_json::to_value(&day).unwrap();
         assert_eq!(v["tokens_saved"], 6);
         assert_eq!(serde_json::from_value::<HistoryDay>(v).unwrap(), day);
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        use super::redact_url as redact;
+        assert_eq!(
+            redact("https://user:s3cret@gw.corp.example:8443/anthropic?x=@y"),
+            "https://***@gw.corp.example:8443/anthropic?x=@y"
+        );
+        assert_eq!(redact("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
+        assert_eq!(redact("not a url"), "not a url");
     }
 }

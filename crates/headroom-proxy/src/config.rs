@@ -192,32 +192,10 @@ impl Base {
     }
 }
 
-/// `scheme://user:password@host/…` → `scheme://***@host/…`: credentials in a URL never leave
-/// the process (not in `/health`, logs, or error bodies).
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
-}
+pub(crate) use headroom_protocol::redact_url as redact;
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn credentials_in_urls_are_redacted() {
-        use super::redact;
-        assert_eq!(
-            redact("https://user:s3cret@gw.corp.example:8443/anthropic?x=@y"),
-            "https://***@gw.corp.example:8443/anthropic?x=@y"
-        );
-        assert_eq!(redact("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
-        assert_eq!(redact("not a url"), "not a url");
-    }
-
     use super::*;
 
     #[test]

@@ -134,11 +134,23 @@ pub fn ensure_proxy(
     runtime: Runtime,
     label: &str,
     holder: ProcessId,
+    wanted: &[Upstream],
 ) -> Result<Source> {
     let state = PortState::new(workspace, port);
     let _lock = state.lock()?;
     match probe(port, PROBE_TIMEOUT) {
-        Probe::Headroom(health) => return reuse(&state, port, label, holder, health),
+        Probe::Headroom(health) => {
+            if let Some(why) = mismatch(&health, wanted) {
+                return Err(user_error(
+                    format!("the Headroom proxy on port {port} {why}"),
+                    Some(&format!(
+                        "leave out --port (and HEADROOM_PORT) so this session gets its own proxy, or point that proxy at the same upstream (`{}`)",
+                        wanted.iter().map(|u| u.var).collect::<Vec<_>>().join("`, `")
+                    )),
+                ));
+            }
+            return reuse(&state, port, label, holder, health);
+        }
         Probe::Foreign(what) => return Err(foreign(port, &what)),
         Probe::Free => {}
     }
@@ -157,7 +169,7 @@ pub fn ensure_proxy(
         }
     }
     state.write_lease(label, vec![holder])?;
-    if let Err(err) = start_ephemeral(workspace, &state, port, runtime) {
+    if let Err(err) = start_ephemeral(workspace, &state, port, runtime, wanted) {
         let _ = std::fs::remove_file(state.leases_dir().join(format!("{}.json", holder.pid)));
         return Err(err);
     }
@@ -240,7 +252,13 @@ fn recover(deployment: &Deployment, port: u16) -> Result<Probe> {
 /// Spawn the detached `headroom wrap-proxy` helper and wait until it says it is serving. The
 /// helper reports readiness by writing one line to a pipe, so there is no polling and no
 /// fixed sleep; if it dies first the pipe closes and we show the end of its log.
-fn start_ephemeral(workspace: &Path, state: &PortState, port: u16, runtime: Runtime) -> Result<()> {
+fn start_ephemeral(
+    workspace: &Path,
+    state: &PortState,
+    port: u16,
+    runtime: Runtime,
+    wanted: &[Upstream],
+) -> Result<()> {
     let exe = std::env::current_exe().context("cannot locate the headroom executable")?;
     // The helper runs from `/` so it never pins the user's working directory; give it an
     // absolute state root.
@@ -262,16 +280,8 @@ fn start_ephemeral(workspace: &Path, state: &PortState, port: u16, runtime: Runt
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log);
-    for (target, value) in inherited_upstreams(port, &|k| std::env::var(k).ok()) {
-        eprintln!(
-            "headroom: the session proxy forwards to your {} (set {target} to override)",
-            if target.starts_with("ANTHROPIC") {
-                "ANTHROPIC_BASE_URL"
-            } else {
-                "OPENAI_BASE_URL"
-            }
-        );
-        command.env(target, value);
+    for upstream in wanted {
+        command.env(upstream.var, &upstream.url);
     }
     #[cfg(windows)]
     {
@@ -333,30 +343,83 @@ fn start_ephemeral(workspace: &Path, state: &PortState, port: u16, runtime: Runt
     ))
 }
 
-/// A user whose tools already talk to a gateway (`ANTHROPIC_BASE_URL=https://llm.corp/...`)
-/// must keep reaching it through the proxy: a session proxy inherits such a base URL as its
-/// upstream unless the `*_TARGET_API_URL` is set explicitly.
-fn inherited_upstreams(
+/// An upstream a session proxy must forward to: the `*_TARGET_API_URL` variable and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub var: &'static str,
+    pub url: String,
+    /// Where the URL came from, for messages (`ANTHROPIC_BASE_URL`, a settings file, …).
+    pub from: String,
+}
+
+/// Where this run's requests must end up. A user whose tools already talk to a gateway
+/// (`ANTHROPIC_BASE_URL=https://llm.corp/...`, or Claude Code's settings) must keep reaching it
+/// through the proxy: the gateway becomes the session proxy's upstream. An explicit
+/// `*_TARGET_API_URL` wins; a base URL pointing at this very port is our own wiring.
+/// `uses` is (Anthropic, OpenAI): only the providers the tool talks to matter.
+pub fn wanted_upstreams(
     port: u16,
+    uses: (bool, bool),
     current: &dyn Fn(&str) -> Option<String>,
-) -> Vec<(&'static str, String)> {
+    claude_gateway: Option<(&str, &Path)>,
+) -> Vec<Upstream> {
     let ours = [
         format!("127.0.0.1:{port}"),
         format!("localhost:{port}"),
         format!("[::1]:{port}"),
     ];
+    let nonempty = |k: &str| {
+        current(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
     [
-        ("ANTHROPIC_BASE_URL", "ANTHROPIC_TARGET_API_URL"),
-        ("OPENAI_BASE_URL", "OPENAI_TARGET_API_URL"),
+        (uses.0, "ANTHROPIC_BASE_URL", "ANTHROPIC_TARGET_API_URL"),
+        (uses.1, "OPENAI_BASE_URL", "OPENAI_TARGET_API_URL"),
     ]
     .into_iter()
-    .filter(|(_, target)| current(target).is_none_or(|v| v.trim().is_empty()))
-    .filter_map(|(base, target)| {
-        let value = current(base)?.trim().to_owned();
-        let pointless = value.is_empty() || ours.iter().any(|o| value.contains(o.as_str()));
-        (!pointless).then_some((target, value))
+    .filter(|(used, _, _)| *used)
+    .filter_map(|(_, base, var)| {
+        if let Some(url) = nonempty(var) {
+            return Some(Upstream {
+                var,
+                url,
+                from: var.to_owned(),
+            });
+        }
+        let (url, from) = match claude_gateway.filter(|_| var == "ANTHROPIC_TARGET_API_URL") {
+            Some((url, file)) => (url.trim().to_owned(), file.display().to_string()),
+            None => (nonempty(base)?, base.to_owned()),
+        };
+        let pointless = url.is_empty() || ours.iter().any(|o| url.contains(o.as_str()));
+        (!pointless).then_some(Upstream { var, url, from })
     })
     .collect()
+}
+
+/// Why a running Headroom cannot serve this run: it forwards one of `wanted`'s providers
+/// somewhere else. `None` when it matches, or when it does not publish its upstreams.
+pub fn mismatch(health: &Health, wanted: &[Upstream]) -> Option<String> {
+    let published = health.upstreams.as_ref()?;
+    let normal = |url: &str| {
+        let url = url.trim().trim_end_matches('/');
+        headroom_protocol::redact_url(url.strip_suffix("/v1").unwrap_or(url))
+    };
+    wanted.iter().find_map(|u| {
+        let (provider, theirs) = if u.var.starts_with("ANTHROPIC") {
+            ("Anthropic", &published.anthropic)
+        } else {
+            ("OpenAI", &published.openai)
+        };
+        (normal(theirs) != normal(&u.url)).then(|| {
+            format!(
+                "forwards {provider} requests to {}, but this run must reach {} (from {})",
+                normal(theirs),
+                normal(&u.url),
+                u.from
+            )
+        })
+    })
 }
 
 fn log_tail(path: &Path) -> String {
@@ -399,20 +462,81 @@ mod tests {
             "OPENAI_BASE_URL" => Some("http://127.0.0.1:8787/v1".to_owned()),
             _ => None,
         };
+        let vars = |w: Vec<Upstream>| -> Vec<(&str, String)> {
+            w.into_iter().map(|u| (u.var, u.url)).collect()
+        };
         assert_eq!(
-            inherited_upstreams(8787, &env),
+            vars(wanted_upstreams(8787, (true, true), &env, None)),
             [(
                 "ANTHROPIC_TARGET_API_URL",
                 "https://llm.corp.example/anthropic".to_owned()
             )]
         );
+        // Only the providers the tool talks to.
+        assert!(wanted_upstreams(8787, (false, true), &env, None).is_empty());
         let explicit = |k: &str| match k {
             "ANTHROPIC_TARGET_API_URL" => Some("https://other".to_owned()),
             other => env(other),
         };
-        assert!(inherited_upstreams(8787, &explicit).is_empty());
+        assert_eq!(
+            vars(wanted_upstreams(8787, (true, false), &explicit, None)),
+            [("ANTHROPIC_TARGET_API_URL", "https://other".to_owned())]
+        );
         // Pointing at another port is someone else's gateway, not us.
-        assert_eq!(inherited_upstreams(9000, &env).len(), 2);
+        assert_eq!(wanted_upstreams(9000, (true, true), &env, None).len(), 2);
+        // Claude Code's settings beat its environment.
+        let file = Path::new("/home/u/.claude/settings.json");
+        let w = wanted_upstreams(
+            8787,
+            (true, false),
+            &env,
+            Some(("https://gw.example", file)),
+        );
+        assert_eq!(w[0].url, "https://gw.example");
+        assert_eq!(w[0].from, "/home/u/.claude/settings.json");
+    }
+
+    #[test]
+    fn a_proxy_forwarding_elsewhere_is_a_mismatch() {
+        let health = |anthropic: &str| Health {
+            ready: true,
+            version: None,
+            deployment: None,
+            upstreams: Some(headroom_protocol::Upstreams {
+                anthropic: anthropic.to_owned(),
+                openai: "https://api.openai.com".to_owned(),
+                chatgpt: String::new(),
+            }),
+        };
+        let want = |url: &str| {
+            vec![Upstream {
+                var: "ANTHROPIC_TARGET_API_URL",
+                url: url.to_owned(),
+                from: "ANTHROPIC_BASE_URL".to_owned(),
+            }]
+        };
+        assert!(mismatch(
+            &health("https://api.anthropic.com"),
+            &want("https://api.anthropic.com/")
+        )
+        .is_none());
+        assert!(mismatch(
+            &health("https://***@gw.example"),
+            &want("https://u:p@gw.example/v1")
+        )
+        .is_none());
+        let why = mismatch(
+            &health("https://api.anthropic.com"),
+            &want("https://gw.example"),
+        )
+        .unwrap();
+        assert!(why.contains("https://gw.example"), "{why}");
+        assert!(mismatch(&health("x"), &[]).is_none());
+        let unpublished = Health {
+            upstreams: None,
+            ..health("x")
+        };
+        assert!(mismatch(&unpublished, &want("https://gw.example")).is_none());
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod tools;
 
 use std::ffi::OsString;
 use std::process::{Command, ExitCode};
+use std::time::Duration;
 
 use anyhow::Result;
 use headroom_install::targets::Tool;
@@ -28,6 +29,7 @@ pub use tools::find_program;
 use crate::diagnostics::user_error;
 use ensure::Source;
 use lease::{workspace_dir, ProcessId};
+use probe::Probe;
 use tools::{Launch, Target};
 
 /// Where the proxy runs when `wrap` has to start one.
@@ -60,10 +62,10 @@ Examples:
 Arguments after `--` are passed to the tool unchanged. Without a TOOL, the first of them is the
 program to run; it gets both ANTHROPIC_BASE_URL and OPENAI_BASE_URL. See docs/wrap.md.")]
 pub struct WrapArgs {
-    /// Port of the Headroom proxy to use (or start); defaults to $HEADROOM_PORT, which an
-    /// install on another port exports
-    #[arg(long, short = 'p', env = "HEADROOM_PORT", default_value_t = 8787, value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: u16,
+    /// Port of the Headroom proxy to use (or start) [default: $HEADROOM_PORT, else 8787; a
+    /// session that must reach a gateway the proxy on 8787 does not forward to gets its own]
+    #[arg(long, short = 'p', env = "HEADROOM_PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
     /// Do not look for or start a proxy; only point the tool at the port
     #[arg(long)]
     pub no_proxy: bool,
@@ -115,7 +117,8 @@ fn target_of(args: &WrapArgs) -> Result<(Target, Vec<OsString>)> {
 
 pub fn run(args: WrapArgs) -> Result<ExitCode> {
     let (target, tool_args) = target_of(&args)?;
-    let port = args.port;
+    let explicit_port = args.port.is_some();
+    let mut port = args.port.unwrap_or(headroom_protocol::DEFAULT_PORT);
     let path = std::env::var_os("PATH");
     let program = match &target {
         Target::Tool(Tool::Cursor) => None,
@@ -149,8 +152,61 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
             }
         }
     }
+    let gateway = if target == Target::Tool(Tool::Claude) {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        tools::claude_gateway(&cwd, &|key| std::env::var_os(key))
+    } else {
+        None
+    };
+    // A settings file pointing Claude Code at a Headroom on another port (an install) is our
+    // own wiring: use that proxy rather than chaining two.
+    let gateway = gateway.filter(|g| match local_headroom_port(&g.url) {
+        Some(p) if !explicit_port => {
+            port = p;
+            false
+        }
+        _ => true,
+    });
+    let wanted = ensure::wanted_upstreams(
+        port,
+        tools::providers(&target),
+        &|key| std::env::var(key).ok(),
+        gateway.as_ref().map(|g| (g.url.as_str(), g.file.as_path())),
+    );
+    if !args.no_proxy && !explicit_port && !wanted.is_empty() {
+        // The shared proxy forwards somewhere else: this session gets its own, so neither the
+        // tool's gateway nor the other sessions' routing is silently replaced.
+        if let Probe::Headroom(health) = probe::probe(port, Duration::from_secs(2)) {
+            if ensure::mismatch(&health, &wanted).is_some() {
+                port = free_port()?;
+            }
+        }
+    }
+    for upstream in &wanted {
+        eprintln!(
+            "headroom: this session's proxy forwards {} requests to {} (from {})",
+            if upstream.var.starts_with("ANTHROPIC") {
+                "Anthropic"
+            } else {
+                "OpenAI"
+            },
+            headroom_protocol::redact_url(&upstream.url),
+            upstream.from
+        );
+    }
     // Build the env before starting anything, so a bad value fails without side effects.
     let env = tools::env_for(&target, port, &|key| std::env::var_os(key))?;
+    let mut tool_args = tool_args;
+    if let Some(gateway) = &gateway {
+        match tools::claude_settings_override(port, &tool_args) {
+            Some(flag) => tool_args.splice(0..0, flag).for_each(drop),
+            None => eprintln!(
+                "headroom: warning: {} sends Claude Code to {}, and your --settings replace the ones wrap adds to override it; make them set env.ANTHROPIC_BASE_URL to http://127.0.0.1:{port}",
+                gateway.file.display(),
+                headroom_protocol::redact_url(&gateway.url)
+            ),
+        }
+    }
 
     let source = if args.no_proxy {
         if let Some(warning) = ensure::check_no_proxy(port) {
@@ -165,6 +221,7 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
             args.runtime,
             &target.label(),
             ProcessId::current(),
+            &wanted,
         )?)
     };
     if let Some(source) = &source {
@@ -188,6 +245,30 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
         args: tools::args_for(&target, port, tool_args),
         env,
     })
+}
+
+/// The port of a Headroom proxy `url` names on this machine, if one answers there.
+fn local_headroom_port(url: &str) -> Option<u16> {
+    let rest = url.trim().strip_prefix("http://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let (host, port) = authority.rsplit_once(':')?;
+    if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        return None;
+    }
+    let port: u16 = port.parse().ok()?;
+    matches!(
+        probe::probe(port, Duration::from_secs(2)),
+        Probe::Headroom(_)
+    )
+    .then_some(port)
+}
+
+/// A port nothing listens on now, for a session proxy of its own.
+fn free_port() -> Result<u16> {
+    use anyhow::Context;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .context("cannot find a free port on 127.0.0.1")?;
+    Ok(listener.local_addr()?.port())
 }
 
 /// Replace this process with the tool (Unix), or run it and return its exit code.
@@ -321,7 +402,7 @@ mod tests {
             "claude", "--port", "9000", "--", "-p", "a b", "--", "--port",
         ])
         .unwrap();
-        assert_eq!(a.port, 9000);
+        assert_eq!(a.port, Some(9000));
         let (target, args) = target_of(&a).unwrap();
         assert_eq!(target, Target::Tool(Tool::Claude));
         assert_eq!(args, ["-p", "a b", "--", "--port"].map(OsString::from));

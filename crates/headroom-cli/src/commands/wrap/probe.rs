@@ -28,6 +28,8 @@ pub struct Health {
     pub version: Option<String>,
     /// `deployment.profile` when an install deployment or the desktop app runs it.
     pub deployment: Option<String>,
+    /// Where it forwards (credentials redacted); absent from proxies that do not publish it.
+    pub upstreams: Option<headroom_protocol::Upstreams>,
 }
 
 pub fn probe(port: u16, timeout: Duration) -> Probe {
@@ -55,6 +57,7 @@ fn classify_response(answer: Option<Response>) -> Probe {
             ready: h.ready,
             version: Some(h.version).filter(|v| !v.is_empty()),
             deployment: h.deployment.and_then(|d| d.profile),
+            upstreams: h.config.map(|c| c.upstreams),
         }),
         _ => Probe::Foreign(format!("GET /health answered `{}`", r.status_line)),
     }
@@ -72,7 +75,8 @@ mod tests {
             Probe::Headroom(Health {
                 ready: true,
                 version: Some("0.1.0".into()),
-                deployment: None
+                deployment: None,
+                upstreams: None
             })
         );
         let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1c\r\n{\"service\":\"headroom-proxy\",\r\n2e\r\n\"ready\":false,\"deployment\":{\"profile\":\"work\"}}\r\n0\r\n\r\n";
@@ -81,7 +85,8 @@ mod tests {
             Probe::Headroom(Health {
                 ready: false,
                 version: None,
-                deployment: Some("work".into())
+                deployment: Some("work".into()),
+                upstreams: None
             })
         );
         let nginx = b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\n\r\nnot found";

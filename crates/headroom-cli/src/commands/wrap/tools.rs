@@ -122,6 +122,76 @@ pub fn args_for(target: &Target, port: u16, user_args: Vec<OsString>) -> Vec<OsS
     args
 }
 
+/// Which providers' upstreams a target talks to: (Anthropic, OpenAI).
+pub fn providers(target: &Target) -> (bool, bool) {
+    match target {
+        Target::Tool(Tool::Claude) => (true, false),
+        Target::Tool(Tool::Codex | Tool::Cursor) => (false, true),
+        _ => (true, true),
+    }
+}
+
+/// An `ANTHROPIC_BASE_URL` one of Claude Code's settings files sets, and which file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaudeGateway {
+    pub url: String,
+    pub file: PathBuf,
+}
+
+/// Claude Code applies the `env` block of its settings files over the environment it was
+/// started with, so a gateway there (`"env": {"ANTHROPIC_BASE_URL": "https://llm.corp/…"}`)
+/// beats the `ANTHROPIC_BASE_URL` `wrap` sets: Headroom would get nothing. Files in Claude
+/// Code's order of precedence: the project's `.claude/settings.local.json` and
+/// `.claude/settings.json` (under `cwd`), then the user's (`$CLAUDE_CONFIG_DIR` or
+/// `~/.claude`). A file that cannot be read or parsed is skipped (Claude Code reports it).
+pub fn claude_gateway(
+    cwd: &Path,
+    current: &dyn Fn(&str) -> Option<OsString>,
+) -> Option<ClaudeGateway> {
+    let user_dir = current("CLAUDE_CONFIG_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            current("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".claude"))
+        });
+    let mut files = vec![
+        cwd.join(".claude").join("settings.local.json"),
+        cwd.join(".claude").join("settings.json"),
+    ];
+    files.extend(user_dir.map(|d| d.join("settings.json")));
+    files.into_iter().find_map(|file| {
+        let text = std::fs::read_to_string(&file).ok()?;
+        let value: serde_json::Value =
+            serde_json::from_str(&headroom_install::jsonc::strip_comments(&text)).ok()?;
+        let url = value
+            .get("env")?
+            .get("ANTHROPIC_BASE_URL")?
+            .as_str()?
+            .trim();
+        (!url.is_empty()).then(|| ClaudeGateway {
+            url: url.to_owned(),
+            file,
+        })
+    })
+}
+
+/// Claude Code's `--settings` outranks every settings file but managed policy, so this run's
+/// proxy wins over a gateway in them (the gateway stays the proxy's upstream). Not added when
+/// the user passes `--settings` themselves.
+pub fn claude_settings_override(port: u16, user_args: &[OsString]) -> Option<[OsString; 2]> {
+    if user_args
+        .iter()
+        .any(|a| a == "--settings" || a.to_string_lossy().starts_with("--settings="))
+    {
+        return None;
+    }
+    let settings =
+        serde_json::json!({"env": {"ANTHROPIC_BASE_URL": format!("http://127.0.0.1:{port}")}});
+    Some(["--settings".into(), settings.to_string().into()])
+}
+
 /// OpenCode reads extra config from `OPENCODE_CONFIG_CONTENT` for this run only. Both built-in
 /// providers use the AI SDK, whose base URLs include `/v1`. A value the user already exports is
 /// merged, not replaced.
@@ -310,6 +380,56 @@ mod tests {
                 ("OPENAI_BASE_URL".into(), "http://127.0.0.1:9001/v1".into())
             ]
         );
+    }
+
+    #[test]
+    fn claude_gateways_are_found_in_claude_codes_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        let project = tmp.path().join("project");
+        let write = |path: PathBuf, text: &str| {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        let env = |k: &str| (k == "HOME").then(|| home.clone().into_os_string());
+        assert_eq!(claude_gateway(&project, &env), None);
+        write(
+            home.join(".claude/settings.json"),
+            "// company\n{\"env\": {\"ANTHROPIC_BASE_URL\": \"https://gw.corp.example/a\"}}",
+        );
+        let g = claude_gateway(&project, &env).unwrap();
+        assert_eq!(g.url, "https://gw.corp.example/a");
+        assert_eq!(g.file, home.join(".claude/settings.json"));
+        write(
+            project.join(".claude/settings.json"),
+            "{\"model\": \"opus\"}",
+        );
+        write(
+            project.join(".claude/settings.local.json"),
+            "{\"env\": {\"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:4000\"}}",
+        );
+        assert_eq!(
+            claude_gateway(&project, &env).unwrap().url,
+            "http://127.0.0.1:4000"
+        );
+        // $CLAUDE_CONFIG_DIR replaces ~/.claude.
+        let other = tmp.path().join("cfg");
+        let env2 = |k: &str| match k {
+            "CLAUDE_CONFIG_DIR" => Some(other.clone().into_os_string()),
+            "HOME" => Some(home.clone().into_os_string()),
+            _ => None,
+        };
+        assert_eq!(claude_gateway(&tmp.path().join("elsewhere"), &env2), None);
+    }
+
+    #[test]
+    fn claude_settings_override_yields_to_the_users_own() {
+        let [flag, value] = claude_settings_override(9000, &[]).unwrap();
+        assert_eq!(flag, "--settings");
+        let v: serde_json::Value = serde_json::from_str(&value.to_string_lossy()).unwrap();
+        assert_eq!(v["env"]["ANTHROPIC_BASE_URL"], "http://127.0.0.1:9000");
+        assert!(claude_settings_override(9000, &["--settings".into(), "x.json".into()]).is_none());
+        assert!(claude_settings_override(9000, &["--settings=x.json".into()]).is_none());
     }
 
     #[test]
