@@ -509,6 +509,8 @@ impl Controller {
             openai_url: c.settings.openai_url.clone(),
             deployment: Some(c.deployment()),
             ledger_dir: c.env.ledger_dir(),
+            // `headroom wrap` (and the bundled shim) prove this proxy through its key file.
+            workspace: Some(c.env.workspace.clone()),
             ..headroom_proxy::Config::default()
         };
         let h = self.rt.block_on(headroom_proxy::start(config))?;

@@ -54,7 +54,7 @@ fn a_healthy_deployment_is_reused_and_nothing_is_started() {
     world.fake_tool("claude");
     let port = free_port();
     install(&world, port, "claude");
-    let _proxy = RealProxy::start(port, Some("default"));
+    let _proxy = RealProxy::start(&world, port, Some("default"));
     let out = world
         .headroom([
             "wrap",
@@ -97,7 +97,7 @@ fn any_running_headroom_is_reused_without_a_lease() {
     let world = World::new();
     world.fake_tool("codex");
     let port = free_port();
-    let _proxy = RealProxy::start(port, None); // e.g. `headroom proxy` in another terminal
+    let _proxy = RealProxy::start(&world, port, None); // e.g. `headroom proxy` in another terminal
     let out = world.run(&["wrap", "--port", &port.to_string(), "codex"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -134,7 +134,7 @@ fn a_stopped_deployment_is_started_through_its_supervisor_and_awaited() {
         world.read_out("claude.pid").is_empty(),
         "the tool waits for the proxy"
     );
-    let _proxy = RealProxy::start(port, Some("default"));
+    let _proxy = RealProxy::start(&world, port, Some("default"));
     let started = Instant::now();
     let out = wrap.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -226,4 +226,120 @@ fn unwrap_codex_reports_an_older_wraps_config_block_without_editing_it() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Something on the port that answers `/health` exactly like Headroom, and records whether
+/// anything else (a tool's request, with its API key) ever reaches it.
+struct Impostor {
+    got_a_request: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Impostor {
+    fn start(port: u16) -> Impostor {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let got = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = got.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut buf = [0u8; 8192];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]);
+                if !head.starts_with("GET /health") {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                // Even echoes a `proof` field: without the secret it cannot be the right one.
+                let body = r#"{"service":"headroom-proxy","status":"healthy","ready":true,"version":"0.1.0","proof":"00"}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Impostor { got_a_request: got }
+    }
+}
+
+#[test]
+fn a_listener_posing_as_headroom_never_gets_the_tool() {
+    let world = World::new();
+    world.fake_tool("claude");
+
+    // 1. No key for the port: it cannot prove anything.
+    let port = free_port();
+    let impostor = Impostor::start(port);
+    let out = world.run(&["wrap", "--port", &port.to_string(), "claude"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot prove it is yours"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        world.read_out("claude.pid").is_empty(),
+        "the tool must not start"
+    );
+
+    // 2. A live key (its writer, a real Headroom in this process, is alive) for the port the
+    //    impostor holds: the impostor's proof cannot match it.
+    let port2 = free_port();
+    let real_port = free_port();
+    let proxy = RealProxy::start(&world, real_port, None);
+    let real_key = world.workspace.join(format!("instances/{real_port}.key"));
+    let key = world.workspace.join(format!("instances/{port2}.key"));
+    std::fs::copy(&real_key, &key).unwrap();
+    drop(proxy);
+    assert!(
+        !real_key.exists(),
+        "a proxy that stops takes its key with it"
+    );
+    let impostor2 = Impostor::start(port2);
+    let out = world.run(&["wrap", "--port", &port2.to_string(), "claude"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot prove it is the proxy that registered the port"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        world.read_out("claude.pid").is_empty(),
+        "the tool must not start"
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    for i in [&impostor, &impostor2] {
+        assert!(!i.got_a_request.load(std::sync::atomic::Ordering::SeqCst));
+    }
+}
+
+#[test]
+fn the_real_proxy_proves_itself_over_health() {
+    let world = World::new();
+    let port = free_port();
+    let _proxy = RealProxy::start(&world, port, None);
+    let key: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(world.workspace.join(format!("instances/{port}.key"))).unwrap(),
+    )
+    .unwrap();
+    let secret = key["secret"].as_str().unwrap();
+    let answer = headroom_install::http::get_with(
+        "127.0.0.1",
+        port,
+        "/health",
+        "test",
+        &[("x-headroom-challenge", "n0nce")],
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(
+        answer.json()["proof"],
+        headroom_proxy::identity::proof(secret, "n0nce")
+    );
+    // Without a challenge there is no proof, and the secret itself never appears.
+    let plain =
+        headroom_install::http::get("127.0.0.1", port, "/health", "t", Duration::from_secs(5))
+            .unwrap();
+    assert!(plain.json().get("proof").is_none());
+    assert!(!plain.text().contains(secret) && !answer.text().contains(secret));
 }

@@ -65,7 +65,7 @@ fn the_docker_runtime_runs_the_session_proxy_as_a_container_and_stops_it() {
     let log = world.read_out("docker.log");
     assert!(
         log.contains(&format!(
-            "run -d --rm --name headroom-wrap-{port} -p 127.0.0.1:{port}:8787 -e ANTHROPIC_TARGET_API_URL headroom:latest"
+            "run -d --rm --name headroom-wrap-{port} -p 127.0.0.1:{port}:8787 -e ANTHROPIC_TARGET_API_URL -e HEADROOM_INSTANCE_SECRET headroom:latest"
         )),
         "{log}"
     );

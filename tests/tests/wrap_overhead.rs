@@ -59,7 +59,7 @@ fn wrap_overhead_before_the_tool_starts() {
 
     // Reusing a running Headroom (a deployment, the desktop app, `headroom proxy`).
     let port = free_port();
-    let proxy = RealProxy::start(port, Some("default"));
+    let proxy = RealProxy::start(&world, port, Some("default"));
     let reuse = time_runs(30, || wrap(port));
     report("wrap, reusing a deployment", &reuse, baseline);
     drop(proxy);

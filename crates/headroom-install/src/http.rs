@@ -61,6 +61,18 @@ pub fn get(
     user_agent: &str,
     timeout: Duration,
 ) -> Result<Response, GetError> {
+    get_with(host, port, path, user_agent, &[], timeout)
+}
+
+/// [`get`] with extra request headers (names and values must be plain ASCII tokens).
+pub fn get_with(
+    host: &str,
+    port: u16,
+    path: &str,
+    user_agent: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Response, GetError> {
     let started = Instant::now();
     let timed_out = || GetError::Failed(format!("timed out after {} ms", timeout.as_millis()));
     let remaining = || {
@@ -92,8 +104,13 @@ pub fn get(
     } else {
         format!("{host}:{port}")
     };
+    let extra: String = headers
+        .iter()
+        .filter(|(k, v)| !(k.contains(['\r', '\n', ':']) || v.contains(['\r', '\n'])))
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {user_agent}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {user_agent}\r\nAccept: application/json\r\n{extra}Connection: close\r\n\r\n"
     );
     stream
         .set_write_timeout(Some(remaining()?))

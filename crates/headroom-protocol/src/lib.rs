@@ -37,6 +37,8 @@ pub fn redact_url(url: &str) -> String {
 }
 
 pub mod env {
+    /// The instance secret a container proxy proves (the host keeps it in the key file).
+    pub const INSTANCE_SECRET: &str = "HEADROOM_INSTANCE_SECRET";
     /// The proxy's port (`headroom proxy`, `wrap`, the desktop app).
     pub const PORT: &str = "HEADROOM_PORT";
     /// The proxy's bind address.
@@ -148,6 +150,10 @@ pub struct Health {
     pub deployment: Option<Deployment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<HealthConfig>,
+    /// HMAC-SHA256(instance secret, nonce) when the request sent `x-headroom-challenge: nonce`:
+    /// how `wrap` knows the listener is the proxy whose key file it can read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
 }
 
 impl Health {

@@ -66,15 +66,20 @@ pub fn ledger_dir_from_env() -> Option<std::path::PathBuf> {
     if off {
         return None;
     }
-    let workspace = std::env::var_os(env::WORKSPACE_DIR)
+    Some(workspace_from_env()?.join("savings"))
+}
+
+/// `${HEADROOM_WORKSPACE_DIR:-~/.headroom}`, where every Headroom process of this user keeps
+/// its state; `None` when no home directory is known.
+pub fn workspace_from_env() -> Option<std::path::PathBuf> {
+    std::env::var_os(headroom_protocol::env::WORKSPACE_DIR)
         .filter(|d| !d.is_empty())
         .map(std::path::PathBuf::from)
         .or_else(|| {
             std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
                 .filter(|h| !h.is_empty())
                 .map(|h| std::path::PathBuf::from(h).join(".headroom"))
-        })?;
-    Some(workspace.join("savings"))
+        })
 }
 
 /// Everything [`crate::start`] needs. Fields are public so callers use struct-update syntax:
@@ -122,6 +127,12 @@ pub struct Config {
     /// address (`--allowed-host`, for containers and LAN use; `*` allows any). A request whose
     /// `Host` is none of these gets 403: that is what stops DNS-rebinding web pages.
     pub allowed_hosts: Vec<String>,
+    /// The workspace whose `instances/<port>.key` this proxy writes once bound, so `wrap` can
+    /// tell it from a program squatting the port (see [`crate::identity`]); `None` writes none.
+    pub workspace: Option<std::path::PathBuf>,
+    /// The instance secret to prove (a container gets the host's from
+    /// `HEADROOM_INSTANCE_SECRET`); `None` draws a fresh one.
+    pub instance_secret: Option<String>,
 }
 
 impl Default for Config {
@@ -143,6 +154,8 @@ impl Default for Config {
             body_read_timeout: Duration::from_secs(60),
             ledger_dir: None,
             allowed_hosts: Vec::new(),
+            workspace: None,
+            instance_secret: None,
         }
     }
 }

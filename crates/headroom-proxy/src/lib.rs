@@ -35,6 +35,7 @@ mod error;
 mod forward;
 mod guard;
 mod headers;
+pub mod identity;
 mod ledger;
 mod ops;
 mod optimize;
@@ -49,8 +50,8 @@ mod stats;
 mod upstream;
 
 pub use config::{
-    ledger_dir_from_env, Config, Deployment, Mode, DEFAULT_ANTHROPIC_URL, DEFAULT_CHATGPT_URL,
-    DEFAULT_OPENAI_URL, DEFAULT_PORT,
+    ledger_dir_from_env, workspace_from_env, Config, Deployment, Mode, DEFAULT_ANTHROPIC_URL,
+    DEFAULT_CHATGPT_URL, DEFAULT_OPENAI_URL, DEFAULT_PORT,
 };
 pub use error::Error;
 pub use headroom_protocol::ProviderStats;

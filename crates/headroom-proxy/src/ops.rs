@@ -61,6 +61,10 @@ pub(crate) async fn health(
     headers: &HeaderMap,
 ) -> Response<Body> {
     let mut payload = payload(shared).await;
+    payload.proof = headers
+        .get(crate::identity::CHALLENGE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|nonce| shared.identity.prove(nonce.trim()));
     if is_local_admin(peer, headers) {
         let c = &shared.config;
         payload.config = Some(HealthConfig {
@@ -142,6 +146,7 @@ async fn payload(shared: &Shared) -> Health {
         checks,
         deployment: shared.deployment.clone(),
         config: None,
+        proof: None,
     }
 }
 

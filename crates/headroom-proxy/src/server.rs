@@ -41,6 +41,7 @@ pub(crate) struct Shared {
     pub(crate) upstream: Upstream,
     pub(crate) stats: Stats,
     pub(crate) ledger: crate::ledger::Ledger,
+    pub(crate) identity: crate::identity::Identity,
     pub(crate) allowed: crate::guard::Allowed,
     pub(crate) retained: RetainedStore,
     pub(crate) compress_options: Arc<headroom_compress::Options>,
@@ -158,7 +159,12 @@ pub async fn start(config: Config) -> Result<ProxyHandle, Error> {
         .or_else(Deployment::from_env);
     let ledger = crate::ledger::Ledger::open(config.ledger_dir.clone());
     let allowed = crate::guard::Allowed::new(&config.host, &config.allowed_hosts);
+    let identity = crate::identity::Identity::new(config.instance_secret.clone());
+    if let Some(workspace) = &config.workspace {
+        identity.publish(workspace, local_addr.port());
+    }
     let shared = Arc::new(Shared {
+        identity,
         upstream: Upstream::new(config.connect_timeout),
         compress_options: crate::optimize::options(&config),
         config,
@@ -237,6 +243,7 @@ async fn serve(
         shared.hard.cancel();
         shared.tracker.wait().await;
     }
+    shared.identity.retract();
     tracing::info!("headroom proxy stopped");
     let _ = done_tx.send(true);
 }

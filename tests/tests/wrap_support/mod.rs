@@ -287,7 +287,9 @@ pub struct RealProxy {
 }
 
 impl RealProxy {
-    pub fn start(port: u16, profile: Option<&str>) -> RealProxy {
+    /// A real proxy on `port` that publishes its instance key in `world`'s workspace, as every
+    /// Headroom proxy does in the user's.
+    pub fn start(world: &World, port: u16, profile: Option<&str>) -> RealProxy {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -302,6 +304,7 @@ impl RealProxy {
                 supervisor: profile.map(|_| "service".to_owned()),
                 scope: profile.map(|_| "user".to_owned()),
             }),
+            workspace: Some(world.workspace.clone()),
             ..headroom_proxy::Config::default()
         };
         let handle = rt.block_on(headroom_proxy::start(config)).unwrap();

@@ -91,6 +91,8 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
         deployment: None,
         ledger_dir: headroom_proxy::ledger_dir_from_env(),
         allowed_hosts: args.allowed_hosts,
+        workspace: headroom_proxy::workspace_from_env(),
+        instance_secret: std::env::var(headroom_protocol::env::INSTANCE_SECRET).ok(),
         ..Config::default()
     };
     let runtime = runtime().context("cannot start the async runtime")?;

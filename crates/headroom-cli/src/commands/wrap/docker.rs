@@ -59,6 +59,20 @@ impl Container {
                 run.args(["-e", var]);
             }
         }
+        // The container proves the secret whose key file this helper (which lives as long as
+        // the container) writes on the host: `wrap` can then tell it from a port squatter.
+        let secret = headroom_proxy::identity::new_secret();
+        if let Some(workspace) = headroom_proxy::workspace_from_env() {
+            let key = headroom_proxy::identity::InstanceKey {
+                pid: std::process::id(),
+                secret: secret.clone(),
+            };
+            headroom_proxy::identity::write_key(&workspace, port, &key).with_context(|| {
+                format!("cannot write the instance key in {}", workspace.display())
+            })?;
+        }
+        run.args(["-e", headroom_protocol::env::INSTANCE_SECRET])
+            .env(headroom_protocol::env::INSTANCE_SECRET, &secret);
         run.arg(&image).stdin(Stdio::null());
         let output = run
             .output()

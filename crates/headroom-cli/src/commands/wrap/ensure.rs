@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::lease::{open_private, PortState, ProcessId};
-use super::probe::{probe, Health, Probe};
+use super::probe::{probe, Health, Probe, Proof};
 use super::Runtime;
 use crate::diagnostics::user_error;
 
@@ -67,6 +67,9 @@ pub struct Deployment {
     pub port: u16,
     pub targets: Vec<String>,
     pub manifest: PathBuf,
+    /// Its proxy cannot leave an instance key this user can read: it runs in a container or
+    /// system-wide (as another user).
+    pub keyless: bool,
 }
 
 /// Every loadable manifest under `<workspace>/deploy/*/manifest.json`, `default` first, then by
@@ -96,11 +99,14 @@ pub fn deployments(workspace: &Path) -> Vec<Deployment> {
                         .collect()
                 })
                 .unwrap_or_default();
+            let keyless = value.get("runtime_kind").and_then(|v| v.as_str()) == Some("docker")
+                || value.get("scope").and_then(|v| v.as_str()) == Some("system");
             Some(Deployment {
                 profile,
                 port,
                 targets,
                 manifest,
+                keyless,
             })
         })
         .collect();
@@ -140,6 +146,7 @@ pub fn ensure_proxy(
     let _lock = state.lock()?;
     match probe(port, PROBE_TIMEOUT) {
         Probe::Headroom(health) => {
+            trusted(workspace, port, &health)?;
             if let Some(why) = mismatch(&health, wanted) {
                 return Err(user_error(
                     format!("the Headroom proxy on port {port} {why}"),
@@ -156,7 +163,8 @@ pub fn ensure_proxy(
     }
     if let Some(deployment) = deployments(workspace).into_iter().find(|d| d.port == port) {
         match recover(&deployment, port)? {
-            Probe::Headroom(_) => {
+            Probe::Headroom(health) => {
+                trusted(workspace, port, &health)?;
                 return Ok(Source::Recovered {
                     profile: deployment.profile,
                 })
@@ -174,6 +182,44 @@ pub fn ensure_proxy(
         return Err(err);
     }
     Ok(Source::Ephemeral)
+}
+
+/// May a tool's API key go to the Headroom answering on `port`? Only if it proved it holds the
+/// secret of this port's instance key, or if no key can exist because the deployment on that
+/// port runs in a container or system-wide. Anything else answering as Headroom could be a
+/// program squatting the port to collect keys.
+pub fn trusted(workspace: &Path, port: u16, health: &Health) -> Result<()> {
+    let key = headroom_proxy::identity::key_path(workspace, port);
+    match health.proof {
+        Proof::Valid => Ok(()),
+        Proof::Invalid => Err(user_error(
+            format!(
+                "the listener on port {port} answers as Headroom but cannot prove it is the proxy that registered the port in {}; wrap will not hand it your API key",
+                key.display()
+            ),
+            Some(&format!(
+                "another program may be posing as Headroom: find it with `ss -ltnp 'sport = :{port}'` (or `lsof -i :{port}`) and stop it, or use another port: `headroom wrap --port {} <tool>`",
+                port.saturating_add(1)
+            )),
+        )),
+        Proof::NoKey
+            if deployments(workspace)
+                .iter()
+                .any(|d| d.port == port && d.keyless) =>
+        {
+            Ok(())
+        }
+        Proof::NoKey => Err(user_error(
+            format!(
+                "the Headroom on port {port} cannot prove it is yours (there is no live instance key at {}); wrap will not hand it your API key",
+                key.display()
+            ),
+            Some(&format!(
+                "an older Headroom does not write one: restart it (`headroom install restart` for a deployment, or stop it and run `headroom proxy` again); a proxy started with another HEADROOM_WORKSPACE_DIR needs the same one here; or use another port: `headroom wrap --port {} <tool>`",
+                port.saturating_add(1)
+            )),
+        )),
+    }
 }
 
 fn reuse(
@@ -443,6 +489,9 @@ fn log_tail(path: &Path) -> String {
 /// `--no-proxy`: use whatever is there, and say so when nothing is.
 pub fn check_no_proxy(port: u16) -> Option<String> {
     match probe(port, PROBE_TIMEOUT) {
+        Probe::Headroom(h) if h.proof == Proof::Invalid => Some(format!(
+            "the listener on port {port} answers as Headroom but cannot prove it is the proxy that registered the port; your tool will send it your API key"
+        )),
         Probe::Headroom(_) => None,
         Probe::Free => Some(format!("no proxy detected on port {port}")),
         Probe::Foreign(what) => Some(format!(
@@ -499,6 +548,7 @@ mod tests {
     #[test]
     fn a_proxy_forwarding_elsewhere_is_a_mismatch() {
         let health = |anthropic: &str| Health {
+            proof: Proof::Valid,
             ready: true,
             version: None,
             deployment: None,

@@ -75,6 +75,8 @@ fn proxy_config(port: u16) -> headroom_proxy::Config {
         host: "127.0.0.1".to_owned(),
         port,
         ledger_dir: headroom_proxy::ledger_dir_from_env(),
+        workspace: headroom_proxy::workspace_from_env(),
+        instance_secret: std::env::var(headroom_protocol::env::INSTANCE_SECRET).ok(),
         ..headroom_proxy::Config::default()
     };
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
