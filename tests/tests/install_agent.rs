@@ -175,7 +175,11 @@ fn watchdog_and_agent_keep_a_real_proxy_alive() {
     assert!(!ready(port));
     let st = world.run(&["install", "status"]);
     assert_eq!(st.status.code(), Some(1));
-    assert!(stdout(&st).contains("paused"), "{}", stdout(&st));
+    assert!(
+        stdout(&st).contains("stopped by `install stop`"),
+        "{}",
+        stdout(&st)
+    );
 
     // `start` resumes and starts now.
     let out = real(&world, &["install", "start"]);

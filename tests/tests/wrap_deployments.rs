@@ -343,3 +343,120 @@ fn the_real_proxy_proves_itself_over_health() {
     assert!(plain.json().get("proof").is_none());
     assert!(!plain.text().contains(secret) && !answer.text().contains(secret));
 }
+
+#[test]
+fn without_a_port_wrap_uses_the_running_deployment_on_its_port() {
+    let world = World::new();
+    world.fake_tool("claude");
+    let port = free_port();
+    install(&world, port, "claude");
+    let _proxy = RealProxy::start(&world, port, Some("default"));
+    let out = world
+        .headroom(["wrap", "claude"])
+        .envs(engine_env(&world))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("port {port} is deployment 'default''s")),
+        "{err}"
+    );
+    assert_eq!(
+        world.tool_env("claude")["ANTHROPIC_BASE_URL"],
+        format!("http://127.0.0.1:{port}")
+    );
+    assert_eq!(runner_log(&world), "", "no supervisor command may run");
+}
+
+#[test]
+fn a_hung_deployment_is_restarted_through_its_supervisor() {
+    let world = World::new();
+    world.fake_tool("claude");
+    let port = free_port();
+    install(&world, port, "claude");
+    // Accepts connections (the kernel's backlog) but never answers: a stopped or wedged proxy.
+    let hung = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let wrap = world
+        .headroom(["wrap", "--port", &port.to_string(), "claude"])
+        .envs(engine_env(&world))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Play the supervisor: on restart, the hung process goes and a healthy proxy comes up.
+    wait_until(
+        Duration::from_secs(20),
+        || runner_log(&world).contains("systemctl --user restart headroom-default.service"),
+        "the install engine to restart the service",
+    );
+    drop(hung);
+    let _proxy = RealProxy::start(&world, port, Some("default"));
+    let out = wrap.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("does not answer"), "{err}");
+    assert!(
+        err.contains("restarting it through its supervisor"),
+        "{err}"
+    );
+    assert_eq!(
+        world.tool_env("claude")["ANTHROPIC_BASE_URL"],
+        format!("http://127.0.0.1:{port}")
+    );
+}
+
+#[test]
+fn a_deployment_the_user_stopped_is_not_started_behind_their_back() {
+    let world = World::new();
+    world.fake_tool("claude");
+    let port = free_port();
+    install(&world, port, "claude");
+    let out = world
+        .headroom(["install", "stop"])
+        .envs(engine_env(&world))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let _ = std::fs::remove_file(world.tmp.path().join("runner.log"));
+
+    let out = world
+        .headroom(["wrap", "--port", &port.to_string(), "claude"])
+        .envs(engine_env(&world))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("was stopped with `headroom install stop`"),
+        "{err}"
+    );
+    assert!(err.contains("started a proxy for this session"), "{err}");
+    assert!(
+        !runner_log(&world).contains("start"),
+        "the deployment must stay stopped: {}",
+        runner_log(&world)
+    );
+    // `--start` is the explicit way back (once the first session's proxy has gone).
+    wait_until(
+        Duration::from_secs(5),
+        || !port_is_open(port),
+        "the first session's proxy to exit",
+    );
+    let wrap = world
+        .headroom(["wrap", "--start", "--port", &port.to_string(), "claude"])
+        .envs(engine_env(&world))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(
+        Duration::from_secs(20),
+        || runner_log(&world).contains("systemctl --user start headroom-default.service"),
+        "the install engine to start the service",
+    );
+    let _proxy = RealProxy::start(&world, port, Some("default"));
+    let out = wrap.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("started deployment 'default'"));
+}

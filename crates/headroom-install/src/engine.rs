@@ -650,18 +650,17 @@ pub fn start(env: &Environment, profile: &str) -> Result<()> {
     wait_ready(env, &m)
 }
 
-/// Stop an installed deployment (for a task deployment this also pauses the schedule).
+/// Stop an installed deployment. The `paused` flag it leaves until the next `start` tells the
+/// task schedule not to bring it back, and `wrap` not to start it behind the user's back.
 pub fn stop(env: &Environment, profile: &str) -> Result<()> {
     let m = load_installed(env, profile)?;
     let _lock = ProfileLock::acquire_or_fail(env, profile)?;
     let spec = plan::spec_for(env, &m);
-    if m.preset == Preset::Task {
-        fsx::write_atomic(
-            &pause_flag(env, profile),
-            b"stopped by `headroom install stop`\n",
-            Some(0o600),
-        )?;
-    }
+    fsx::write_atomic(
+        &pause_flag(env, profile),
+        b"stopped by `headroom install stop`\n",
+        Some(0o600),
+    )?;
     stop_runtime(env, &m, &spec)
 }
 
@@ -675,7 +674,15 @@ pub fn restart(env: &Environment, profile: &str) -> Result<()> {
         stop_runtime(env, &m, &spec)?;
         start_runtime(env, &m, &spec)?;
     } else {
-        check_port(&m)?;
+        // A listener that accepts but never answers is most likely this deployment's own
+        // proxy, hung or stopped: exactly what a restart through the supervisor is for (the
+        // supervisor kills what it runs; if it was something else, `wait_ready` says so).
+        if !matches!(
+            crate::health::port_owner(m.port, &m.profile),
+            crate::health::PortOwner::Unresponsive { .. }
+        ) {
+            check_port(&m)?;
+        }
         for op in &ops {
             run_op(env, op)?;
         }

@@ -41,6 +41,10 @@ pub enum PortOwner {
     Foreign {
         process: Option<String>,
     },
+    /// Something that accepts connections but never answers: a hung or stopped process.
+    Unresponsive {
+        process: Option<String>,
+    },
 }
 
 /// Who holds `127.0.0.1:port`, judged by `/health` (`service` + `deployment.profile`).
@@ -56,7 +60,23 @@ pub fn port_owner(port: u16, profile: &str) -> PortOwner {
             },
         };
     }
-    match health(port, Duration::from_secs(2)) {
+    let answer = crate::http::get(
+        "127.0.0.1",
+        port,
+        "/health",
+        "headroom-install",
+        Duration::from_secs(2),
+    );
+    let found = match answer {
+        Err(crate::http::GetError::Failed(_)) => {
+            return PortOwner::Unresponsive {
+                process: process_on_port(port),
+            }
+        }
+        Ok(r) => headroom_protocol::Health::parse(&r.body).filter(|h| h.is_headroom()),
+        Err(_) => None,
+    };
+    match found {
         Some(h) => {
             let deployed = h.deployment.and_then(|d| d.profile);
             if deployed.as_deref() == Some(profile) {
@@ -65,7 +85,7 @@ pub fn port_owner(port: u16, profile: &str) -> PortOwner {
                 PortOwner::OtherHeadroom { profile: deployed }
             }
         }
-        _ => PortOwner::Foreign {
+        None => PortOwner::Foreign {
             process: process_on_port(port),
         },
     }

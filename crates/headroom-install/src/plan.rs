@@ -777,7 +777,7 @@ pub(crate) fn check_port_free(port: u16, profile: &str, remedy: &str) -> Result<
             ),
             Some(format!("stop it, or {remedy}").as_str()),
         )),
-        PortOwner::Foreign { process } => Err(Error::user(
+        PortOwner::Foreign { process } | PortOwner::Unresponsive { process } => Err(Error::user(
             format!(
                 "port {port} on 127.0.0.1 is already in use{}",
                 process

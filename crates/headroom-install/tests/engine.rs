@@ -65,9 +65,7 @@ fn lifecycle(fx: &mut Fixture, r: Request, name: &str) {
     fx.runner.lines(); // keep
     let mark = fx.runner.lines().len();
     stop(&fx.env, "default").unwrap();
-    if r.preset == Some(Preset::Task) {
-        assert!(status(&fx.env, "default").unwrap().paused);
-    }
+    assert!(status(&fx.env, "default").unwrap().paused);
     start(&fx.env, "default").unwrap();
     assert!(!status(&fx.env, "default").unwrap().paused);
     restart(&fx.env, "default").unwrap();

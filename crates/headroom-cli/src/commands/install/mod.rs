@@ -339,7 +339,10 @@ fn status(env: &Environment, a: StatusArgs) -> anyhow::Result<ExitCode> {
     } else {
         let s = &statuses[0];
         let running = if s.paused {
-            format!("{} (schedule paused by `install stop`)", yes_no(s.running))
+            format!(
+                "{} (stopped by `install stop`; `install start` resumes it)",
+                yes_no(s.running)
+            )
         } else {
             yes_no(s.running).to_owned()
         };

@@ -70,6 +70,8 @@ pub struct Deployment {
     /// Its proxy cannot leave an instance key this user can read: it runs in a container or
     /// system-wide (as another user).
     pub keyless: bool,
+    /// The user stopped it (`headroom install stop` leaves a `paused` flag beside the manifest).
+    pub paused: bool,
 }
 
 /// Every loadable manifest under `<workspace>/deploy/*/manifest.json`, `default` first, then by
@@ -101,12 +103,14 @@ pub fn deployments(workspace: &Path) -> Vec<Deployment> {
                 .unwrap_or_default();
             let keyless = value.get("runtime_kind").and_then(|v| v.as_str()) == Some("docker")
                 || value.get("scope").and_then(|v| v.as_str()) == Some("system");
+            let paused = entry.path().join("paused").exists();
             Some(Deployment {
                 profile,
                 port,
                 targets,
                 manifest,
                 keyless,
+                paused,
             })
         })
         .collect();
@@ -141,6 +145,7 @@ pub fn ensure_proxy(
     label: &str,
     holder: ProcessId,
     wanted: &[Upstream],
+    start_stopped: bool,
 ) -> Result<Source> {
     let state = PortState::new(workspace, port);
     let _lock = state.lock()?;
@@ -159,21 +164,71 @@ pub fn ensure_proxy(
             return reuse(&state, port, label, holder, health);
         }
         Probe::Foreign(what) => return Err(foreign(port, &what)),
+        Probe::Unresponsive(what) => {
+            // A deployment's proxy that hangs (stopped with SIGSTOP, wedged) is healed through
+            // its supervisor; anything else that hangs is not ours to touch.
+            let Some(deployment) = deployments(workspace).into_iter().find(|d| d.port == port)
+            else {
+                return Err(foreign(port, &what));
+            };
+            eprintln!(
+                "headroom: deployment '{}' on port {port} does not answer ({what}); restarting it through its supervisor...",
+                deployment.profile
+            );
+            return match recover(&deployment, port, "restart")? {
+                Probe::Headroom(health) => {
+                    trusted(workspace, port, &health)?;
+                    Ok(Source::Recovered {
+                        profile: deployment.profile,
+                    })
+                }
+                Probe::Foreign(what) | Probe::Unresponsive(what) => Err(user_error(
+                    format!(
+                        "deployment '{}' on port {port} still does not answer after a restart: {what}",
+                        deployment.profile
+                    ),
+                    Some(&format!(
+                        "see `headroom install status --profile {}`; or use another port: `headroom wrap --port {} <tool>`",
+                        deployment.profile,
+                        port.saturating_add(1)
+                    )),
+                )),
+                Probe::Free => Err(user_error(
+                    format!(
+                        "deployment '{}' on port {port} did not come back after a restart",
+                        deployment.profile
+                    ),
+                    Some(&format!(
+                        "see `headroom install status --profile {}`",
+                        deployment.profile
+                    )),
+                )),
+            };
+        }
         Probe::Free => {}
     }
     if let Some(deployment) = deployments(workspace).into_iter().find(|d| d.port == port) {
-        match recover(&deployment, port)? {
-            Probe::Headroom(health) => {
-                trusted(workspace, port, &health)?;
-                return Ok(Source::Recovered {
-                    profile: deployment.profile,
-                })
-            }
-            Probe::Foreign(what) => return Err(foreign(port, &what)),
-            Probe::Free => eprintln!(
-                "headroom: warning: deployment '{}' on port {port} did not start; starting a proxy for this session instead",
+        if deployment.paused && !start_stopped {
+            eprintln!(
+                "headroom: deployment '{}' on port {port} was stopped with `headroom install stop`; this session gets a proxy of its own (`--start` starts the deployment instead)",
                 deployment.profile
-            ),
+            );
+        } else {
+            match recover(&deployment, port, "start")? {
+                Probe::Headroom(health) => {
+                    trusted(workspace, port, &health)?;
+                    return Ok(Source::Recovered {
+                        profile: deployment.profile,
+                    });
+                }
+                Probe::Foreign(what) | Probe::Unresponsive(what) => {
+                    return Err(foreign(port, &what))
+                }
+                Probe::Free => eprintln!(
+                    "headroom: warning: deployment '{}' on port {port} did not start; starting a proxy for this session instead",
+                    deployment.profile
+                ),
+            }
         }
     }
     state.write_lease(label, vec![holder])?;
@@ -258,23 +313,25 @@ fn foreign(port: u16, what: &str) -> anyhow::Error {
     )
 }
 
-/// Start a stopped deployment the way `headroom install start` does (same binary, same
-/// supervisor logic), then wait for it to answer. Never stops or edits the deployment.
-fn recover(deployment: &Deployment, port: u16) -> Result<Probe> {
-    eprintln!(
-        "headroom: starting deployment '{}' on port {port}...",
-        deployment.profile
-    );
+/// Start (or restart) a deployment the way `headroom install start|restart` does (same binary,
+/// same supervisor logic), then wait for it to answer. Never edits the deployment.
+fn recover(deployment: &Deployment, port: u16, how: &str) -> Result<Probe> {
+    if how == "start" {
+        eprintln!(
+            "headroom: starting deployment '{}' on port {port}...",
+            deployment.profile
+        );
+    }
     let exe = std::env::current_exe().context("cannot locate the headroom executable")?;
     let output = Command::new(exe)
-        .args(["install", "start", "--profile", &deployment.profile])
+        .args(["install", how, "--profile", &deployment.profile])
         .stdin(Stdio::null())
         .output()
-        .context("cannot run `headroom install start`")?;
+        .with_context(|| format!("cannot run `headroom install {how}`"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         eprintln!(
-            "headroom: warning: `headroom install start --profile {}` failed: {}",
+            "headroom: warning: `headroom install {how} --profile {}` failed: {}",
             deployment.profile,
             stderr.trim()
         );
@@ -284,6 +341,9 @@ fn recover(deployment: &Deployment, port: u16) -> Result<Probe> {
         match probe(port, PROBE_TIMEOUT) {
             Probe::Headroom(h) if h.ready => return Ok(Probe::Headroom(h)),
             Probe::Foreign(what) => return Ok(Probe::Foreign(what)),
+            Probe::Unresponsive(what) if Instant::now() >= deadline => {
+                return Ok(Probe::Unresponsive(what))
+            }
             other => {
                 if Instant::now() >= deadline || (!output.status.success() && other == Probe::Free)
                 {
@@ -494,7 +554,7 @@ pub fn check_no_proxy(port: u16) -> Option<String> {
         )),
         Probe::Headroom(_) => None,
         Probe::Free => Some(format!("no proxy detected on port {port}")),
-        Probe::Foreign(what) => Some(format!(
+        Probe::Foreign(what) | Probe::Unresponsive(what) => Some(format!(
             "the listener on port {port} is not Headroom ({what})"
         )),
     }

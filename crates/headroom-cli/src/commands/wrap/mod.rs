@@ -62,13 +62,18 @@ Examples:
 Arguments after `--` are passed to the tool unchanged. Without a TOOL, the first of them is the
 program to run; it gets both ANTHROPIC_BASE_URL and OPENAI_BASE_URL. See docs/wrap.md.")]
 pub struct WrapArgs {
-    /// Port of the Headroom proxy to use (or start) [default: $HEADROOM_PORT, else 8787; a
-    /// session that must reach a gateway the proxy on 8787 does not forward to gets its own]
+    /// Port of the Headroom proxy to use (or start) [default: $HEADROOM_PORT, else the port of
+    /// the installed deployment that is running, else 8787; a session that must reach a
+    /// gateway that proxy does not forward to gets its own]
     #[arg(long, short = 'p', env = "HEADROOM_PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     /// Do not look for or start a proxy; only point the tool at the port
     #[arg(long)]
     pub no_proxy: bool,
+    /// Start the installed deployment on the port even if it was stopped with
+    /// `headroom install stop` (without it, this session gets a proxy of its own)
+    #[arg(long, conflicts_with = "no_proxy")]
+    pub start: bool,
     /// Where to run the proxy if one has to be started
     #[arg(long, value_enum, default_value_t = Runtime::Native)]
     pub runtime: Runtime,
@@ -118,7 +123,11 @@ fn target_of(args: &WrapArgs) -> Result<(Target, Vec<OsString>)> {
 pub fn run(args: WrapArgs) -> Result<ExitCode> {
     let (target, tool_args) = target_of(&args)?;
     let explicit_port = args.port.is_some();
-    let mut port = args.port.unwrap_or(headroom_protocol::DEFAULT_PORT);
+    let mut port = match args.port {
+        Some(port) => port,
+        None if args.no_proxy => headroom_protocol::DEFAULT_PORT,
+        None => installed_port(&workspace_dir()?, &target)?,
+    };
     let path = std::env::var_os("PATH");
     let program = match &target {
         Target::Tool(Tool::Cursor) => None,
@@ -222,6 +231,7 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
             &target.label(),
             ProcessId::current(),
             &wanted,
+            args.start,
         )?)
     };
     if let Some(source) = &source {
@@ -244,6 +254,65 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
         program,
         args: tools::args_for(&target, port, tool_args),
         env,
+    })
+}
+
+/// Without `--port` or `HEADROOM_PORT`: the port of the installed deployment that is running
+/// (and proves itself), so an install on another port is found; several → the one wiring this
+/// tool, else a clear choice; none running → the one installed deployment, else 8787.
+fn installed_port(workspace: &std::path::Path, target: &Target) -> Result<u16> {
+    let default = headroom_protocol::DEFAULT_PORT;
+    let all = ensure::deployments(workspace);
+    if all.is_empty() || all.iter().any(|d| d.port == default) {
+        return Ok(default);
+    }
+    let running: Vec<_> = all
+        .iter()
+        .filter(|d| {
+            matches!(
+                probe::probe(d.port, Duration::from_secs(2)),
+                Probe::Headroom(h) if ensure::trusted(workspace, d.port, &h).is_ok()
+            )
+        })
+        .collect();
+    let label = target.label();
+    let wires_us =
+        |d: &&&ensure::Deployment| d.targets.iter().any(|t| t.eq_ignore_ascii_case(&label));
+    let chosen = match running.as_slice() {
+        [one] => Some(*one),
+        [] if all.len() == 1 => Some(&all[0]),
+        [] => None,
+        many => {
+            let mine: Vec<_> = many.iter().filter(wires_us).collect();
+            match mine.as_slice() {
+                [one] => Some(**one),
+                _ => {
+                    return Err(user_error(
+                        format!(
+                            "several Headroom deployments are running: {}",
+                            many.iter()
+                                .map(|d| format!("'{}' on port {}", d.profile, d.port))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        Some(&format!(
+                            "choose one: `headroom wrap --port {} {label}`",
+                            many[0].port
+                        )),
+                    ))
+                }
+            }
+        }
+    };
+    Ok(match chosen {
+        Some(d) => {
+            eprintln!(
+                "headroom: port {} is deployment '{}''s (pass --port to choose another)",
+                d.port, d.profile
+            );
+            d.port
+        }
+        None => default,
     })
 }
 

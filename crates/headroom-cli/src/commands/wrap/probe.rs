@@ -21,6 +21,9 @@ pub enum Probe {
     Headroom(Health),
     /// Something else; the text says what we saw.
     Foreign(String),
+    /// It accepted the connection but never answered (a hung or stopped process); the text
+    /// says how it failed.
+    Unresponsive(String),
 }
 
 /// The parts of `/health` that `wrap` uses.
@@ -69,7 +72,7 @@ pub fn probe(port: u16, timeout: Duration) -> Probe {
         Err(GetError::Refused) => Probe::Free,
         Err(GetError::NotHttp) => classify_response(None, None),
         Err(GetError::Failed(why)) => {
-            Probe::Foreign(format!("it did not answer GET /health ({why})"))
+            Probe::Unresponsive(format!("it did not answer GET /health ({why})"))
         }
     }
 }
