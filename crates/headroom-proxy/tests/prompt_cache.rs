@@ -8,8 +8,6 @@
 //! same bytes on every later turn, `tools` never changes (from the first request on), and the
 //! optimised session costs at most 0.6× the unoptimised one.
 
-use std::collections::HashSet;
-
 use headroom_proxy::{Config, ProxyHandle};
 use headroom_testkit::client::post;
 use headroom_testkit::{MockUpstream, Reply};
@@ -93,61 +91,8 @@ fn turn(n: usize, outputs: &[String]) -> Value {
     })
 }
 
-/// Cache-order segments of a request (tools, then system, then each message block), each with
-/// whether it carries a breakpoint. `cache_control` itself is not content: it is stripped.
-fn segments(body: &Value) -> Vec<(String, bool)> {
-    let strip = |v: &Value| -> (String, bool) {
-        let mut v = v.clone();
-        let marked = v
-            .as_object_mut()
-            .and_then(|o| o.remove("cache_control"))
-            .is_some();
-        (v.to_string(), marked)
-    };
-    let mut out = Vec::new();
-    for t in body["tools"].as_array().into_iter().flatten() {
-        out.push(strip(t));
-    }
-    for s in body["system"].as_array().into_iter().flatten() {
-        out.push(strip(s));
-    }
-    for m in body["messages"].as_array().into_iter().flatten() {
-        out.push((format!("<{}>", m["role"]), false));
-        for b in m["content"].as_array().into_iter().flatten() {
-            out.push(strip(b));
-        }
-    }
-    out
-}
-
-/// Anthropic's prefix cache, in bytes: a request reads the longest cached prefix ending at any
-/// block boundary, writes up to its last breakpoint, and pays full price for the rest.
-/// Returns the cache-weighted input cost in byte-units.
 fn cache_weighted_cost(bodies: &[Value]) -> f64 {
-    let mut cache: HashSet<String> = HashSet::new();
-    let mut cost = 0.0;
-    for body in bodies {
-        let mut prefix = String::new();
-        let mut hit = 0usize;
-        let mut last_breakpoint = 0usize;
-        let mut written = Vec::new();
-        for (seg, marked) in segments(body) {
-            prefix.push_str(&seg);
-            if cache.contains(&prefix) {
-                hit = prefix.len();
-            }
-            if marked {
-                last_breakpoint = prefix.len();
-                written.push(prefix.clone());
-            }
-        }
-        let total = prefix.len();
-        let write = last_breakpoint.saturating_sub(hit);
-        let full = total - hit.max(last_breakpoint);
-        cost += hit as f64 * 0.1 + write as f64 * 1.25 + full as f64;
-        cache.extend(written);
-    }
-    cost
+    headroom_testkit::cache::anthropic_cost(bodies).weighted()
 }
 
 async fn run_session(optimize: bool, outputs: &[String]) -> Vec<Value> {

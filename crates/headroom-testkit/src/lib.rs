@@ -4,6 +4,7 @@
 //!   Responses APIs (JSON and real SSE sequences) that records every request byte for byte and
 //!   can be scripted per request ([`Reply`]): status, headers, body, delays between chunks,
 //!   hang, close mid-stream. It reports whether a streamed reply was cancelled by the client.
+//! * [`cache`] — Anthropic's prompt cache as a cost model (reads ×0.1, writes ×1.25).
 //! * [`client`] — a minimal HTTP/1.1 client (one fresh connection per request) for talking to
 //!   the proxy or the mock, including streamed reads and raw-bytes requests.
 //! * [`free_port`] and [`FakeHome`] — a currently-free loopback port and a temp `HOME` with
@@ -19,6 +20,7 @@
 //! # }
 //! ```
 
+pub mod cache;
 pub mod client;
 mod home;
 mod mock;

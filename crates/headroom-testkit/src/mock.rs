@@ -146,6 +146,39 @@ impl Reply {
         Reply::sse(anthropic_events(text), gap)
     }
 
+    /// The Anthropic Messages SSE sequence of an assistant turn that calls one tool
+    /// (`stop_reason: tool_use`), its input streamed as `input_json_delta`s.
+    pub fn anthropic_tool_use_sse(id: &str, name: &str, input: &Value) -> Reply {
+        let partial = input.to_string();
+        let mut out = vec![
+            sse_event(
+                "message_start",
+                &json!({"type":"message_start","message":{"id":format!("msg_{id}"),"type":"message","role":"assistant","model":"claude-mock","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":1}}}),
+            ),
+            sse_event(
+                "content_block_start",
+                &json!({"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":id,"name":name,"input":{}}}),
+            ),
+        ];
+        let chars: Vec<char> = partial.chars().collect();
+        for chunk in chars.chunks(40) {
+            out.push(sse_event(
+                "content_block_delta",
+                &json!({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":chunk.iter().collect::<String>()}}),
+            ));
+        }
+        out.push(sse_event(
+            "content_block_stop",
+            &json!({"type":"content_block_stop","index":0}),
+        ));
+        out.push(sse_event(
+            "message_delta",
+            &json!({"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":20}}),
+        ));
+        out.push(sse_event("message_stop", &json!({"type":"message_stop"})));
+        Reply::sse(out, Duration::ZERO)
+    }
+
     /// OpenAI Chat Completions `data:` chunks ending with `data: [DONE]`.
     pub fn openai_chat_sse(text: &str, gap: Duration) -> Reply {
         Reply::sse(openai_chat_events(text), gap)
@@ -210,8 +243,12 @@ impl Reply {
     }
 }
 
+/// Decides a reply from the request (method, path, body); `None` falls through to the queue.
+type Responder = Box<dyn Fn(&str, &str, &[u8]) -> Option<Reply> + Send + Sync>;
+
 #[derive(Default)]
 struct State {
+    responder: Mutex<Option<Responder>>,
     requests: Mutex<Vec<Recorded>>,
     script: Mutex<VecDeque<Reply>>,
     streams: Mutex<Vec<StreamOutcome>>,
@@ -292,6 +329,16 @@ impl MockUpstream {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Answer by looking at each request (for clients that interleave side requests with their
+    /// main loop, so a FIFO queue would hand replies to the wrong ones). `None` from the
+    /// function falls back to the queue, then to the route's default answer.
+    pub fn respond_with(
+        &self,
+        f: impl Fn(&str, &str, &[u8]) -> Option<Reply> + Send + Sync + 'static,
+    ) {
+        *lock(&self.state.responder) = Some(Box::new(f));
     }
 
     /// Queue a reply for the next request (FIFO). Requests with no queued reply get the
@@ -375,7 +422,10 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Response<MockB
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
-    let scripted = lock(&state.script).pop_front();
+    let decided = lock(&state.responder)
+        .as_ref()
+        .and_then(|f| f(parts.method.as_str(), &path, &body));
+    let scripted = decided.or_else(|| lock(&state.script).pop_front());
     let reply = match scripted {
         Some(r) => r,
         None => default_reply(parts.method.as_str(), &path, &body),

@@ -1,0 +1,232 @@
+//! What a real coding session costs through Headroom, with the real client and real tool
+//! outputs: the pinned Claude Code CLI runs a scripted agent loop — the mock model asks for one
+//! `Bash` command per turn, Claude Code really runs it on this repository and sends the output
+//! back — once through `headroom proxy` and once through `headroom proxy --no-optimize`. What
+//! the mock received is priced as Anthropic bills it with its prompt cache
+//! ([`headroom_testkit::cache`]): the optimised session must cost less, `tools` must never
+//! change mid-conversation, and each tool output must be sent with the same bytes on every
+//! later turn (or the cache is lost).
+//!
+//! The numbers are printed (`cargo test -p headroom-e2e --test real_sessions -- --nocapture`)
+//! and recorded in docs/performance.md.
+
+mod wrap_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use headroom_testkit::{MockUpstream, Reply};
+use serde_json::{json, Value};
+use wrap_support::*;
+
+fn real_claude() -> PathBuf {
+    let bin =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/clients/node_modules/.bin/claude");
+    assert!(
+        bin.exists(),
+        "the pinned Claude Code CLI is missing at {}; run `scripts/setup.sh test`",
+        bin.display()
+    );
+    bin
+}
+
+/// Read-only commands an agent runs while finding its way around this repository, each
+/// bounded below the ~30 KB at which Claude Code swaps an output for a file preview.
+fn commands(repo: &Path) -> Vec<String> {
+    let r = repo.display();
+    vec![
+        format!("git -C {r} log --stat -n 60 | head -c 24000"),
+        format!("grep -rn 'fn ' {r}/crates --include=*.rs | sort | head -c 24000"),
+        format!("find {r}/crates {r}/tests -type f | sort | xargs ls -la | head -c 24000"),
+        format!("cat {r}/Cargo.lock | head -c 20000"),
+        format!("git -C {r} show --stat --format=fuller HEAD~3 | head -c 20000"),
+    ]
+}
+
+fn is_main_loop(body: &Value) -> bool {
+    body["tools"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t["name"] == "Bash"))
+}
+
+/// The model's side of the loop: the Nth request of the main loop (N tool results so far)
+/// gets the Nth command, then a final answer. Side requests get the mock's defaults.
+fn script(mock: &MockUpstream, commands: Vec<String>) {
+    let commands = Arc::new(commands);
+    mock.respond_with(move |method, path, body| {
+        if method != "POST" || !path.starts_with("/v1/messages") || path.contains("count_tokens") {
+            return None;
+        }
+        let body: Value = serde_json::from_slice(body).ok()?;
+        if !is_main_loop(&body) {
+            return None;
+        }
+        let done = body["messages"]
+            .as_array()?
+            .iter()
+            .filter_map(|m| m["content"].as_array())
+            .flatten()
+            .filter(|b| b["type"] == "tool_result")
+            .count();
+        Some(match commands.get(done) {
+            Some(cmd) => Reply::anthropic_tool_use_sse(
+                &format!("toolu_{done:02}"),
+                "Bash",
+                &json!({"command": cmd, "description": format!("look around, step {done}")}),
+            ),
+            None => Reply::anthropic_sse("All done.", Duration::ZERO),
+        })
+    });
+}
+
+/// One session through `headroom proxy` (optimised or not); the main loop's request bodies.
+async fn session(optimize: bool) -> Vec<Value> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let world = World::new();
+    std::os::unix::fs::symlink(real_claude(), world.bin.join("claude")).unwrap();
+    std::fs::create_dir_all(world.home.join(".claude")).unwrap();
+    std::fs::write(
+        world.home.join(".claude.json"),
+        r#"{"hasCompletedOnboarding": true}"#,
+    )
+    .unwrap();
+    let mock = MockUpstream::start().await;
+    script(&mock, commands(repo));
+    let port = free_port();
+    let mut args = vec![
+        "proxy".to_owned(),
+        "--port".to_owned(),
+        port.to_string(),
+        "--anthropic-api-url".to_owned(),
+        mock.url(),
+    ];
+    if !optimize {
+        args.push("--no-optimize".to_owned());
+    }
+    let mut proxy = world
+        .headroom(&args)
+        .env("HEADROOM_LEDGER", "0")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        || port_is_open(port),
+        "the proxy to listen",
+    );
+    let mut claude = std::process::Command::new(world.bin.join("claude"));
+    claude
+        .args([
+            "-p",
+            "Look around this repository.",
+            "--allowedTools",
+            "Bash",
+            "--max-turns",
+            "20",
+        ])
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", world.bin.display()),
+        )
+        .env("HOME", &world.home)
+        .env("ANTHROPIC_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("ANTHROPIC_API_KEY", "sk-ant-session-bench")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_ERROR_REPORTING", "1")
+        .env("CLAUDE_CODE_MAX_RETRIES", "0")
+        .current_dir(world.tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || claude.output().unwrap())
+        .await
+        .unwrap();
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert!(
+        out.status.success(),
+        "claude exited {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    mock.requests()
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+        .filter(is_main_loop)
+        .collect()
+}
+
+/// Tool outputs of a request, in order, as the text the model sees.
+fn outputs(body: &Value) -> Vec<String> {
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .filter(|b| b["type"] == "tool_result")
+        .map(|b| {
+            let mut b = b.clone();
+            if let Some(o) = b.as_object_mut() {
+                o.remove("cache_control");
+            }
+            b.to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_claude_code_session_costs_less_through_headroom() {
+    let optimized = session(true).await;
+    let plain = session(false).await;
+    let n = commands(Path::new("/")).len();
+    assert_eq!(
+        optimized.len(),
+        n + 1,
+        "one request per command, then the answer"
+    );
+    assert_eq!(plain.len(), n + 1);
+
+    for body in &optimized {
+        assert_eq!(
+            body["tools"], optimized[0]["tools"],
+            "tools changed mid-conversation"
+        );
+    }
+    // Every output is sent with the same bytes on every later turn.
+    for (turn, body) in optimized.iter().enumerate().skip(1) {
+        let now = outputs(body);
+        let before = outputs(&optimized[turn - 1]);
+        assert_eq!(
+            &now[..before.len()],
+            &before[..],
+            "turn {turn} changed an earlier output"
+        );
+    }
+
+    let (o, p) = (outputs(optimized.last().unwrap()), outputs(plain.last().unwrap()));
+    for (i, (o, p)) in o.iter().zip(&p).enumerate() {
+        eprintln!("output {i}: {} -> {} bytes", p.len(), o.len());
+    }
+    let with = headroom_testkit::cache::anthropic_cost(&optimized);
+    let without = headroom_testkit::cache::anthropic_cost(&plain);
+    let ratio = with.weighted() / without.weighted();
+    let last = |b: &[Value]| b.last().unwrap().to_string().len();
+    eprintln!(
+        "real Claude Code session, {n} real Bash outputs: last request {} -> {} bytes; cache-weighted input cost {:.0} -> {:.0} byte-units ({ratio:.3}x); bytes sent {} -> {}",
+        last(&plain),
+        last(&optimized),
+        without.weighted(),
+        with.weighted(),
+        without.total(),
+        with.total(),
+    );
+    // Never dearer — the promise that holds whatever the outputs are.
+    assert!(ratio < 1.0, "Headroom made the session cost {ratio:.3}x");
+    assert!(with.total() < without.total());
+}
