@@ -209,7 +209,10 @@ async fn a_real_claude_code_session_costs_less_through_headroom() {
         );
     }
 
-    let (o, p) = (outputs(optimized.last().unwrap()), outputs(plain.last().unwrap()));
+    let (o, p) = (
+        outputs(optimized.last().unwrap()),
+        outputs(plain.last().unwrap()),
+    );
     for (i, (o, p)) in o.iter().zip(&p).enumerate() {
         eprintln!("output {i}: {} -> {} bytes", p.len(), o.len());
     }

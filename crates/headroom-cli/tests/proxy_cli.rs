@@ -500,3 +500,81 @@ async fn proxy_raises_its_open_file_limit() {
     assert_eq!(soft, hard.min(65_536), "{line}");
     assert!(soft > 256);
 }
+
+/// Peak resident memory of a process, from `/proc/<pid>/status` (`VmHWM`), in MiB.
+#[cfg(target_os = "linux")]
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+/// Two thousand idle connections (a buggy client, a port scan) do not lock tools out: the
+/// proxy's raised open-file limit and connection cap leave room, and a request is answered
+/// at once.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_idle_connections_lock_nobody_out() {
+    // This test process holds the other end of every connection.
+    headroom_cli::raise_fd_limit();
+    let home = FakeHome::new();
+    let port = free_port();
+    let _proxy = Running(
+        headroom(&home)
+            .args(["proxy", "--port", &port.to_string()])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_live(port).await;
+    let mut idle = Vec::with_capacity(2_000);
+    for _ in 0..2_000 {
+        idle.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let r = client::get(&format!("http://127.0.0.1:{port}/livez"))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    eprintln!("with 2,000 idle connections open, /livez answered in {took:?}");
+    assert_eq!(r.status, 200);
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+/// Four honest 95 MB requests at once: more than the proxy buffers to compress, so they are
+/// streamed through whole, and the proxy's peak memory stays far below their size.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_huge_bodies_at_once_stay_within_memory() {
+    let home = FakeHome::new();
+    let mock = MockUpstream::start().await;
+    let (proxy, port) = savings_proxy(&home, &mock.url()).await;
+    let pad = "x".repeat(95 * 1024 * 1024);
+    let body = bytes::Bytes::from(format!(
+        r#"{{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{{"role":"user","content":"{pad}"}}]}}"#
+    ));
+    drop(pad);
+    let url = format!("http://127.0.0.1:{port}/v1/messages");
+    let sends = (0..4).map(|_| {
+        let (url, body) = (url.clone(), body.clone());
+        tokio::spawn(async move { client::post(&url, &[("x-api-key", "k")], body).await })
+    });
+    for send in sends {
+        assert_eq!(send.await.unwrap().unwrap().status, 200);
+    }
+    let peak = peak_rss_mib(proxy.0.id());
+    eprintln!("4 x 95 MB bodies through the proxy: peak RSS {peak:.1} MiB");
+    assert!(peak < 256.0, "peak RSS {peak:.1} MiB");
+    let got: Vec<usize> = mock.requests().iter().map(|r| r.body.len()).collect();
+    assert_eq!(got, vec![body.len(); 4]);
+}

@@ -117,6 +117,12 @@ pub struct Config {
     pub response_timeout: Duration,
     /// Largest request body the proxy buffers to compress; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Client connections served at once (fewer if the open-file limit is lower); one more
+    /// gets a 503 and is closed instead of waiting in the backlog.
+    pub max_connections: usize,
+    /// Bytes all request bodies being buffered (to compress them) may hold together. A body
+    /// that does not fit is forwarded as it is, uncompressed, instead of growing the proxy.
+    pub body_budget_bytes: usize,
     /// How long a buffered request body may go without sending a byte (→ 408). A client that
     /// trickles its body holds the connection only this long between frames.
     pub body_read_timeout: Duration,
@@ -152,6 +158,8 @@ impl Default for Config {
             response_timeout: Duration::from_secs(600),
             max_body_bytes: 100 * 1024 * 1024,
             body_read_timeout: Duration::from_secs(60),
+            body_budget_bytes: 64 * 1024 * 1024,
+            max_connections: 8192,
             ledger_dir: None,
             allowed_hosts: Vec::new(),
             workspace: None,

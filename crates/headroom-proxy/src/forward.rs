@@ -98,23 +98,35 @@ pub(crate) async fn forward(
     let optimize = shared.config.optimize && !internal.bypass;
     let mut tokens: Option<TokenHeaders> = None;
     let mut retrieval: Option<retrieval_tool::Plan> = None;
+    let mut budget_hold: Option<crate::body::Buffered> = None;
     let outbound: Body = match target.api {
-        Some(api) if optimize => {
+        Some(api) if optimize => 'outbound: {
             // A declared size the proxy would refuse anyway is refused before a byte is read.
             let declared = parts
                 .headers
                 .get(CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok());
-            let bytes = match crate::body::read(
+            let buffered = match crate::body::read(
                 body,
                 declared,
                 shared.config.max_body_bytes,
                 shared.config.body_read_timeout,
+                &shared.body_budget,
             )
             .await
             {
-                Ok(bytes) => bytes,
+                Ok(buffered) => buffered,
+                Err(crate::body::ReadError::OverBudget { prefix, rest }) => {
+                    // Too much is buffered already: this one goes through as it is.
+                    tracing::debug!(
+                        provider = provider.as_str(),
+                        "body memory budget spent; forwarding uncompressed"
+                    );
+                    shared.stats.request(provider, 0, 0);
+                    break 'outbound Counted::with_prefix(prefix, rest, provider, shared.clone())
+                        .boxed();
+                }
                 Err(err) => {
                     shared.stats.request(provider, 0, 0);
                     shared.stats.error(provider);
@@ -133,7 +145,7 @@ pub(crate) async fn forward(
                                 shared.config.body_read_timeout.as_secs()
                             ),
                         ),
-                        crate::body::ReadError::Failed => (
+                        _ => (
                             StatusCode::BAD_REQUEST,
                             "Headroom proxy: could not read the request body".to_owned(),
                         ),
@@ -146,6 +158,9 @@ pub(crate) async fn forward(
                     return resp;
                 }
             };
+            let bytes = buffered.bytes.clone();
+            // The budget share is held until the response head arrives.
+            budget_hold = Some(buffered);
             let received = bytes.len() as u64;
             let mut forwarded = bytes.clone();
             let mut body_changed = false;
@@ -282,6 +297,7 @@ pub(crate) async fn forward(
         }
     };
 
+    drop(budget_hold);
     let status = resp.status();
     shared.stats.status(provider, status.as_u16());
     log(status);

@@ -112,6 +112,8 @@ impl Drop for Relay {
 
 /// Client request body → upstream, counting bytes (for routes that are never buffered).
 pub(crate) struct Counted {
+    /// Bytes already read from `inner` before the proxy decided to stream (sent first).
+    prefix: Option<Bytes>,
     inner: Incoming,
     provider: Provider,
     shared: Arc<Shared>,
@@ -120,7 +122,18 @@ pub(crate) struct Counted {
 
 impl Counted {
     pub(crate) fn new(inner: Incoming, provider: Provider, shared: Arc<Shared>) -> Counted {
+        Counted::with_prefix(Bytes::new(), inner, provider, shared)
+    }
+
+    /// `prefix`, then the rest of `inner`: a body the proxy began to buffer, then streamed.
+    pub(crate) fn with_prefix(
+        prefix: Bytes,
+        inner: Incoming,
+        provider: Provider,
+        shared: Arc<Shared>,
+    ) -> Counted {
         Counted {
+            prefix: (!prefix.is_empty()).then_some(prefix),
             inner,
             provider,
             shared,
@@ -137,6 +150,10 @@ impl HttpBody for Counted {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if let Some(prefix) = self.prefix.take() {
+            self.bytes += prefix.len() as u64;
+            return Poll::Ready(Some(Ok(Frame::data(prefix))));
+        }
         match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
@@ -150,11 +167,18 @@ impl HttpBody for Counted {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.prefix.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        let extra = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
+        let inner = self.inner.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + extra);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + extra);
+        }
+        hint
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,7 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     pub(crate) ledger: crate::ledger::Ledger,
     pub(crate) identity: crate::identity::Identity,
+    pub(crate) body_budget: crate::body::Budget,
     pub(crate) allowed: crate::guard::Allowed,
     pub(crate) retained: RetainedStore,
     pub(crate) compress_options: Arc<headroom_compress::Options>,
@@ -165,6 +166,7 @@ pub async fn start(config: Config) -> Result<ProxyHandle, Error> {
     }
     let shared = Arc::new(Shared {
         identity,
+        body_budget: crate::body::Budget::new(config.body_budget_bytes),
         upstream: Upstream::new(config.connect_timeout),
         compress_options: crate::optimize::options(&config),
         config,
@@ -205,13 +207,23 @@ async fn serve(
     done_tx: watch::Sender<bool>,
 ) {
     let graceful = CancellationToken::new();
+    let cap = connection_cap(shared.config.max_connections);
+    let open = Arc::new(AtomicUsize::new(0));
     let deadline = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
+                Ok((stream, _)) if open.load(Ordering::Relaxed) >= cap => {
+                    // Full: say so and hang up, rather than let the backlog lock everyone out.
+                    tokio::spawn(shed(stream));
+                }
                 Ok((stream, peer)) => {
                     let shared = shared.clone();
                     let graceful = graceful.clone();
-                    shared.tracker.clone().spawn(connection(stream, peer, shared, graceful));
+                    let slot = Slot::take(&open);
+                    shared.tracker.clone().spawn(async move {
+                        connection(stream, peer, shared, graceful).await;
+                        drop(slot);
+                    });
                 }
                 Err(err) => {
                     // Usually EMFILE: back off instead of spinning.
@@ -246,6 +258,45 @@ async fn serve(
     shared.identity.retract();
     tracing::info!("headroom proxy stopped");
     let _ = done_tx.send(true);
+}
+
+/// One open client connection, counted while it lives.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(open: &Arc<AtomicUsize>) -> Slot {
+        open.fetch_add(1, Ordering::Relaxed);
+        Slot(open.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How many client connections to serve at once: the configured cap, and never so many that
+/// client sockets alone use up the open-file limit (each also needs an upstream socket, plus
+/// the files the proxy itself keeps open).
+fn connection_cap(configured: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        if let Some(soft) = limit.current {
+            let fit = (soft.saturating_sub(64) / 2) as usize;
+            return configured.min(fit).max(16);
+        }
+    }
+    configured
+}
+
+/// Answer a connection over the cap with 503 and close it.
+async fn shed(mut stream: TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nx-headroom-error: true\r\nconnection: close\r\ncontent-length: 70\r\n\r\n{\"error\":{\"type\":\"overloaded_error\",\"message\":\"Headroom proxy: busy\"}}";
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(BUSY)).await;
+    let _ = stream.shutdown().await;
 }
 
 async fn connection(

@@ -155,3 +155,90 @@ async fn a_body_that_stops_arriving_gets_408() {
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
     assert!(env.anthropic.requests().is_empty());
 }
+
+/// A compressible request: a long JSON listing as a tool output.
+fn compressible(rows: usize) -> String {
+    let listing: Vec<serde_json::Value> = (0..rows)
+        .map(|i| serde_json::json!({"id": i, "name": format!("item-{i}"), "status": "ok", "size": i * 17}))
+        .collect();
+    serde_json::json!({
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 64,
+        "messages": [
+            {"role": "user", "content": "list"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": serde_json::to_string_pretty(&listing).unwrap()}]}
+        ]
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn bodies_beyond_the_memory_budget_are_forwarded_uncompressed_not_refused() {
+    let env = Env::with(|c| c.body_budget_bytes = 20_000).await;
+    let small = compressible(40);
+    let big = compressible(2_000);
+    assert!(small.len() < 20_000 && big.len() > 20_000);
+
+    // Within the budget: compressed as usual.
+    let r = post(
+        &env.url("/v1/messages"),
+        &[("x-api-key", "k")],
+        small.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(env.anthropic.last_request().unwrap().body.len() < small.len());
+
+    // Declared length beyond the budget: streamed through byte for byte.
+    let r = post(&env.url("/v1/messages"), &[("x-api-key", "k")], big.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(env.anthropic.last_request().unwrap().body, big.as_bytes());
+
+    // Chunked, so the budget runs out part-way: what was read and the rest, in order.
+    let mut raw = b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: k\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n".to_vec();
+    for chunk in big.as_bytes().chunks(4096) {
+        raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        raw.extend_from_slice(chunk);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    let answer =
+        headroom_testkit::client::raw(env.proxy.local_addr(), &raw, Duration::from_secs(10)).await;
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+    assert_eq!(env.anthropic.last_request().unwrap().body, big.as_bytes());
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_get_503_and_service_resumes() {
+    let env = Env::with(|c| c.max_connections = 20).await;
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(
+            tokio::net::TcpStream::connect(env.proxy.local_addr())
+                .await
+                .unwrap(),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let answer = headroom_testkit::client::raw(
+        env.proxy.local_addr(),
+        b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("retry-after: 1"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = headroom_testkit::client::get(&env.url("/livez"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+}
