@@ -449,6 +449,8 @@ services:
     network_mode: host
     environment:
       - HEADROOM_HOST=127.0.0.1
+  cli:
+    network_mode: host
 YAML
 compose() {
     env HEADROOM_IMAGE="$IMAGE" HEADROOM_HOST_HOME="$WORK/chome" HEADROOM_WORKSPACE="$WORK/cws" \
@@ -467,6 +469,11 @@ if compose up -d proxy >"$WORK/cup.log" 2>&1 && python3 "$HERE/httpc.py" wait "h
     fi
     if pm healthcheck run "$CNT" >"$WORK/chc" 2>&1; then pass "compose: the service healthcheck passes"; else
         fail "compose: the service healthcheck passes"; indent <"$WORK/chc"; fi
+    if compose --profile cli run --rm cli health --port "$CPORT" >"$WORK/ccli" 2>&1; then
+        pass "compose: \`run --rm cli health\` reaches the proxy"
+    else
+        fail "compose: \`run --rm cli health\` reaches the proxy"; indent <"$WORK/ccli"
+    fi
     out="$(pm exec "$CNT" sh -c 'id -u; pwd; touch "$HEADROOM_WORKSPACE_DIR/.compose-write"' 2>&1)"
     if [[ "$out" == $'1000\n/workspace' && "$(stat -c %u "$WORK/chome/.headroom/.compose-write" 2>/dev/null)" == 1000 ]]; then
         pass "compose: runs as 1000 in /workspace; state lands in HEADROOM_HOST_HOME/.headroom"

@@ -134,3 +134,33 @@ fn a_failing_docker_is_a_clear_error_and_the_tool_does_not_start() {
         0
     );
 }
+
+#[test]
+fn a_missing_image_says_how_to_build_it() {
+    let world = World::new();
+    world.fake_tool("codex");
+    let script = world.bin.join("docker");
+    // What `docker run` prints for an image that is neither local nor pullable.
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n[ \"$1\" = rm ] && exit 0\necho \"Unable to find image 'headroom:latest' locally\" >&2\necho 'docker: Error response from daemon: pull access denied for headroom, repository does not exist or may require docker login' >&2\nexit 125\n",
+    )
+    .unwrap();
+    make_executable(&script);
+    let port = free_port();
+    let out = world.run(&[
+        "wrap",
+        "--runtime",
+        "docker",
+        "--port",
+        &port.to_string(),
+        "codex",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("build -t headroom:latest -f docker/Dockerfile ."),
+        "{err}"
+    );
+    assert!(world.read_out("codex.pid").is_empty());
+}

@@ -79,10 +79,29 @@ impl Container {
             .await
             .with_context(|| format!("cannot run `{}`", docker.to_string_lossy()))?;
         if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let missing = [
+                "No such image",
+                "Unable to find image",
+                "image not known",
+                "pull access denied",
+                "requested access to the resource is denied",
+                "manifest unknown",
+            ]
+            .iter()
+            .any(|m| stderr.contains(m));
+            let hint = if missing {
+                format!(
+                    "\nhint: the image {image} is not on this machine: build it from a Headroom checkout with `{} build -t {image} -f docker/Dockerfile .`, or set HEADROOM_DOCKER_IMAGE to one you have",
+                    docker.to_string_lossy()
+                )
+            } else {
+                String::new()
+            };
             bail!(
-                "`{} run {image}` failed: {}",
+                "`{} run {image}` failed: {}{hint}",
                 docker.to_string_lossy(),
-                String::from_utf8_lossy(&output.stderr).trim()
+                stderr.trim()
             );
         }
         let container = Container { docker, name };

@@ -392,8 +392,9 @@ pub fn run_unwrap(args: UnwrapArgs) -> Result<ExitCode> {
         })
         .collect();
     println!(
-        "{}: nothing to undo from `headroom wrap` (it only sets environment variables for the one run).",
-        tool.display_name()
+        "{}: nothing to undo from `headroom wrap` (it only sets environment variables for the one run; its session proxies keep their log and lock files in {}, which are safe to delete while no wrapped tool runs).",
+        tool.display_name(),
+        workspace.join("wrap").display()
     );
     if tool == Tool::Codex {
         if let Some(config) = legacy_codex_wiring() {
