@@ -2,12 +2,15 @@
 //!
 //! Never two proxies on one port: before hosting, the app checks whether a healthy Headroom
 //! already answers there (`/health` with `service == "headroom-proxy"`, not merely an open port)
-//! and attaches to it instead. The install engine's tiny blocking client (`headroom_install::http`)
-//! is enough for loopback GETs and keeps the tray thread free of an async runtime.
+//! and attaches to it instead — only if it also proves it is the proxy whose instance key this
+//! user holds, so a program posing as Headroom never gets the tools (`headroom_protocol::probe`,
+//! the same probe `wrap` uses). Its tiny blocking client is enough for loopback GETs and keeps
+//! the tray thread free of an async runtime.
 
 use std::time::Duration;
 
-use headroom_install::http::{self, GetError};
+use headroom_protocol::http::{self, GetError};
+use headroom_protocol::probe::{self as shared, Proof};
 use headroom_protocol::{Health, History, Stats};
 
 pub const SERVICE_NAME: &str = headroom_protocol::SERVICE;
@@ -59,15 +62,18 @@ pub fn get(port: u16, path: &str, timeout: Duration) -> Result<(u16, String), Ge
     Ok((r.status, r.text()))
 }
 
-/// Who is on the port?
+/// Who is on the port? A Headroom that fails the instance-key proof counts as foreign.
 pub fn probe(port: u16, timeout: Duration) -> Probe {
-    match get(port, "/health", timeout) {
-        Err(GetError::Refused) => Probe::Free,
-        Err(e) => Probe::Foreign(format!("no valid HTTP answer: {e}")),
-        Ok((code, body)) => match Health::parse(body.as_bytes()) {
-            Some(h) if h.is_headroom() => Probe::Headroom(Box::new(h)),
-            _ => Probe::Foreign(format!("HTTP {code} on /health, not Headroom")),
-        },
+    let key = headroom_proxy::workspace_from_env()
+        .and_then(|w| headroom_install::health::live_key(&w, port));
+    match shared::probe(port, timeout, "headroom-desktop", key.as_ref()) {
+        shared::Probe::Free => Probe::Free,
+        shared::Probe::Headroom(_, Proof::Invalid) => Probe::Foreign(
+            "it answers as Headroom but cannot prove it is the proxy that registered the port"
+                .to_owned(),
+        ),
+        shared::Probe::Headroom(h, _) => Probe::Headroom(h),
+        shared::Probe::Foreign(what) | shared::Probe::Unresponsive(what) => Probe::Foreign(what),
     }
 }
 

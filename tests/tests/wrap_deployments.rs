@@ -323,7 +323,7 @@ fn the_real_proxy_proves_itself_over_health() {
     )
     .unwrap();
     let secret = key["secret"].as_str().unwrap();
-    let answer = headroom_install::http::get_with(
+    let answer = headroom_protocol::http::get_with(
         "127.0.0.1",
         port,
         "/health",
@@ -338,7 +338,7 @@ fn the_real_proxy_proves_itself_over_health() {
     );
     // Without a challenge there is no proof, and the secret itself never appears.
     let plain =
-        headroom_install::http::get("127.0.0.1", port, "/health", "t", Duration::from_secs(5))
+        headroom_protocol::http::get("127.0.0.1", port, "/health", "t", Duration::from_secs(5))
             .unwrap();
     assert!(plain.json().get("proof").is_none());
     assert!(!plain.text().contains(secret) && !answer.text().contains(secret));

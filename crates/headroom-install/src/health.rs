@@ -19,6 +19,16 @@ pub fn health(port: u16, timeout: Duration) -> Option<headroom_protocol::Health>
     headroom_protocol::Health::parse(&r.body).filter(|h| h.is_headroom())
 }
 
+/// The instance key of the proxy on `port` in `workspace`, if its writer is still alive (a key
+/// left behind by a killed proxy proves nothing).
+pub fn live_key(
+    workspace: &std::path::Path,
+    port: u16,
+) -> Option<headroom_protocol::identity::InstanceKey> {
+    headroom_protocol::identity::read_key(workspace, port)
+        .filter(|k| k.pid == 0 || crate::sys::pid_alive(k.pid))
+}
+
 /// `/readyz` answered 200 (or a body that says ready).
 pub fn is_ready(port: u16) -> bool {
     matches!(
@@ -60,24 +70,12 @@ pub fn port_owner(port: u16, profile: &str) -> PortOwner {
             },
         };
     }
-    let answer = crate::http::get(
-        "127.0.0.1",
-        port,
-        "/health",
-        "headroom-install",
-        Duration::from_secs(2),
-    );
-    let found = match answer {
-        Err(crate::http::GetError::Failed(_)) => {
-            return PortOwner::Unresponsive {
-                process: process_on_port(port),
-            }
-        }
-        Ok(r) => headroom_protocol::Health::parse(&r.body).filter(|h| h.is_headroom()),
-        Err(_) => None,
-    };
-    match found {
-        Some(h) => {
+    use headroom_protocol::probe::{probe, Probe};
+    match probe(port, Duration::from_secs(2), "headroom-install", None) {
+        Probe::Unresponsive(_) => PortOwner::Unresponsive {
+            process: process_on_port(port),
+        },
+        Probe::Headroom(h, _) => {
             let deployed = h.deployment.and_then(|d| d.profile);
             if deployed.as_deref() == Some(profile) {
                 PortOwner::Ours
@@ -85,7 +83,8 @@ pub fn port_owner(port: u16, profile: &str) -> PortOwner {
                 PortOwner::OtherHeadroom { profile: deployed }
             }
         }
-        None => PortOwner::Foreign {
+        Probe::Free => PortOwner::Free,
+        Probe::Foreign(_) => PortOwner::Foreign {
             process: process_on_port(port),
         },
     }

@@ -30,7 +30,8 @@ pub mod env;
 pub mod error;
 pub mod fsx;
 pub mod health;
-pub mod http;
+/// The loopback client lives with the documents it fetches (`headroom-protocol`).
+pub use headroom_protocol::http;
 pub mod jsonc;
 pub mod model;
 pub mod plan;

@@ -8,10 +8,18 @@
 //! `total.tokens_saved`. One set of types, and contract tests that parse the real proxy's
 //! output with each consumer's code, make that class of bug a compile error.
 //!
+//! The crate also holds the one loopback client ([`http`]), the instance-key proof
+//! ([`identity`]) and the one answer to "who is on this port?" ([`probe`]) that every consumer
+//! uses, so they cannot disagree about what counts as Headroom.
+//!
 //! Every field a consumer may meet from an older or newer proxy is optional or defaulted, so a
 //! consumer never fails on a document that gained or lost a field.
 
 use std::collections::BTreeMap;
+
+pub mod http;
+pub mod identity;
+pub mod probe;
 
 use serde::{Deserialize, Serialize};
 

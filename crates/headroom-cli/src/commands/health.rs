@@ -1,13 +1,13 @@
 //! `headroom health`: probe a proxy's `/readyz`, print one line, exit 0 when ready, 1 otherwise.
 //!
 //! Used by the Docker HEALTHCHECK, so it uses the tiny blocking client
-//! (`headroom_install::http`) with no runtime: it must start fast and cannot hang past
+//! (`headroom_protocol::http`) with no runtime: it must start fast and cannot hang past
 //! `--timeout-ms`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use headroom_install::http;
+use headroom_protocol::http;
 
 #[derive(Debug, clap::Args)]
 pub struct HealthArgs {
@@ -70,7 +70,7 @@ mod tests {
 
     #[test]
     fn describes() {
-        // (De-chunking is `headroom_install::http`'s, tested there.)
+        // (De-chunking is `headroom_protocol::http`'s, tested there.)
         assert_eq!(
             describe(
                 r#"{"service":"headroom-proxy","status":"healthy","ready":true,"version":"0.1.0","uptime_seconds":1}"#

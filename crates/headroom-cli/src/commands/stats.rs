@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use headroom_install::http;
+use headroom_protocol::http;
 use headroom_protocol::{History, Period, Stats};
 
 use crate::diagnostics::user_error;
