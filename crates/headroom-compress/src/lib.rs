@@ -18,11 +18,15 @@
 //! block is and runs the matching transform, and [`tokens`] does the accounting. See
 //! `docs/compression.md` for the user-facing description.
 
+mod diag;
 mod diff;
+mod gitlog;
 mod json;
+mod jsonbig;
 mod log;
 pub mod retrieval;
 mod router;
+mod rows;
 mod search;
 mod table;
 mod text;

@@ -33,6 +33,8 @@ fn important_re() -> &'static Regex {
             | ^\s*Caused\ by
             | \bFAILED\b | \bERROR\b
             | ^\s*at\s.+:\d+
+            | ^\s*not\ ok\b | ^\s*✖
+            | ^\s*\S{0,2}\s*(tests?|pass|passed|fail|failed|suites|skipped|cancelled|todo)\s+\d+\s*$
             ",
         )
         .expect("valid regex")
@@ -54,6 +56,17 @@ fn region_end_re() -> &'static Regex {
     RE.get_or_init(|| {
         Regex::new(r"^(test result:|=+ .*(passed|failed|error|short test summary).* =+$|error: test failed|error: could not compile)")
             .expect("valid regex")
+    })
+}
+
+/// Some line reports a problem (error, failure, panic, traceback…); words inside paths
+/// (`src/error.rs`) do not count.
+pub fn has_problem(t: &str) -> bool {
+    t.lines().any(|l| {
+        important_re().is_match(l) && {
+            let words: Vec<&str> = l.split_whitespace().filter(|w| !w.contains('/')).collect();
+            important_re().is_match(&words.join(" "))
+        }
     })
 }
 
@@ -122,9 +135,22 @@ enum Mark {
 
 pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     let stripped = text::strip_ansi(t);
-    let lines: Vec<&str> = stripped.split('\n').map(clean_line).collect();
+    let raw_lines: Vec<&str> = stripped.split('\n').map(clean_line).collect();
+    // Compiler and linter diagnostics first: each kind once in full, every location kept.
+    let grouped = if ctx.options.lossy {
+        crate::diag::group(&raw_lines)
+    } else {
+        None
+    };
+    let (lines, forced, diag_dropped): (Vec<&str>, Vec<bool>, usize) = match &grouped {
+        Some((g, keep, d)) => (g.split('\n').collect(), keep.clone(), *d),
+        None => (raw_lines.clone(), vec![false; raw_lines.len()], 0),
+    };
     let n = lines.len();
-    let mut marks = vec![Mark::Ordinary; n];
+    let mut marks: Vec<Mark> = forced
+        .iter()
+        .map(|&f| if f { Mark::Keep } else { Mark::Ordinary })
+        .collect();
 
     for m in marks.iter_mut().take(HEAD) {
         *m = Mark::Keep;
@@ -231,7 +257,7 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     }
 
     let mut out = String::with_capacity(t.len() / 4);
-    let mut dropped_total = 0usize;
+    let mut dropped_total = diag_dropped;
     let mut pending_drop = 0usize;
     let flush = |out: &mut String, pending: &mut usize| {
         if *pending > 0 {
@@ -278,7 +304,7 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     }
     if dropped_total > 0 {
         out.push('\n');
-        let total = lines.iter().filter(|l| !l.is_empty()).count();
+        let total = raw_lines.iter().filter(|l| !l.is_empty()).count();
         out.push_str(&ctx.marker(&format!(
             "{} of {} log lines omitted",
             text::fmt_count(dropped_total),

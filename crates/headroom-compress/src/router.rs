@@ -24,6 +24,12 @@ pub enum ContentKind {
     Diff,
     /// Directory listing (`find`, `ls -R`, `git ls-files`).
     Listing,
+    /// Compiler and linter diagnostics (rustc/clippy, tsc, javac, ruff, gcc, mypy…).
+    Diagnostics,
+    /// Column-aligned or delimited rows (`ls -la`, `ps`, `docker ps`, `dpkg -l`, CSV).
+    Table,
+    /// `git log` (medium format, optionally with `--stat`).
+    GitLog,
     /// Anything else (whitespace normalisation only).
     Text,
 }
@@ -37,6 +43,9 @@ impl ContentKind {
             ContentKind::Search => "search",
             ContentKind::Diff => "diff",
             ContentKind::Listing => "listing",
+            ContentKind::Diagnostics => "diagnostics",
+            ContentKind::Table => "table",
+            ContentKind::GitLog => "git_log",
             ContentKind::Text => "text",
         }
     }
@@ -81,7 +90,9 @@ impl Ctx<'_> {
 fn search_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // Constant pattern, known valid.
-    RE.get_or_init(|| Regex::new(r"^[^\s:][^:\n]{0,300}?[:-]\d+[:-]").expect("valid regex"))
+    // A path starts with a letter, `.`, `/`, `_`, `~` or `@` and holds no spaces or commas:
+    // timestamps (`2024-05-01 10:00:00`) and CSV rows are not search hits.
+    RE.get_or_init(|| Regex::new(r"^[A-Za-z_./~@][^\s:,]{0,300}?[:-]\d+[:-]").expect("valid regex"))
 }
 
 fn log_re() -> &'static Regex {
@@ -102,6 +113,8 @@ fn log_re() -> &'static Regex {
             | ^\s*(at\s+\S+\s*\(|File\s+\x22)
             | ^\#\d+\s
             | ^\s*test\s+\S+\s
+            | ^\s*(not\ )?ok\ \d+\ -\ | ^\s*duration_ms:\ | ^\#\ (tests|pass|fail|suites)\ \d+
+            | ^\s*[✔✖ℹ]\ 
             ",
         )
         .expect("valid regex")
@@ -114,8 +127,76 @@ fn path_line_re() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"^\.{0,2}/?[\w@+.\-]+(/[\w@+.\- ]+)*/?$").expect("valid regex"))
 }
 
-/// How many lines to sample for line-based detection.
-const SAMPLE: usize = 400;
+/// Non-empty lines sampled from each of the head, the middle and the tail of a text for
+/// line-based detection. A first-N-lines vote misclassified outputs whose start is not
+/// typical of the rest (a `cargo test` run opening with compiler warnings).
+const SAMPLE: usize = 150;
+
+fn diag_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?x)
+            ^\s*-->\s+\S+:\d+
+            | ^(error|warning)(\[[\w:-]+\])?:\s
+            | ^\S+\(\d+,\d+\):\s+(error|warning)\s+\w+
+            | ^[^\s:]+:\d+(:\d+)?:\s+(error|warning|note|fatal\ error):\s
+            | ^[^\s:]+:\d+:\d+:\s+[A-Z]{1,4}\d{2,4}\b
+            ",
+        )
+        .expect("valid regex")
+    })
+}
+
+/// Lines of a diagnostic's code frame (rustc, clippy, ruff, javac).
+fn frame_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(r"^\s*(\d+\s*)?\|(\s|$)|^\s*=\s(note|help):|^\s*\^[\^~-]*\s*$")
+            .expect("valid regex")
+    })
+}
+
+/// One-line diagnostics that also look like `path:line:` search hits.
+fn diag_line_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(r"^[^\s:]+:\d+(:\d+)?:\s+((error|warning|note):|[A-Z]{1,4}\d{2,4}\b)")
+            .expect("valid regex")
+    })
+}
+
+fn git_log_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| Regex::new(r"^commit [0-9a-f]{40}\b").expect("valid regex"))
+}
+
+fn short_log_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| Regex::new(r"^[*|\\/ ]*[0-9a-f]{7,12}[ ,]").expect("valid regex"))
+}
+
+/// Head, middle and tail samples of the non-empty lines (each line once).
+fn sample(t: &str) -> Vec<&str> {
+    let all: Vec<&str> = t
+        .lines()
+        .filter(|l| !l.trim().is_empty() && *l != "--")
+        .collect();
+    if all.len() <= 3 * SAMPLE {
+        return all;
+    }
+    let mid = all.len() / 2 - SAMPLE / 2;
+    let mut s = Vec::with_capacity(3 * SAMPLE);
+    s.extend_from_slice(&all[..SAMPLE]);
+    s.extend_from_slice(&all[mid..mid + SAMPLE]);
+    s.extend_from_slice(&all[all.len() - SAMPLE..]);
+    s
+}
 
 /// Detect the kind of `t`; for JSON also returns the parsed document.
 pub fn detect(t: &str) -> (ContentKind, Option<crate::json::Node>) {
@@ -142,37 +223,86 @@ fn detect_lines(t: &str) -> ContentKind {
     {
         return ContentKind::Diff;
     }
-    let lines: Vec<&str> = t
-        .lines()
-        .filter(|l| !l.trim().is_empty() && *l != "--")
-        .take(SAMPLE)
-        .collect();
+    let lines = sample(t);
     if lines.len() < 3 {
         return ContentKind::Text;
     }
     let n = lines.len() as f64;
-    let search = lines
-        .iter()
-        .filter(|l| search_re().is_match(&text::strip_ansi(l)))
-        .count() as f64;
-    if search / n >= 0.6 {
+    let share = |f: &dyn Fn(&str) -> bool| lines.iter().filter(|l| f(l)).count() as f64 / n;
+    let plain: Vec<std::borrow::Cow<'_, str>> = lines.iter().map(|l| text::strip_ansi(l)).collect();
+    let pshare = |f: &dyn Fn(&str) -> bool| plain.iter().filter(|l| f(l)).count() as f64 / n;
+
+    let commits = lines.iter().filter(|l| git_log_re().is_match(l)).count();
+    if commits >= 2
+        && share(&|l| {
+            git_log_re().is_match(l) || l.starts_with("Author: ") || l.starts_with("Date: ")
+        }) >= 0.08
+    {
+        return ContentKind::GitLog;
+    }
+    // One line per commit (`--oneline`, `--graph`, `--format='%h …'`): every row is a fact.
+    if share(&|l| short_log_re().is_match(l)) >= 0.6 {
+        return ContentKind::GitLog;
+    }
+    let diag_lines = pshare(&|l| diag_line_re().is_match(l));
+    let diag = pshare(&|l| diag_re().is_match(l) || frame_re().is_match(l));
+    let diag_heads = plain.iter().filter(|l| diag_re().is_match(l)).count();
+    if diag_lines >= 0.5 || (diag >= 0.35 && diag_heads >= 3) {
+        return ContentKind::Diagnostics;
+    }
+    if pshare(&|l| search_re().is_match(l)) >= 0.6 {
         return ContentKind::Search;
     }
-    let logish = lines
-        .iter()
-        .filter(|l| log_re().is_match(&text::strip_ansi(l)))
-        .count() as f64;
-    if t.contains('\x1b') || logish / n >= 0.25 {
+    let logish = pshare(&|l| log_re().is_match(l));
+    if t.contains('\x1b') || logish >= 0.25 || (logish + diag >= 0.3 && diag_heads >= 3) {
         return ContentKind::Log;
     }
-    let paths = lines
-        .iter()
-        .filter(|l| path_line_re().is_match(l.trim_end()) && l.contains(['/', '.']))
-        .count() as f64;
-    if lines.len() >= 10 && paths / n >= 0.8 {
+    let paths = share(&|l| path_line_re().is_match(l.trim_end()) && l.contains(['/', '.']));
+    if lines.len() >= 10 && paths >= 0.8 {
         return ContentKind::Listing;
     }
+    if lines.len() >= 10 && crate::rows::is_table(&lines) {
+        return ContentKind::Table;
+    }
     ContentKind::Text
+}
+
+/// Where a JSON document starts after at most 10 short non-JSON lines, if the rest parses.
+fn json_after_prelude(t: &str) -> Option<usize> {
+    let mut at = 0;
+    for (i, line) in t.split_inclusive('\n').enumerate() {
+        if i > 10 {
+            return None;
+        }
+        let l = line.trim_start();
+        if i > 0 && (l.starts_with('{') || l.starts_with('[')) {
+            let rest = &t[at..];
+            return crate::json::parse_str(rest.trim_end())
+                .is_ok()
+                .then_some(at);
+        }
+        if line.len() > 400 {
+            return None;
+        }
+        at += line.len();
+    }
+    None
+}
+
+/// Claude Code's cut of a long Bash output: `... [N lines truncated] ...` as the last line.
+/// Returns the output before it and the marker (with the blank lines before it).
+fn split_truncation(t: &str) -> Option<(&str, &str)> {
+    let body = t.trim_end();
+    let last_start = body.rfind('\n').map_or(0, |i| i + 1);
+    let last = &body[last_start..];
+    let inner = last
+        .strip_prefix("... [")?
+        .strip_suffix(" lines truncated] ...")?;
+    if inner.is_empty() || !inner.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let head = body[..last_start].trim_end_matches(['\n', '\r']);
+    Some((head, &t[head.len()..]))
 }
 
 /// Detect and transform. `None` means the transform found nothing to do; the caller still
@@ -189,20 +319,37 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
             return (kind, new.map(|new| format!("{head}{new}")));
         }
     }
+    // A cut output: compress what is there, keep the marker verbatim.
+    if let Some((body, cut)) = split_truncation(t) {
+        let (kind, new) = compress_text_at(body, ctx, depth.max(2));
+        return (kind, new.map(|new| format!("{new}{cut}")));
+    }
     let (kind, root) = detect(t);
+    // JSON printed after a few status lines (`cargo metadata` after `Updating index`).
+    if root.is_none() && depth <= 2 {
+        if let Some(at) = json_after_prelude(t) {
+            let (k, new) = compress_text_at(&t[at..], ctx, 2);
+            if matches!(k, ContentKind::Json | ContentKind::JsonTable) {
+                return (k, new.map(|new| format!("{}{new}", &t[..at])));
+            }
+        }
+    }
     let out = match (kind, &root) {
-        (ContentKind::Json, Some(root)) if depth == 0 => {
-            wrapped_text(t, root, ctx).or_else(|| crate::table::compress(t, root, ctx))
+        (ContentKind::Json, Some(root)) if depth == 0 => wrapped_text(t, root, ctx)
+            .or_else(|| crate::jsonbig::compress(t, root, ctx))
+            .or_else(|| crate::table::compress(t, root, ctx)),
+        (ContentKind::Json, Some(root)) => {
+            crate::jsonbig::compress(t, root, ctx).or_else(|| crate::table::compress(t, root, ctx))
         }
-        (ContentKind::JsonTable | ContentKind::Json, Some(root)) => {
-            crate::table::compress(t, root, ctx)
-        }
+        (ContentKind::JsonTable, Some(root)) => crate::table::compress(t, root, ctx),
         (ContentKind::JsonTable | ContentKind::Json, None) => None,
-        (ContentKind::Log, _) => crate::log::compress(t, ctx),
+        (ContentKind::Log | ContentKind::Diagnostics, _) => crate::log::compress(t, ctx),
         (ContentKind::Search, _) => crate::search::compress_search(t, ctx),
         (ContentKind::Listing, _) => crate::search::compress_listing(t),
         (ContentKind::Diff, _) => crate::diff::compress(t, ctx),
-        (ContentKind::Text, _) => None,
+        (ContentKind::Table, _) => crate::rows::compress(t, ctx),
+        (ContentKind::GitLog, _) => crate::gitlog::compress(t, ctx),
+        (ContentKind::Text, _) => crate::rows::collapse_runs(t, ctx),
     };
     // Line-oriented kinds fall back to the lossless normalisation. Not diffs (a context line
     // holding a single space is significant) and not JSON (minified by its own transform).
@@ -226,6 +373,10 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
         let (kind, new) = compress_problems(body, ctx);
         return (kind, new.map(|new| format!("{head}{new}")));
     }
+    if let Some((body, cut)) = split_truncation(t) {
+        let (kind, new) = compress_problems(body, ctx);
+        return (kind, new.map(|new| format!("{new}{cut}")));
+    }
     let (kind, root) = detect(t);
     match (kind, &root) {
         (ContentKind::Json | ContentKind::JsonTable, Some(root)) => {
@@ -240,6 +391,18 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
             (kind, crate::table::compress(t, root, &ctx))
         }
         (ContentKind::Diff, _) => (kind, None),
+        // Outputs that are not logs keep their own transform: it keeps every search hit,
+        // every commit, the asked and failing rows of a table.
+        (
+            ContentKind::Search | ContentKind::Listing | ContentKind::GitLog | ContentKind::Table,
+            _,
+        ) => compress_text_at(t, ctx, 2),
+        (ContentKind::Text, _) if crate::rows::looks_like_source_text(t) => {
+            let n = text::normalize_whitespace(t);
+            (kind, (n.len() < t.len()).then_some(n))
+        }
+        // Nothing failed in it: the ordinary route.
+        (ContentKind::Text, _) if !crate::log::has_problem(t) => compress_text_at(t, ctx, 2),
         _ => {
             let out = crate::log::compress(t, ctx).or_else(|| {
                 let n = text::normalize_whitespace(t);

@@ -1,0 +1,203 @@
+//! Large JSON that is not a table: package-manager documents (`npm view --json`: thousands of
+//! versions in an array and a version → date map), dependency trees, config dumps. Minifying
+//! them is lossless but leaves most of the tokens; what an agent reads is the shape, the
+//! small members, and the few entries of a long list or map that its question names.
+//!
+//! So the document is written minified, and every array of more than [`LONG`] scalars and
+//! every object of more than [`LONG`] members keeps its first [`HEAD`] and last [`TAIL`]
+//! entries plus the entries matching the user's question (or holding an error word); the rest
+//! is one `"…"` entry counting what was left out, and the original is retrievable. Nested
+//! containers are treated the same way at every depth, so the output stays valid JSON.
+
+use crate::json::{self, Kind, Node};
+use crate::router::Ctx;
+use crate::text;
+
+/// Containers with more entries than this are elided.
+const LONG: usize = 40;
+const HEAD: usize = 12;
+const TAIL: usize = 6;
+/// At most this many extra entries matching the question are kept per container.
+const MATCHES: usize = 24;
+/// Documents smaller than this (minified) are only minified.
+const MIN_BYTES: usize = 3000;
+
+struct State<'a> {
+    src: &'a [u8],
+    terms: Vec<String>,
+    omitted: usize,
+}
+
+/// `None` if nothing was elided (the caller then minifies).
+pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
+    if !ctx.options.lossy || t.len() < MIN_BYTES {
+        return None;
+    }
+    let mut st = State {
+        src: t.as_bytes(),
+        terms: ctx.question.map(text::query_terms).unwrap_or_default(),
+        omitted: 0,
+    };
+    let mut out = Vec::with_capacity(t.len() / 3);
+    emit(root, &mut st, &mut out);
+    if st.omitted == 0 {
+        return None;
+    }
+    let mut s = String::from_utf8(out).ok()?;
+    s.push('\n');
+    s.push_str(&ctx.marker(&format!(
+        "{} entries of long JSON arrays and objects omitted (each shown as \"…\")",
+        text::fmt_count(st.omitted)
+    )));
+    Some(s)
+}
+
+fn is_scalar(n: &Node) -> bool {
+    !matches!(n.kind, Kind::Array(_) | Kind::Object(_))
+}
+
+fn wanted(st: &State<'_>, raw: &[u8]) -> bool {
+    if raw.len() > 400 {
+        return false;
+    }
+    let s = String::from_utf8_lossy(raw).to_ascii_lowercase();
+    st.terms.iter().any(|t| s.contains(t.as_str()))
+        || ["error", "fail", "deprecat", "latest"]
+            .iter()
+            .any(|w| s.contains(w))
+}
+
+/// Which of `n` entries to keep: head, tail, and up to [`MATCHES`] wanted ones.
+fn selection(n: usize, want: impl Fn(usize) -> bool) -> Vec<bool> {
+    let mut keep = vec![false; n];
+    for (i, k) in keep.iter_mut().enumerate() {
+        *k = i < HEAD || i + TAIL >= n;
+    }
+    let mut extra = 0;
+    for (i, k) in keep.iter_mut().enumerate() {
+        if !*k && extra < MATCHES && want(i) {
+            *k = true;
+            extra += 1;
+        }
+    }
+    keep
+}
+
+fn gap(out: &mut Vec<u8>, count: usize, first: &mut bool, in_object: bool) {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    let s = format!("\"… {} more\"", text::fmt_count(count));
+    if in_object {
+        out.extend_from_slice("\"…\":".as_bytes());
+    }
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn emit(n: &Node, st: &mut State<'_>, out: &mut Vec<u8>) {
+    match &n.kind {
+        Kind::Array(items) => {
+            let long = items.len() > LONG && items.iter().all(is_scalar);
+            let keep = if long {
+                selection(items.len(), |i| wanted(st, items[i].raw(st.src)))
+            } else {
+                vec![true; items.len()]
+            };
+            out.push(b'[');
+            let mut first = true;
+            let mut skipped = 0;
+            for (item, k) in items.iter().zip(&keep) {
+                if !k {
+                    skipped += 1;
+                    continue;
+                }
+                if skipped > 0 {
+                    gap(out, skipped, &mut first, false);
+                    st.omitted += skipped;
+                    skipped = 0;
+                }
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                emit(item, st, out);
+            }
+            if skipped > 0 {
+                gap(out, skipped, &mut first, false);
+                st.omitted += skipped;
+            }
+            out.push(b']');
+        }
+        Kind::Object(members) => {
+            let long = members.len() > LONG;
+            let keep = if long {
+                selection(members.len(), |i| {
+                    let (k, v) = &members[i];
+                    wanted(st, &st.src[k.span.clone()])
+                        || (is_scalar(v) && wanted(st, v.raw(st.src)))
+                })
+            } else {
+                vec![true; members.len()]
+            };
+            out.push(b'{');
+            let mut first = true;
+            let mut skipped = 0;
+            for ((k, v), keep) in members.iter().zip(&keep) {
+                if !keep {
+                    skipped += 1;
+                    continue;
+                }
+                if skipped > 0 {
+                    gap(out, skipped, &mut first, true);
+                    st.omitted += skipped;
+                    skipped = 0;
+                }
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                // Key with its quotes, verbatim.
+                out.extend_from_slice(&st.src[k.span.start - 1..k.span.end + 1]);
+                out.push(b':');
+                emit(v, st, out);
+            }
+            if skipped > 0 {
+                gap(out, skipped, &mut first, true);
+                st.omitted += skipped;
+            }
+            out.push(b'}');
+        }
+        _ => json::minify_into(n.raw(st.src), out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::with_default_ctx;
+
+    #[test]
+    fn long_scalar_arrays_and_maps_keep_head_tail_and_valid_json() {
+        let versions: Vec<String> = (0..300).map(|i| format!("1.{i}.0")).collect();
+        let time: serde_json::Map<String, serde_json::Value> = versions
+            .iter()
+            .map(|v| (v.clone(), serde_json::json!("2020-01-01T00:00:00.000Z")))
+            .collect();
+        let doc = serde_json::to_string_pretty(&serde_json::json!({
+            "name": "pkg", "license": "MIT", "versions": versions, "time": time,
+        }))
+        .unwrap();
+        let root = crate::json::parse_str(&doc).unwrap();
+        let (out, key) = with_default_ctx(&doc, |ctx| compress(&doc, &root, ctx));
+        let out = out.unwrap();
+        let body = out.lines().next().unwrap();
+        let v: serde_json::Value = serde_json::from_str(body).expect("valid JSON");
+        assert_eq!(v["license"], "MIT");
+        assert_eq!(v["versions"][0], "1.0.0");
+        assert_eq!(v["versions"].as_array().unwrap().last().unwrap(), "1.299.0");
+        assert!(v["time"]["…"].as_str().unwrap().contains("more"));
+        assert!(out.contains(key.as_deref().unwrap()));
+        assert!(out.len() * 5 < doc.len());
+    }
+}

@@ -1,0 +1,293 @@
+//! Tabular text and the generic fallback.
+//!
+//! Tables (`ls -la`, `ps`, `docker ps`, `kubectl get`, `dpkg -l`, `df`, CSV/TSV) are long lists
+//! of rows of one shape; an agent asks about a few of them. Long tables keep their header and
+//! first rows, their last rows, the rows that name something the user asked about (terms rare
+//! in the table, so "installed" in a list of installed packages does not count) and rows that
+//! report a problem; the rest is counted, and the original is retrievable.
+//!
+//! The generic fallback, for any other large text that is not source code: runs of lines of
+//! the same shape (same sequence of words, numbers and punctuation classes) keep their first
+//! two and last line, so nothing large passes at 0 % without a reason.
+
+use crate::router::Ctx;
+use crate::text;
+use regex::Regex;
+use std::sync::OnceLock;
+
+/// Tables shorter than this are kept whole.
+const MIN_ROWS: usize = 60;
+const HEAD: usize = 20;
+const TAIL: usize = 8;
+/// Rows kept for matching the question, and for reporting a problem.
+const MATCHES: usize = 40;
+/// Runs of at least this many same-shaped lines are collapsed by the fallback.
+const MIN_RUN: usize = 6;
+/// The fallback leaves texts smaller than this alone.
+const MIN_FALLBACK: usize = 4096;
+
+fn problem_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(error|errors|failed|failure|fatal|exited|unhealthy|crashloopbackoff|restarting|denied|killed|oomkilled|panic|critical)\b")
+            .expect("valid regex")
+    })
+}
+
+fn mode(counts: &[usize]) -> (usize, usize) {
+    let mut freq: std::collections::HashMap<usize, usize> = Default::default();
+    for &c in counts {
+        *freq.entry(c).or_default() += 1;
+    }
+    freq.into_iter()
+        .max_by_key(|&(c, f)| (f, c))
+        .unwrap_or((0, 0))
+}
+
+/// Rows of one shape: delimited (`,` `;` tab `|` with a constant count per line) or
+/// whitespace-aligned columns where some column holds numbers or one repeated value in most
+/// rows (so prose, whose word counts also cluster, is not a table).
+pub fn is_table(lines: &[&str]) -> bool {
+    let n = lines.len();
+    if n < 10 {
+        return false;
+    }
+    for (d, min) in [(',', 2), ('\t', 1), (';', 2), ('|', 2)] {
+        let counts: Vec<usize> = lines.iter().map(|l| l.matches(d).count()).collect();
+        let (m, f) = mode(&counts);
+        if m >= min && f * 10 >= n * 8 {
+            return true;
+        }
+    }
+    let fields: Vec<Vec<&str>> = lines
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // Columns every row has: the field count most rows reach (a last free-text column, like
+    // a package description or a command line, adds words).
+    let mut counts: Vec<usize> = fields.iter().map(Vec::len).collect();
+    counts.sort_unstable();
+    let m = counts[n / 5];
+    if !(4..=40).contains(&m) {
+        return false;
+    }
+    let near: Vec<&Vec<&str>> = fields.iter().filter(|f| f.len() >= m).collect();
+    if near.len() * 10 < n * 8 {
+        return false;
+    }
+    (0..m).any(|c| {
+        let numeric = near
+            .iter()
+            .filter(|f| f[c].starts_with(|ch: char| ch.is_ascii_digit()))
+            .count();
+        let first = near[0][c];
+        let same = near.iter().filter(|f| f[c] == first).count();
+        numeric * 10 >= near.len() * 9 || same * 10 >= near.len() * 8
+    })
+}
+
+/// Question terms that are rare in the rows (in at most a fifth of them, or five).
+fn rare_terms(rows: &[&str], ctx: &Ctx<'_>) -> Vec<String> {
+    let Some(q) = ctx.question else {
+        return Vec::new();
+    };
+    let limit = (rows.len() / 5).max(5);
+    text::query_terms(q)
+        .into_iter()
+        .filter(|t| {
+            let hits = rows
+                .iter()
+                .filter(|r| r.to_ascii_lowercase().contains(t.as_str()))
+                .take(limit + 1)
+                .count();
+            hits > 0 && hits <= limit
+        })
+        .collect()
+}
+
+pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
+    if !ctx.options.lossy {
+        return None;
+    }
+    let lines: Vec<&str> = t.lines().collect();
+    let rows = lines.iter().filter(|l| !l.trim().is_empty()).count();
+    if rows < MIN_ROWS {
+        return None;
+    }
+    let terms = rare_terms(&lines, ctx);
+    let n = lines.len();
+    let mut keep = vec![false; n];
+    for (i, k) in keep.iter_mut().enumerate() {
+        *k = i < HEAD || i + TAIL >= n;
+    }
+    let (mut matched, mut problems) = (0, 0);
+    for i in HEAD..n.saturating_sub(TAIL) {
+        let lower = lines[i].to_ascii_lowercase();
+        if matched < MATCHES && terms.iter().any(|t| lower.contains(t.as_str())) {
+            keep[i] = true;
+            matched += 1;
+        } else if problems < MATCHES && problem_re().is_match(lines[i]) {
+            keep[i] = true;
+            problems += 1;
+        }
+    }
+    Some(render(&lines, &keep, "rows", ctx))
+}
+
+/// Kept lines in order, each omitted stretch as `… N <what> …`, then the marker.
+fn render(lines: &[&str], keep: &[bool], what: &str, ctx: &Ctx<'_>) -> String {
+    let mut out = String::with_capacity(lines.len() * 20);
+    let mut gap = 0usize;
+    let mut omitted = 0usize;
+    for (l, &k) in lines.iter().zip(keep) {
+        if k {
+            if gap > 0 {
+                out.push_str(&format!("… {} {what} …\n", text::fmt_count(gap)));
+                gap = 0;
+            }
+            out.push_str(l.trim_end());
+            out.push('\n');
+        } else {
+            gap += 1;
+            omitted += 1;
+        }
+    }
+    if gap > 0 {
+        out.push_str(&format!("… {} {what} …\n", text::fmt_count(gap)));
+    }
+    out.push_str(&ctx.marker(&format!(
+        "{} of {} {what} omitted",
+        text::fmt_count(omitted),
+        text::fmt_count(lines.len())
+    )));
+    out
+}
+
+/// [`looks_like_source`] over a whole text.
+pub fn looks_like_source_text(t: &str) -> bool {
+    let lines: Vec<&str> = t.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines.len() >= 5 && looks_like_source(&lines)
+}
+
+/// Looks like program source: an agent may edit by it, so the fallback leaves it alone.
+fn looks_like_source(lines: &[&str]) -> bool {
+    let code = lines
+        .iter()
+        .filter(|l| {
+            let t = l.trim();
+            t.ends_with(['{', '}', ';', ')', ',', ':', '(', '['])
+                || t.starts_with("//")
+                || t.starts_with('#')
+                || t.starts_with("* ")
+                || t.starts_with("def ")
+                || t.starts_with("fn ")
+                || t.starts_with("import ")
+                || t.starts_with("use ")
+                || t.starts_with("return")
+        })
+        .count();
+    code * 10 >= lines.len() * 3
+}
+
+/// The shape of a line: classes of its characters (letters, digits, spaces collapse to one
+/// symbol per run; punctuation is kept), capped so long lines compare by their start.
+fn shape(l: &str) -> String {
+    let mut s = String::with_capacity(24);
+    let mut last = ' ';
+    let mut first = true;
+    for c in l.chars() {
+        let k = if c.is_alphabetic() || c == '_' {
+            'a'
+        } else if c.is_ascii_digit() {
+            '0'
+        } else if c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        if first || k != last || !matches!(k, 'a' | '0' | ' ') {
+            s.push(k);
+        }
+        first = false;
+        last = k;
+        if s.len() >= 24 {
+            break;
+        }
+    }
+    s
+}
+
+/// Generic fallback: collapse runs of same-shaped lines in a large text.
+pub fn collapse_runs(t: &str, ctx: &Ctx<'_>) -> Option<String> {
+    if !ctx.options.lossy || t.len() < MIN_FALLBACK {
+        return None;
+    }
+    let lines: Vec<&str> = t.lines().collect();
+    if lines.len() < 2 * MIN_RUN || looks_like_source(&lines) {
+        return None;
+    }
+    let shapes: Vec<String> = lines.iter().map(|l| shape(l)).collect();
+    let mut keep = vec![true; lines.len()];
+    let mut i = 0;
+    let mut dropped = 0;
+    while i < lines.len() {
+        let mut j = i + 1;
+        while j < lines.len() && shapes[j] == shapes[i] && !lines[i].trim().is_empty() {
+            j += 1;
+        }
+        if j - i >= MIN_RUN {
+            for k in keep.iter_mut().take(j - 1).skip(i + 2) {
+                *k = false;
+                dropped += 1;
+            }
+        }
+        i = j;
+    }
+    if dropped * 10 < lines.len() {
+        return None;
+    }
+    Some(render(&lines, &keep, "similar lines", ctx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::with_default_ctx;
+
+    #[test]
+    fn ls_la_is_a_table_and_keeps_asked_rows() {
+        let mut t = String::from("total 1234\n");
+        for i in 0..300 {
+            t.push_str(&format!(
+                "-rwxr-xr-x 1 root root {:>8} Jan  3 12:00 tool{i}\n",
+                1000 + i * 37
+            ));
+        }
+        t.push_str("-rwxr-xr-x 1 root root  4242424 Jan  3 12:00 git\n");
+        for i in 300..400 {
+            t.push_str(&format!(
+                "-rwxr-xr-x 1 root root {:>8} Jan  3 12:00 tool{i}\n",
+                1000 + i * 37
+            ));
+        }
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(is_table(&lines));
+        let options = crate::Options::default();
+        let key = std::cell::OnceCell::new();
+        let ctx = Ctx {
+            question: Some("is git installed?"),
+            options: &options,
+            key: &key,
+            original: &t,
+        };
+        let out = compress(&t, &ctx).unwrap();
+        assert!(out.contains("4242424 Jan  3 12:00 git"), "{out}");
+        assert!(out.len() * 4 < t.len());
+        let prose = "The quick brown fox jumps over the lazy dog today.\n".repeat(3)
+            + "A different sentence with other words in it here.\n";
+        let plines: Vec<&str> = prose.lines().cycle().take(40).collect();
+        let _ = with_default_ctx(&prose, |_| ());
+        assert!(!is_table(&plines[..3]));
+    }
+}
