@@ -233,3 +233,205 @@ async fn a_real_claude_code_session_costs_less_through_headroom() {
     assert!(ratio < 1.0, "Headroom made the session cost {ratio:.3}x");
     assert!(with.total() < without.total());
 }
+
+fn real_codex() -> PathBuf {
+    let bin =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/clients/node_modules/.bin/codex");
+    assert!(
+        bin.exists(),
+        "the pinned Codex CLI is missing at {}; run `scripts/setup.sh test`",
+        bin.display()
+    );
+    bin
+}
+
+fn is_codex_main_loop(body: &Value) -> bool {
+    body["tools"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t["name"] == "exec_command"))
+}
+
+/// Codex's side of the loop, on the Responses API: one `exec_command` per turn.
+fn script_codex(mock: &MockUpstream, commands: Vec<String>) {
+    let commands = Arc::new(commands);
+    mock.respond_with(move |method, path, body| {
+        if method != "POST" || !path.starts_with("/v1/responses") {
+            return None;
+        }
+        let body: Value = serde_json::from_slice(body).ok()?;
+        if !is_codex_main_loop(&body) {
+            return None;
+        }
+        let done = body["input"]
+            .as_array()?
+            .iter()
+            .filter(|i| i["type"] == "function_call_output")
+            .count();
+        Some(match commands.get(done) {
+            Some(cmd) => Reply::openai_function_call_sse(
+                &format!("call_{done:02}"),
+                "exec_command",
+                &json!({"cmd": cmd}),
+            ),
+            None => Reply::openai_responses_sse("All done.", Duration::ZERO),
+        })
+    });
+}
+
+/// One Codex session through `headroom proxy` (optimised or not): the main loop's bodies.
+async fn codex_session(optimize: bool) -> Vec<Value> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let world = World::new();
+    let codex_home = world.home.join(".codex");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    let base_env = |cmd: &mut std::process::Command| {
+        cmd.env_clear()
+            .env(
+                "PATH",
+                format!("{}:/usr/local/bin:/usr/bin:/bin", world.bin.display()),
+            )
+            .env("HOME", &world.home)
+            .env("CODEX_HOME", &codex_home)
+            .current_dir(world.tmp.path());
+    };
+    let mut login = std::process::Command::new(real_codex());
+    base_env(&mut login);
+    let mut login = login
+        .args(["login", "--with-api-key"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        login
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"sk-codex-session-bench")
+            .unwrap();
+    }
+    assert!(login.wait().unwrap().success());
+
+    let mock = MockUpstream::start().await;
+    script_codex(&mock, commands(repo));
+    let port = free_port();
+    let mut args = vec![
+        "proxy".to_owned(),
+        "--port".to_owned(),
+        port.to_string(),
+        "--openai-api-url".to_owned(),
+        mock.url(),
+    ];
+    if !optimize {
+        args.push("--no-optimize".to_owned());
+    }
+    let mut proxy = world
+        .headroom(&args)
+        .env("HEADROOM_LEDGER", "0")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        || port_is_open(port),
+        "the proxy to listen",
+    );
+    // The provider `headroom wrap codex` and the provider-scope install configure.
+    let mut codex = std::process::Command::new(real_codex());
+    base_env(&mut codex);
+    codex
+        .args(["-m", "gpt-5-codex", "-c", "model_provider=\"headroom\""])
+        .args(["-c", "model_providers.headroom.name=\"Headroom\""])
+        .arg("-c")
+        .arg(format!(
+            "model_providers.headroom.base_url=\"http://127.0.0.1:{port}/v1\""
+        ))
+        .args(["-c", "model_providers.headroom.wire_api=\"responses\""])
+        .args(["-c", "model_providers.headroom.requires_openai_auth=true"])
+        .args(["-c", "model_providers.headroom.request_max_retries=0"])
+        .args(["-c", "model_providers.headroom.stream_max_retries=0"])
+        .args([
+            "exec",
+            "--skip-git-repo-check",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "Look around this repository.",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || codex.output().unwrap())
+        .await
+        .unwrap();
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert!(
+        out.status.success(),
+        "codex exited {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    mock.requests()
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+        .filter(is_codex_main_loop)
+        .collect()
+}
+
+fn codex_outputs(body: &Value) -> Vec<String> {
+    body["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["type"] == "function_call_output")
+        .map(|i| i["output"].to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_codex_session_costs_less_through_headroom() {
+    let optimized = codex_session(true).await;
+    let plain = codex_session(false).await;
+    let n = commands(Path::new("/")).len();
+    assert_eq!(
+        optimized.len(),
+        n + 1,
+        "one request per command, then the answer"
+    );
+    assert_eq!(plain.len(), n + 1);
+    for body in &optimized {
+        assert_eq!(
+            body["tools"], optimized[0]["tools"],
+            "tools changed mid-conversation"
+        );
+    }
+    for (turn, body) in optimized.iter().enumerate().skip(1) {
+        let now = codex_outputs(body);
+        let before = codex_outputs(&optimized[turn - 1]);
+        assert_eq!(
+            &now[..before.len()],
+            &before[..],
+            "turn {turn} changed an earlier output"
+        );
+    }
+    let (o, p) = (
+        codex_outputs(optimized.last().unwrap()),
+        codex_outputs(plain.last().unwrap()),
+    );
+    for (i, (o, p)) in o.iter().zip(&p).enumerate() {
+        eprintln!("codex output {i}: {} -> {} bytes", p.len(), o.len());
+    }
+    let with = headroom_testkit::cache::openai_cost(&optimized);
+    let without = headroom_testkit::cache::openai_cost(&plain);
+    let ratio = with.weighted() / without.weighted();
+    eprintln!(
+        "real Codex session, {n} real exec_command outputs: cache-weighted input cost {:.0} -> {:.0} byte-units ({ratio:.3}x); bytes sent {} -> {}",
+        without.weighted(),
+        with.weighted(),
+        without.total(),
+        with.total(),
+    );
+    assert!(ratio < 1.0, "Headroom made the session cost {ratio:.3}x");
+    assert!(with.total() < without.total());
+}

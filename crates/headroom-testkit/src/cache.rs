@@ -97,6 +97,50 @@ pub fn anthropic_cost(bodies: &[Value]) -> CacheCost {
     cost
 }
 
+/// Segments of an OpenAI Responses request in prompt order: tools, instructions, then each
+/// input item.
+fn openai_segments(body: &Value) -> Vec<String> {
+    let mut out: Vec<String> = body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(Value::to_string)
+        .collect();
+    if let Some(i) = body["instructions"].as_str() {
+        out.push(i.to_owned());
+    }
+    match &body["input"] {
+        Value::String(s) => out.push(s.clone()),
+        input => out.extend(input.as_array().into_iter().flatten().map(Value::to_string)),
+    }
+    out
+}
+
+/// OpenAI's automatic prefix caching: each request reads the longest prefix (at an item
+/// boundary) that an earlier request already sent, billed ×0.1 with no write premium, and pays
+/// full price for the rest.
+pub fn openai_cost(bodies: &[Value]) -> CacheCost {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut cost = CacheCost::default();
+    for body in bodies {
+        let mut prefix = String::new();
+        let mut hit = 0usize;
+        let mut prefixes = Vec::new();
+        for seg in openai_segments(body) {
+            prefix.push_str(&seg);
+            prefix.push('\u{1e}');
+            if seen.contains(&prefix) {
+                hit = prefix.len();
+            }
+            prefixes.push(prefix.clone());
+        }
+        cost.read += hit as u64;
+        cost.uncached += (prefix.len() - hit) as u64;
+        seen.extend(prefixes);
+    }
+    cost
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

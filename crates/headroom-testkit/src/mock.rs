@@ -179,6 +179,44 @@ impl Reply {
         Reply::sse(out, Duration::ZERO)
     }
 
+    /// The OpenAI Responses SSE sequence of a turn that calls one function (`function_call`
+    /// output item), its arguments streamed as deltas.
+    pub fn openai_function_call_sse(call_id: &str, name: &str, arguments: &Value) -> Reply {
+        let args = arguments.to_string();
+        let item_id = format!("fc_{call_id}");
+        let item = |status: &str, args: &str| json!({"type":"function_call","id":item_id,"call_id":call_id,"name":name,"arguments":args,"status":status});
+        let mut out = vec![
+            sse_event(
+                "response.created",
+                &json!({"type":"response.created","response":{"id":format!("resp_{call_id}"),"object":"response","status":"in_progress","output":[]}}),
+            ),
+            sse_event(
+                "response.output_item.added",
+                &json!({"type":"response.output_item.added","output_index":0,"item":item("in_progress", "")}),
+            ),
+        ];
+        let chars: Vec<char> = args.chars().collect();
+        for chunk in chars.chunks(40) {
+            out.push(sse_event(
+                "response.function_call_arguments.delta",
+                &json!({"type":"response.function_call_arguments.delta","item_id":item_id,"output_index":0,"delta":chunk.iter().collect::<String>()}),
+            ));
+        }
+        out.push(sse_event(
+            "response.function_call_arguments.done",
+            &json!({"type":"response.function_call_arguments.done","item_id":item_id,"output_index":0,"arguments":args}),
+        ));
+        out.push(sse_event(
+            "response.output_item.done",
+            &json!({"type":"response.output_item.done","output_index":0,"item":item("completed", &args)}),
+        ));
+        out.push(sse_event(
+            "response.completed",
+            &json!({"type":"response.completed","response":{"id":format!("resp_{call_id}"),"object":"response","status":"completed","output":[item("completed", &args)],"usage":{"input_tokens":12,"input_tokens_details":{"cached_tokens":0},"output_tokens":20,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":32}}}),
+        ));
+        Reply::sse(out, Duration::ZERO)
+    }
+
     /// OpenAI Chat Completions `data:` chunks ending with `data: [DONE]`.
     pub fn openai_chat_sse(text: &str, gap: Duration) -> Reply {
         Reply::sse(openai_chat_events(text), gap)
