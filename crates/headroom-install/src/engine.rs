@@ -1,5 +1,12 @@
 //! Executing plans: the apply transaction (with rollback on any failure or Ctrl-C), the
 //! lifecycle commands, status, and a `remove` that keeps going past individual failures.
+//!
+//! A rollback needs a live process; a `kill -9` does not leave one. So the manifest is also a
+//! write-ahead journal (see [`model::ManifestState`]): `apply` records every change and the
+//! bytes to undo it, durably, before making any, and marks the profile installed last; `remove`
+//! deletes the manifest last and, when something could not be undone, rewrites it listing only
+//! that. Every undo compares the record with the file's current bytes, so running it again
+//! after a kill is safe.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
