@@ -41,11 +41,7 @@ fn rotate(log: &Path) {
 
 fn open_log(log: &Path) -> Result<std::fs::File> {
     rotate(log);
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| Error::io("open the log", log, &e))
+    crate::fsx::open_private_append(log).map_err(|e| Error::io("open the log", log, &e))
 }
 
 fn log_line(log: &Path, msg: &str) {

@@ -188,14 +188,36 @@ impl Edit {
         let mut notes = Vec::new();
         match self {
             Edit::Whole { .. } => Ok((String::new(), notes)),
-            Edit::ShellBlock { .. } => match block_span(current)? {
+            Edit::ShellBlock { shell, vars } => match block_span(current)? {
                 Some((s, e)) => {
+                    // Lines the user added inside the markers are theirs: they stay, where the
+                    // block was; only the markers and our own assignments go.
+                    let eol = crate::fsx::line_ending(current);
+                    let rendered = render_block(*shell, vars, eol);
+                    let ours: Vec<&str> =
+                        rendered.lines().map(|l| l.trim_end_matches('\r')).collect();
+                    let theirs: Vec<&str> = current[s..e]
+                        .lines()
+                        .map(|l| l.trim_end_matches('\r'))
+                        .filter(|l| !ours.contains(l))
+                        .collect();
                     let mut head = current[..s].to_owned();
                     // Drop the blank separator line we added before the block.
                     if head.ends_with("\r\n\r\n") {
                         head.truncate(head.len() - 2);
                     } else if head.ends_with("\n\n") {
                         head.truncate(head.len() - 1);
+                    }
+                    if !theirs.is_empty() {
+                        notes.push(format!(
+                            "kept the {} line(s) you added inside the headroom block: {}",
+                            theirs.len(),
+                            theirs.join(" / ")
+                        ));
+                        for l in &theirs {
+                            head.push_str(l);
+                            head.push_str(eol);
+                        }
                     }
                     Ok((format!("{head}{}", &current[e..]), notes))
                 }

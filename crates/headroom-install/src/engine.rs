@@ -1,5 +1,12 @@
 //! Executing plans: the apply transaction (with rollback on any failure or Ctrl-C), the
 //! lifecycle commands, status, and a `remove` that keeps going past individual failures.
+//!
+//! A rollback needs a live process; a `kill -9` does not leave one. So the manifest is also a
+//! write-ahead journal (see [`model::ManifestState`]): `apply` records every change and the
+//! bytes to undo it, durably, before making any, and marks the profile installed last; `remove`
+//! deletes the manifest last and, when something could not be undone, rewrites it listing only
+//! that. Every undo compares the record with the file's current bytes, so running it again
+//! after a kill is safe.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -19,6 +26,11 @@ use crate::supervisor::{self, Op, Spec};
 fn open_lock_file(path: &Path) -> std::io::Result<File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
     #[cfg(windows)]
     {
         // No sharing: a second opener fails with a sharing violation, which is the lock.
@@ -28,10 +40,34 @@ fn open_lock_file(path: &Path) -> std::io::Result<File> {
     opts.open(path)
 }
 
-/// Held while a profile is being changed; concurrent `apply`/`remove`/`ensure` serialise on it.
+/// Whether `file` (opened from `path`) is still the file at `path`: a holder that finished
+/// with the profile gone deletes the lock file, so a waiter may have locked an unlinked one.
+fn still_linked(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        path.exists()
+    }
+}
+
+/// Held while a profile is being changed; concurrent `apply`/`remove`/`stop`/`ensure` on one
+/// profile serialise on it. Dropped with no manifest left (nothing installed), it deletes the
+/// lock file and the state directories it created, so a refused or undone command leaves HOME
+/// as it found it.
 pub struct ProfileLock {
     _file: File,
     path: PathBuf,
+    manifest: PathBuf,
+    /// State directories that did not exist before this lock was taken, outermost first.
+    created_dirs: Vec<PathBuf>,
 }
 
 impl ProfileLock {
@@ -45,24 +81,31 @@ impl ProfileLock {
         profile: &str,
         timeout: Option<Duration>,
     ) -> Result<Option<Self>> {
+        model::validate_profile(profile)?;
         let path = Self::path(env, profile);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, &e))?;
-        }
+        let root = env.deploy_root();
+        let created_dirs = fsx::missing_dirs(&root);
         let deadline = Instant::now() + timeout.unwrap_or_default();
         loop {
+            // A concurrent `remove` may delete the (empty) state directories at any moment.
+            fsx::create_dir_private(&root)?;
             match open_lock_file(&path) {
                 Ok(file) => {
                     if crate::sys::lock_file(&file, false)
                         .map_err(|e| Error::io("lock", &path, &e))?
                     {
-                        // A `remove` holding it may have unlinked the file; lock the new one.
-                        if path.exists() {
-                            return Ok(Some(ProfileLock { _file: file, path }));
+                        if still_linked(&file, &path) {
+                            return Ok(Some(ProfileLock {
+                                _file: file,
+                                path,
+                                manifest: env.manifest_path(profile),
+                                created_dirs,
+                            }));
                         }
                         continue;
                     }
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) if crate::sys::is_lock_busy(&e) => {}
                 Err(e) => return Err(Error::io("open the lock file", &path, &e)),
             }
@@ -73,8 +116,10 @@ impl ProfileLock {
         }
     }
 
-    fn acquire_or_fail(env: &Environment, profile: &str) -> Result<Self> {
-        Self::acquire(env, profile, Some(Duration::from_secs(60)))?.ok_or_else(|| {
+    /// Wait (up to 10 minutes: an apply can wait 45 s for readiness, then roll back) for the
+    /// lock; fail clearly if it never comes.
+    pub fn acquire_or_fail(env: &Environment, profile: &str) -> Result<Self> {
+        Self::acquire(env, profile, Some(Duration::from_secs(600)))?.ok_or_else(|| {
             Error::user(
                 format!(
                     "another `headroom install` command is still working on profile `{profile}`"
@@ -84,9 +129,47 @@ impl ProfileLock {
         })
     }
 
-    /// Delete the lock file (when the profile is gone).
-    fn release_and_delete(self) {
-        let _ = std::fs::remove_file(&self.path);
+    /// State directories this lock created (an `apply` records them to remove later).
+    pub fn created_dirs(&self) -> &[PathBuf] {
+        &self.created_dirs
+    }
+
+    /// Also remove these (empty) directories on release when the profile is gone.
+    fn also_remove(&mut self, dirs: &[PathBuf]) {
+        for d in dirs {
+            if !self.created_dirs.contains(d) {
+                self.created_dirs.push(d.clone());
+            }
+        }
+        self.created_dirs.sort_by_key(|d| d.components().count());
+    }
+}
+
+impl Drop for ProfileLock {
+    fn drop(&mut self) {
+        if !self.manifest.exists() {
+            // Profile dir left empty by an undone apply or a completed remove.
+            if let Some(dir) = self.manifest.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+            let _ = std::fs::remove_file(&self.path);
+            fsx::remove_empty_dirs(&self.created_dirs);
+        }
+    }
+}
+
+/// Test hook for the kill-9 tests (see [`Environment::test_crash_at`]): a numbered point
+/// between two durable steps. Free outside tests (two loads of plain fields).
+pub(crate) fn crash_point(env: &Environment, _label: &str) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static REACHED: AtomicU32 = AtomicU32::new(0);
+    if !env.test_step_delay.is_zero() {
+        std::thread::sleep(env.test_step_delay);
+    }
+    if let Some(n) = env.test_crash_at {
+        if REACHED.fetch_add(1, Ordering::SeqCst) + 1 == n {
+            crate::sys::kill_self_hard();
+        }
     }
 }
 
@@ -110,7 +193,11 @@ pub(crate) enum Undo {
     },
     EnvVar(EnvVarChange),
     Ops(Vec<Op>),
-    ProfileDir(PathBuf),
+    /// The journal (manifest) of this apply, and the profile directory when we created it.
+    Journal {
+        manifest: PathBuf,
+        profile_dir: Option<PathBuf>,
+    },
     Runtime(Box<Manifest>),
 }
 
@@ -210,29 +297,97 @@ fn check_cancel(env: &Environment) -> Result<()> {
 }
 
 /// Execute a plan as one transaction. On any failure (or Ctrl-C) every finished step is undone
-/// in reverse order and the error says so.
+/// in reverse order and the error says so. Takes the profile lock (waiting for a concurrent
+/// command on the profile to finish); see [`apply_with_lock`].
 pub fn apply(env: &Environment, plan: &Plan) -> Result<ApplyReport> {
-    let profile = plan.manifest.profile.clone();
     if plan.up_to_date {
         return Ok(ApplyReport {
-            profile,
+            profile: plan.manifest.profile.clone(),
             changed: false,
             files: Vec::new(),
             health_url: plan.manifest.health_url.clone(),
             notes: plan.notes.clone(),
         });
     }
-    let state_dirs = fsx::missing_dirs(&env.deploy_root());
-    let lock = ProfileLock::acquire_or_fail(env, &profile)?;
-    let result = match &plan.replaces {
+    let lock = ProfileLock::acquire_or_fail(env, &plan.manifest.profile)?;
+    apply_with_lock(env, plan, lock)
+}
+
+/// [`apply`] for a caller that already holds the profile's lock (the CLI takes it before
+/// planning, so what it plans and checks — the port above all — cannot change underneath).
+/// If the profile changed since `plan` was made, it is planned again under the lock: another
+/// command that installed the same settings meanwhile makes this a truthful "nothing changed".
+pub fn apply_with_lock(env: &Environment, plan: &Plan, lock: ProfileLock) -> Result<ApplyReport> {
+    let profile = plan.manifest.profile.clone();
+    let on_disk = model::load(&env.manifest_path(&profile), &profile)?;
+    let expected = if plan.up_to_date {
+        Some(&plan.manifest)
+    } else {
+        plan.replaces.as_ref()
+    };
+    let fresh;
+    let plan = if on_disk.as_ref() != expected {
+        fresh = crate::plan::plan(env, &plan.request)?;
+        &fresh
+    } else {
+        plan
+    };
+    if plan.up_to_date {
+        let mut notes = plan.notes.clone();
+        if on_disk.as_ref() != expected {
+            notes.push(format!(
+                "another command installed profile `{profile}` with these settings meanwhile"
+            ));
+        }
+        return Ok(ApplyReport {
+            profile,
+            changed: false,
+            files: Vec::new(),
+            health_url: plan.manifest.health_url.clone(),
+            notes,
+        });
+    }
+    check_single_owner(env, plan)?;
+    let state_dirs = lock.created_dirs().to_vec();
+    match &plan.replaces {
         None => apply_locked(env, plan, &state_dirs),
         Some(old) => replace_locked(env, plan, old),
-    };
-    if result.is_err() && !env.manifest_path(&profile).exists() {
-        lock.release_and_delete();
-        fsx::remove_empty_dirs(&state_dirs);
     }
-    result
+    // `lock` drops here: with no manifest left (rolled back) it cleans up after itself.
+}
+
+/// One owner per tool file: refuse to edit a file another profile's manifest already records
+/// an edit of (removing in the wrong order would leave the tool on a dead port).
+pub(crate) fn check_single_owner(env: &Environment, plan: &Plan) -> Result<()> {
+    let profile = &plan.manifest.profile;
+    for other in plan::list_profiles(env) {
+        if &other == profile {
+            continue;
+        }
+        let Ok(Some(m)) = model::load(&env.manifest_path(&other), &other) else {
+            continue;
+        };
+        for mu in &m.mutations {
+            let Some(rec) = &mu.file else { continue };
+            let owned = Path::new(&rec.resolved_path);
+            if let Some(f) = plan
+                .files
+                .iter()
+                .find(|f| !f.artifact && f.resolved == owned)
+            {
+                return Err(Error::user(
+                    format!(
+                        "{} is already wired by deployment profile `{other}`; one profile per tool file",
+                        f.path.display()
+                    ),
+                    Some(&format!(
+                        "remove that profile first (`headroom install remove --profile {other}`), or change it instead of adding `{profile}` (`headroom install apply --profile {other} …`)"
+                    )),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The transaction proper (the profile lock is held by the caller).
@@ -262,6 +417,7 @@ fn apply_locked(env: &Environment, plan: &Plan, state_dirs: &[PathBuf]) -> Resul
 
 /// Change an installed profile's settings: undo the old deployment, then apply the new one
 /// planned afresh on the restored files. If the new one fails, the old one is re-applied.
+/// An interrupted install (`applying`/`removing` journal) is undone first and never restored.
 fn replace_locked(env: &Environment, plan: &Plan, old: &Manifest) -> Result<ApplyReport> {
     let profile = &old.profile;
     let on_disk = model::load(&env.manifest_path(profile), profile)?;
@@ -271,15 +427,22 @@ fn replace_locked(env: &Environment, plan: &Plan, old: &Manifest) -> Result<Appl
             Some("rerun the command"),
         ));
     }
+    let complete = old.state == model::ManifestState::Installed;
     let removed = remove_locked(env, old);
     if !removed.errors.is_empty() {
-        let restore = reapply(env, old);
+        let what = if complete {
+            "undoing its current settings failed"
+        } else {
+            "undoing the interrupted install failed"
+        };
         return Err(Error::user(
             format!(
-                "cannot change profile `{profile}`: undoing its current settings failed ({}){restore}",
+                "cannot change profile `{profile}`: {what} ({}); the profile keeps a record of what is left to undo",
                 removed.errors.join("; ")
             ),
-            None,
+            Some(&format!(
+                "fix that, then run `headroom install remove --profile {profile}` and apply again"
+            )),
         ));
     }
     let state_dirs: Vec<PathBuf> = old.state_dirs_created.iter().map(PathBuf::from).collect();
@@ -287,13 +450,19 @@ fn replace_locked(env: &Environment, plan: &Plan, old: &Manifest) -> Result<Appl
         .and_then(|fresh| apply_locked(env, &fresh, &state_dirs));
     match result {
         Ok(mut report) => {
+            if !complete {
+                report.notes.push(format!(
+                    "an interrupted install of profile `{profile}` was undone first"
+                ));
+            }
             report.notes.extend(removed.warnings);
             Ok(report)
         }
-        Err(mut err) => {
+        Err(mut err) if complete => {
             err.message.push_str(&reapply(env, old));
             Err(err)
         }
+        Err(err) => Err(err),
     }
 }
 
@@ -315,6 +484,8 @@ fn reapply(env: &Environment, old: &Manifest) -> String {
     }
 }
 
+/// The write-ahead journal: the manifest with every undo record, written (fsync + atomic
+/// rename + directory fsync) before anything it describes changes.
 fn apply_steps(
     env: &Environment,
     plan: &Plan,
@@ -323,8 +494,9 @@ fn apply_steps(
     report: &mut ApplyReport,
 ) -> Result<()> {
     let profile = &plan.manifest.profile;
+    let manifest_path = env.manifest_path(profile);
     // Someone else may have finished an apply while we waited for the lock.
-    if let Some(m) = model::load(&env.manifest_path(profile), profile)? {
+    if let Some(m) = model::load(&manifest_path, profile)? {
         if m.same_settings(&plan.manifest) {
             return Ok(());
         }
@@ -333,13 +505,7 @@ fn apply_steps(
             Some("check `headroom install status`, then retry"),
         ));
     }
-    let mut manifest = plan.manifest.clone();
-    manifest.state_dirs_created = state_dirs
-        .iter()
-        .map(|d| d.to_string_lossy().into_owned())
-        .collect();
-    let profile_dir = env.profile_dir(profile);
-    let profile_dir_existed = profile_dir.exists();
+    // Nothing may have changed since the plan: check every file before writing the journal.
     for f in &plan.files {
         check_cancel(env)?;
         let now = fsx::read_opt(&f.resolved)?;
@@ -349,19 +515,14 @@ fn apply_steps(
                 Some("rerun the command"),
             ));
         }
-        undo.push(Undo::File {
-            resolved: f.resolved.clone(),
-            before: f.before.clone(),
-            mode: f.before_mode,
-            created_dirs: f.created_dirs.clone(),
-        });
-        let mode = if f.before.is_some() {
-            f.before_mode
-        } else {
-            f.mode
-        };
-        fsx::write_atomic(&f.resolved, f.after.as_bytes(), mode)?;
-        report.files.push(f.path.display().to_string());
+    }
+    let mut manifest = plan.manifest.clone();
+    manifest.state = model::ManifestState::Applying;
+    manifest.state_dirs_created = state_dirs
+        .iter()
+        .map(|d| d.to_string_lossy().into_owned())
+        .collect();
+    for f in &plan.files {
         let record = f.record(f.before.clone(), f.before_mode);
         let data = serde_json::to_value(&f.edit).unwrap_or_default();
         if f.artifact {
@@ -382,9 +543,6 @@ fn apply_steps(
         }
     }
     for v in &plan.env_vars {
-        check_cancel(env)?;
-        set_env_var(env, &v.name, Some(&v.value), &v.scope)?;
-        undo.push(Undo::EnvVar(v.clone()));
         manifest.mutations.push(Mutation {
             target: "env".to_owned(),
             kind: "windows-env".to_owned(),
@@ -395,14 +553,6 @@ fn apply_steps(
     }
     let sup = plan::supervisor_for(env, manifest.preset, manifest.scope)?;
     if !plan.register.is_empty() {
-        // Undo registration even when it fails half-way.
-        let mut ops = sup.unregister(&plan.spec);
-        ops.extend(sup.after_unregister(&plan.spec));
-        undo.push(Undo::Ops(ops));
-        for op in &plan.register {
-            check_cancel(env)?;
-            run_op(env, op)?;
-        }
         manifest.artifacts.push(Artifact {
             kind: "registration".to_owned(),
             path: sup.name().to_owned(),
@@ -421,16 +571,60 @@ fn apply_steps(
         });
     }
     check_cancel(env)?;
-    if !profile_dir_existed {
-        undo.push(Undo::ProfileDir(profile_dir));
-    }
+    let profile_dir = env.profile_dir(profile);
+    let profile_dir_existed = profile_dir.exists();
     manifest.updated_at = model::now_iso();
-    model::save(&env.manifest_path(profile), &manifest)?;
+    undo.push(Undo::Journal {
+        manifest: manifest_path.clone(),
+        profile_dir: (!profile_dir_existed).then(|| profile_dir.clone()),
+    });
+    model::save(&manifest_path, &manifest)?;
+    crash_point(env, "journal written");
+
+    for f in &plan.files {
+        check_cancel(env)?;
+        undo.push(Undo::File {
+            resolved: f.resolved.clone(),
+            before: f.before.clone(),
+            mode: f.before_mode,
+            created_dirs: f.created_dirs.clone(),
+        });
+        let mode = if f.before.is_some() {
+            f.before_mode
+        } else {
+            f.mode
+        };
+        fsx::write_atomic(&f.resolved, f.after.as_bytes(), mode)?;
+        report.files.push(f.path.display().to_string());
+        crash_point(env, "file written");
+    }
+    for v in &plan.env_vars {
+        check_cancel(env)?;
+        set_env_var(env, &v.name, Some(&v.value), &v.scope)?;
+        undo.push(Undo::EnvVar(v.clone()));
+        crash_point(env, "env var set");
+    }
+    if !plan.register.is_empty() {
+        // Undo registration even when it fails half-way.
+        let mut ops = sup.unregister(&plan.spec);
+        ops.extend(sup.after_unregister(&plan.spec));
+        undo.push(Undo::Ops(ops));
+        for op in &plan.register {
+            check_cancel(env)?;
+            run_op(env, op)?;
+            crash_point(env, "registration step");
+        }
+    }
     check_cancel(env)?;
     undo.push(Undo::Runtime(Box::new(manifest.clone())));
     start_runtime(env, &manifest, &plan.spec)?;
+    crash_point(env, "runtime started");
     wait_ready(env, &manifest)?;
     check_cancel(env)?;
+    manifest.state = model::ManifestState::Installed;
+    manifest.updated_at = model::now_iso();
+    model::save(&manifest_path, &manifest)?;
+    crash_point(env, "installed");
     Ok(())
 }
 
@@ -453,10 +647,13 @@ pub(crate) fn roll_back(
     err
 }
 
-/// Take back finished steps, newest first; returns what could not be taken back.
+/// Take back finished steps, newest first; returns what could not be taken back. The journal
+/// goes last, and only when everything else was taken back: otherwise it stays (state
+/// `applying`) so `status` shows the profile and `remove` can finish the job.
 fn rollback(env: &Environment, undo: Vec<Undo>) -> Vec<String> {
     let mut failures = Vec::new();
     for step in undo.into_iter().rev() {
+        crash_point(env, "rollback step");
         let r = match step {
             Undo::File {
                 resolved,
@@ -480,15 +677,20 @@ fn rollback(env: &Environment, undo: Vec<Undo>) -> Vec<String> {
                 }
                 Ok(())
             }
-            Undo::ProfileDir(dir) => std::fs::remove_dir_all(&dir)
-                .or_else(|e| {
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                })
-                .map_err(|e| Error::io("delete", &dir, &e)),
+            Undo::Journal {
+                manifest,
+                profile_dir,
+            } => {
+                if failures.is_empty() {
+                    delete_journal(&manifest, profile_dir.as_deref())
+                } else {
+                    failures.push(format!(
+                        "what is left is recorded in {}; `headroom install remove` undoes it",
+                        manifest.display()
+                    ));
+                    Ok(())
+                }
+            }
             Undo::Runtime(m) => {
                 let spec = plan::spec_for(env, &m);
                 stop_runtime(env, &m, &spec)
@@ -499,6 +701,22 @@ fn rollback(env: &Environment, undo: Vec<Undo>) -> Vec<String> {
         }
     }
     failures
+}
+
+/// Delete a profile's manifest (durably) and then, when given, its whole directory.
+fn delete_journal(manifest: &Path, profile_dir: Option<&Path>) -> Result<()> {
+    fsx::remove_file(manifest)?;
+    if let Some(dir) = manifest.parent() {
+        let _ = fsx::sync_dir(dir);
+    }
+    if let Some(dir) = profile_dir {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("delete", dir, &e)),
+        }
+    }
+    Ok(())
 }
 
 fn pid_file(env: &Environment, profile: &str, which: &str) -> PathBuf {
@@ -563,6 +781,19 @@ pub fn check_port(m: &Manifest) -> Result<()> {
 /// Stop the runtime: supervisor stop, then the agent and proxy processes we recorded.
 pub fn stop_runtime(env: &Environment, m: &Manifest, spec: &Spec) -> Result<()> {
     let sup = plan::supervisor_for(env, m.preset, m.scope)?;
+    if m.runtime_kind == RuntimeKind::Docker {
+        // `docker stop`/`rm -f` are lenient (the container may be gone), so a daemon that is
+        // down would pass for success while the `unless-stopped` container comes back with it.
+        plan::check_docker(env).map_err(|e| {
+            Error::user(
+                format!(
+                    "cannot stop container `{}`: {}",
+                    m.container_name, e.message
+                ),
+                Some("start Docker so the container can be stopped, then retry (it restarts with the daemon otherwise)"),
+            )
+        })?;
+    }
     let mut first_err = None;
     for op in sup.stop(spec) {
         if let Err(e) = run_op(env, &op) {
@@ -706,6 +937,9 @@ pub struct Status {
     pub health_url: String,
     pub targets: Vec<String>,
     pub last_error: Option<String>,
+    /// `installed`, or a half-done `applying`/`removing` journal left by a killed or failed
+    /// command (`apply` or `remove` finishes it).
+    pub state: String,
 }
 
 /// Read a deployment's state. Errors with [`ErrorKind::NotInstalled`] when absent.
@@ -759,6 +993,12 @@ pub fn status(env: &Environment, profile: &str) -> Result<Status> {
         health_url: format!("http://127.0.0.1:{}/health", m.port),
         targets: m.targets.clone(),
         last_error,
+        state: match m.state {
+            model::ManifestState::Installed => "installed",
+            model::ManifestState::Applying => "applying",
+            model::ManifestState::Removing => "removing",
+        }
+        .to_owned(),
     })
 }
 
@@ -793,6 +1033,15 @@ pub fn undone(
     edit: Option<&Edit>,
     current: &[u8],
 ) -> std::result::Result<Undone, String> {
+    if rec.existed && rec.previous.as_deref().map(str::as_bytes) == Some(current) {
+        // Never written (an interrupted apply's journal) or already restored (a re-run remove).
+        return Ok(Undone {
+            content: rec.previous.clone(),
+            mode: None,
+            untouched: true,
+            notes: Vec::new(),
+        });
+    }
     if fsx::sha256_hex(current) == rec.written_sha256 {
         return Ok(Undone {
             content: if rec.existed {
@@ -831,14 +1080,36 @@ pub fn undone(
     }
 }
 
-fn revert_file(path: &Path, rec: &FileRecord, edit: Option<&Edit>, report: &mut RemoveReport) {
+/// Delete temp files a killed `write_atomic` left beside `resolved`.
+fn remove_stale_temps(resolved: &Path) {
+    let (Some(dir), Some(name)) = (resolved.parent(), resolved.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.headroom-tmp-", name.to_string_lossy());
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// Undo one recorded write; `false` when it could not be undone (the reason is in `report`).
+fn revert_file(
+    path: &Path,
+    rec: &FileRecord,
+    edit: Option<&Edit>,
+    report: &mut RemoveReport,
+) -> bool {
     let resolved = fsx::resolve(path).unwrap_or_else(|_| PathBuf::from(&rec.resolved_path));
+    remove_stale_temps(&resolved);
     let created: Vec<PathBuf> = rec.created_dirs.iter().map(PathBuf::from).collect();
     let current = match fsx::read_opt(&resolved) {
         Ok(c) => c,
         Err(e) => {
             report.errors.push(e.message);
-            return;
+            return false;
         }
     };
     let Some(current) = current else {
@@ -849,7 +1120,7 @@ fn revert_file(path: &Path, rec: &FileRecord, edit: Option<&Edit>, report: &mut 
             ));
         }
         fsx::remove_empty_dirs(&created);
-        return;
+        return true;
     };
     let u = match undone(rec, edit, &current) {
         Ok(u) => u,
@@ -858,7 +1129,7 @@ fn revert_file(path: &Path, rec: &FileRecord, edit: Option<&Edit>, report: &mut 
                 "cannot undo the edit in {}: {why}; left it as it is",
                 path.display()
             ));
-            return;
+            return false;
         }
     };
     let result = match &u.content {
@@ -870,7 +1141,7 @@ fn revert_file(path: &Path, rec: &FileRecord, edit: Option<&Edit>, report: &mut 
     };
     if let Err(e) = result {
         report.errors.push(e.message);
-        return;
+        return false;
     }
     let verb = if u.content.is_some() {
         "restored"
@@ -889,49 +1160,86 @@ fn revert_file(path: &Path, rec: &FileRecord, edit: Option<&Edit>, report: &mut 
         }
         report.warnings.push(msg);
     }
+    true
 }
 
 /// Undo a deployment: stop it, unregister the supervisor, restore every file (exact bytes when
 /// untouched since apply; otherwise only our keys/blocks), delete what we created, delete the
-/// profile. Keeps going past failures; each is in the report.
+/// profile. Keeps going past failures; each is in the report, and the manifest then stays
+/// (state `removing`) with only what could not be undone, so a retry finishes the job.
+/// Waits for a concurrent command on the profile, then re-reads it: a profile another
+/// `remove` just removed is [`ErrorKind::NotInstalled`].
 pub fn remove(env: &Environment, profile: &str) -> Result<RemoveReport> {
-    let m = load_installed(env, profile)?;
-    let lock = ProfileLock::acquire_or_fail(env, profile)?;
+    model::validate_profile(profile)?;
+    let mut lock = ProfileLock::acquire_or_fail(env, profile)?;
+    let m = match load_installed(env, profile) {
+        Ok(m) => m,
+        Err(e) => {
+            // Leftovers of a command killed before its journal existed: an empty profile dir
+            // and (on drop) the lock file and empty state dirs.
+            let _ = std::fs::remove_dir(env.profile_dir(profile));
+            let root = env.deploy_root();
+            lock.also_remove(&[env.workspace_dir.clone(), root]);
+            return Err(e);
+        }
+    };
     let report = remove_locked(env, &m);
-    lock.release_and_delete();
     let state: Vec<PathBuf> = m.state_dirs_created.iter().map(PathBuf::from).collect();
-    fsx::remove_empty_dirs(&state);
+    lock.also_remove(&state);
     Ok(report)
 }
 
-/// Everything `remove` does except the lock and the state directories.
+/// Everything `remove` does except the lock and the state directories. On success the profile
+/// directory is gone; otherwise the manifest is rewritten (state `removing`) to list only what
+/// is left to undo.
 fn remove_locked(env: &Environment, m: &Manifest) -> RemoveReport {
     let profile = m.profile.as_str();
     let mut report = RemoveReport {
         profile: profile.to_owned(),
         ..Default::default()
     };
+    let mut left = m.clone();
+    left.state = model::ManifestState::Removing;
+    left.mutations.clear();
+    left.artifacts.clear();
+    let mut runtime_ok = true;
     let spec = plan::spec_for(env, m);
     if let Err(e) = stop_runtime(env, m, &spec) {
+        runtime_ok = false;
         report
             .errors
             .push(format!("stopping the runtime: {}", e.message));
     }
+    crash_point(env, "runtime stopped");
     let sup = plan::supervisor_for(env, m.preset, m.scope);
     match &sup {
         Ok(sup) => {
             for op in sup.unregister(&spec) {
                 match run_op(env, &op) {
                     Ok(()) => report.actions.push(format!("ran {}", op.display())),
-                    Err(e) => report.errors.push(e.message),
+                    Err(e) => {
+                        runtime_ok = false;
+                        report.errors.push(e.message);
+                    }
                 }
+                crash_point(env, "unregister step");
             }
         }
-        Err(e) => report.errors.push(e.message.clone()),
+        Err(e) => {
+            runtime_ok = false;
+            report.errors.push(e.message.clone());
+        }
     }
     for a in m.artifacts.iter().rev() {
-        if let Some(rec) = &a.file {
-            revert_file(Path::new(&a.path), rec, None, &mut report);
+        match &a.file {
+            Some(rec) => {
+                if !revert_file(Path::new(&a.path), rec, None, &mut report) {
+                    left.artifacts.insert(0, a.clone());
+                }
+                crash_point(env, "artifact undone");
+            }
+            None if !runtime_ok => left.artifacts.insert(0, a.clone()),
+            None => {}
         }
     }
     if let Ok(sup) = &sup {
@@ -944,7 +1252,10 @@ fn remove_locked(env: &Environment, m: &Manifest) -> RemoveReport {
     for mu in m.mutations.iter().rev() {
         if let (Some(path), Some(rec)) = (&mu.path, &mu.file) {
             let edit: Option<Edit> = serde_json::from_value(mu.data.clone()).ok();
-            revert_file(Path::new(path), rec, edit.as_ref(), &mut report);
+            if !revert_file(Path::new(path), rec, edit.as_ref(), &mut report) {
+                left.mutations.insert(0, mu.clone());
+            }
+            crash_point(env, "mutation undone");
         } else if mu.kind == "windows-env" {
             let name = mu
                 .data
@@ -959,6 +1270,10 @@ fn remove_locked(env: &Environment, m: &Manifest) -> RemoveReport {
             let previous = mu.data.get("previous").and_then(|v| v.as_str());
             let ours = mu.data.get("value").and_then(|v| v.as_str());
             let current = get_env_var(env, name, scope);
+            if current.as_deref() == previous {
+                // Never set (interrupted apply) or already restored.
+                continue;
+            }
             if current.as_deref() != ours {
                 report.warnings.push(format!(
                     "kept {scope} environment variable {name}: it was changed after headroom set it"
@@ -967,15 +1282,48 @@ fn remove_locked(env: &Environment, m: &Manifest) -> RemoveReport {
             }
             match set_env_var(env, name, previous, scope) {
                 Ok(()) => report.actions.push(format!("restored {scope} env {name}")),
-                Err(e) => report.errors.push(e.message),
+                Err(e) => {
+                    report.errors.push(e.message);
+                    left.mutations.insert(0, mu.clone());
+                }
             }
         }
     }
     let dir = env.profile_dir(profile);
-    match std::fs::remove_dir_all(&dir) {
+    let manifest = env.manifest_path(profile);
+    if !report.errors.is_empty() {
+        left.updated_at = model::now_iso();
+        if let Err(e) = model::save(&manifest, &left) {
+            report.errors.push(e.message);
+        }
+        return report;
+    }
+    // Everything else first, the manifest last: a kill in between leaves a manifest whose
+    // undo is a no-op, never files without a manifest.
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p == manifest {
+                continue;
+            }
+            let r = if e.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            if let Err(e) = r {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    report.errors.push(Error::io("delete", &p, &e).message);
+                }
+            }
+        }
+    }
+    if !report.errors.is_empty() {
+        return report;
+    }
+    match delete_journal(&manifest, Some(&dir)) {
         Ok(()) => report.actions.push(format!("deleted {}", dir.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => report.errors.push(Error::io("delete", &dir, &e).message),
+        Err(e) => report.errors.push(e.message),
     }
     report
 }

@@ -73,6 +73,11 @@ pub struct Environment {
     pub cancel: &'static AtomicBool,
     /// Other process env the engine forwards (upstream URLs for the docker runtime).
     pub vars: BTreeMap<String, String>,
+    /// Test hooks for the kill-9 tests: the engine kills itself with SIGKILL at its n-th
+    /// step boundary (`HEADROOM_TEST_CRASH_AT`, 1-based) and sleeps this long at every step
+    /// boundary (`HEADROOM_TEST_STEP_DELAY_MS`) so a test can kill it at random moments.
+    pub test_crash_at: Option<u32>,
+    pub test_step_delay: Duration,
 }
 
 impl std::fmt::Debug for Environment {
@@ -114,6 +119,8 @@ impl Environment {
             ready_timeout: Duration::ZERO,
             cancel: &NEVER_CANCELLED,
             vars: BTreeMap::new(),
+            test_crash_at: None,
+            test_step_delay: Duration::ZERO,
             home,
         }
     }
@@ -122,7 +129,8 @@ impl Environment {
     /// `docs/persistent-installs.md`): `HEADROOM_TEST_ROOT` (prefix for system paths),
     /// `HEADROOM_TEST_RUNNER_LOG` (record commands to this file instead of running them),
     /// `HEADROOM_TEST_OS` (`linux|macos|windows`), `HEADROOM_TEST_SYSTEMD` (`0|1`),
-    /// `HEADROOM_TEST_UID`, `HEADROOM_TEST_READY_TIMEOUT_MS`.
+    /// `HEADROOM_TEST_UID`, `HEADROOM_TEST_READY_TIMEOUT_MS`, `HEADROOM_TEST_CRASH_AT`,
+    /// `HEADROOM_TEST_STEP_DELAY_MS`.
     pub fn from_process(cancel: &'static AtomicBool) -> Self {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
         let home = var("HOME")
@@ -195,6 +203,14 @@ impl Environment {
             ready_timeout,
             cancel,
             vars,
+            test_crash_at: std::env::var("HEADROOM_TEST_CRASH_AT")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+            test_step_delay: std::env::var("HEADROOM_TEST_STEP_DELAY_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_millis)
+                .unwrap_or(Duration::ZERO),
             home,
         }
     }

@@ -1,6 +1,12 @@
 //! File primitives for reversible edits: read a file's exact state, write atomically without
 //! replacing symlinks, keep permissions, and hash what we wrote so `remove` can tell whether the
 //! user touched it since.
+//!
+//! Permissions never depend on the umask: directories Headroom creates for itself are 0700, its files
+//! (manifests, logs, locks) are 0600; a directory created for a file is no more visible than that file
+//! (a umask of 000 must not make Headroom's state world-writable). Writes are durable: the temp file is
+//! fsynced before the rename and the directory after it, so the install journal (the profile's
+//! manifest) is on disk before any change it describes.
 
 use std::fs;
 use std::io::Write;
@@ -94,30 +100,82 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> 
     let dir = path
         .parent()
         .ok_or_else(|| Error::internal(format!("{} has no parent directory", path.display())))?;
-    fs::create_dir_all(dir).map_err(|e| Error::io("create the directory", dir, &e))?;
     let mode = mode.or_else(|| mode_of(path)).unwrap_or(0o644);
+    // A directory we create is no more visible than the file we create it for.
+    create_dir_with_mode(dir, 0o700 | (mode & 0o044) | ((mode & 0o044) >> 2))?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.headroom-tmp-{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp)?;
         set_mode(&tmp, mode)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
         return Err(Error::io("write", path, &e));
     }
     Ok(())
+}
+
+/// `create_dir_all` with every created directory 0700, whatever the umask.
+pub fn create_dir_private(dir: &Path) -> Result<()> {
+    create_dir_with_mode(dir, 0o700)
+}
+
+/// `create_dir_all` where every created directory gets at most `mode` (a umask only removes
+/// bits, so 000 cannot widen it).
+fn create_dir_with_mode(dir: &Path, mode: u32) -> Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    builder
+        .create(dir)
+        .map_err(|e| Error::io("create the directory", dir, &e))
+}
+
+/// Open (creating 0600 if needed) a file for appending, whatever the umask.
+pub fn open_private_append(path: &Path) -> std::io::Result<fs::File> {
+    let mut opts = fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+/// Make a rename or unlink in `dir` durable (no-op where directories cannot be opened).
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 #[cfg(unix)]

@@ -47,6 +47,8 @@ pub use engine::{
 };
 pub use env::{Environment, OsKind};
 pub use error::{Error, ErrorKind, Result};
-pub use model::{Manifest, Preset, ProviderMode, RuntimeKind, Scope, SupervisorKind};
+pub use model::{
+    Manifest, ManifestState, Preset, ProviderMode, RuntimeKind, Scope, SupervisorKind,
+};
 pub use plan::{detect_tools, list_profiles, plan, FileChange, Plan, Request, ToolInfo};
 pub use runner::{Cmd, CmdOutput, CommandRunner, RecordingRunner, SystemRunner};

@@ -124,6 +124,34 @@ pub struct Artifact {
     pub metadata: serde_json::Value,
 }
 
+/// Where a profile stands. The manifest doubles as the write-ahead journal of `apply` and
+/// `remove`: it is written durably, with every undo record, before the first tool file, unit,
+/// crontab or container changes (`applying`), and marked `installed` only when everything is
+/// in place. A process killed half-way therefore always leaves a manifest that `remove` (or a
+/// new `apply`, which first undoes it) can act on; undo is idempotent because each record is
+/// compared with the file's current bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ManifestState {
+    /// Fully applied.
+    #[default]
+    Installed,
+    /// An `apply` started and did not finish (killed, or its rollback was incomplete).
+    Applying,
+    /// A `remove` started and did not finish, or could not undo everything still listed.
+    Removing,
+}
+
+impl ManifestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManifestState::Installed => "installed",
+            ManifestState::Applying => "applying (interrupted)",
+            ManifestState::Removing => "removing (incomplete)",
+        }
+    }
+}
+
 /// `deploy/<profile>/manifest.json` (contract §3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -150,6 +178,9 @@ pub struct Manifest {
     /// Headroom state directories this profile created (removed when empty).
     #[serde(default)]
     pub state_dirs_created: Vec<String>,
+    /// Absent in manifests written before the journal existed: those are complete.
+    #[serde(default)]
+    pub state: ManifestState,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -158,7 +189,9 @@ impl Manifest {
     /// The settings that define the deployment (everything but records and times); equal
     /// settings mean a second `apply` has nothing to do.
     pub fn same_settings(&self, other: &Manifest) -> bool {
-        self.profile == other.profile
+        self.state == ManifestState::Installed
+            && other.state == ManifestState::Installed
+            && self.profile == other.profile
             && self.preset == other.preset
             && self.runtime_kind == other.runtime_kind
             && self.scope == other.scope

@@ -991,6 +991,7 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         mutations: Vec::new(),
         artifacts: Vec::new(),
         state_dirs_created: Vec::new(),
+        state: model::ManifestState::Installed,
         created_at: now.clone(),
         updated_at: now,
     };
@@ -1081,7 +1082,7 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
             if old.targets.is_empty() { "none".to_owned() } else { old.targets.join(", ") }
         ));
     }
-    Ok(Plan {
+    let plan = Plan {
         manifest,
         files,
         env_vars,
@@ -1093,7 +1094,9 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         request: req.clone(),
         replaces: existing,
         replace_ops,
-    })
+    };
+    crate::engine::check_single_owner(env, &plan)?;
+    Ok(plan)
 }
 
 /// `powershell -NoProfile -NonInteractive -Command <script>`.

@@ -85,12 +85,9 @@ impl CommandRunner for SystemRunner {
 
     fn spawn_detached(&self, cmd: &Cmd, env: &[(String, String)], log: &Path) -> io::Result<u32> {
         if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::fsx::create_dir_private(dir).map_err(|e| io::Error::other(e.message))?;
         }
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)?;
+        let log_file = crate::fsx::open_private_append(log)?;
         let mut command = Command::new(&cmd.program);
         command
             .args(&cmd.args)

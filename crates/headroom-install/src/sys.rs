@@ -6,6 +6,34 @@
 use std::fs::File;
 use std::io;
 
+/// End this process the way `kill -9` does: no destructors, no handlers, no flushing. Only the
+/// engine's test crash points call it.
+pub fn kill_self_hard() -> ! {
+    #[cfg(unix)]
+    {
+        // SAFETY: sending SIGKILL to ourselves has no preconditions.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+    std::process::abort()
+}
+
+/// Set the process umask and return the previous one (tests prove modes do not depend on it).
+/// A no-op returning 0 where there is no umask.
+pub fn set_umask(mask: u32) -> u32 {
+    #[cfg(unix)]
+    {
+        // SAFETY: umask has no preconditions and cannot fail.
+        unsafe { libc::umask(mask as libc::mode_t) as u32 }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = mask;
+        0
+    }
+}
+
 /// The real user id (0 = root). Windows has no uid; report 1000 so "is root" is false.
 pub fn current_uid() -> u32 {
     #[cfg(unix)]

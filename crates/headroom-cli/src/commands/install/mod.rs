@@ -199,6 +199,16 @@ fn apply(env: &Environment, a: ApplyArgs) -> anyhow::Result<ExitCode> {
         image: a.image,
         take_over: None,
     };
+    // Hold the profile's lock from planning to the end, so what the plan checked (the port
+    // above all) cannot be changed by a concurrent command on the profile meanwhile.
+    let lock = if a.dry_run {
+        None
+    } else {
+        match lock_profile(env, &req.profile) {
+            Ok(l) => Some(l),
+            Err(e) => return fail(e),
+        }
+    };
     let plan = match headroom_install::plan(env, &req) {
         Ok(p) => p,
         Err(e) => return fail(e),
@@ -237,14 +247,24 @@ fn apply(env: &Environment, a: ApplyArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     }
-    signals::install(&INTERRUPTED);
+    signals::install_with_hangup(&INTERRUPTED);
     if let Some(old) = &plan.replaces {
-        println!(
-            "Updating deployment '{}' (was {}, {} scope, port {}).",
-            old.profile, old.preset, old.scope, old.port
-        );
+        if old.state == headroom_install::ManifestState::Installed {
+            println!(
+                "Updating deployment '{}' (was {}, {} scope, port {}).",
+                old.profile, old.preset, old.scope, old.port
+            );
+        } else {
+            println!(
+                "Deployment '{}' was left half-done by an interrupted command: undoing that first.",
+                old.profile
+            );
+        }
     }
-    let report = match headroom_install::apply(env, &plan) {
+    let Some(lock) = lock else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let report = match headroom_install::engine::apply_with_lock(env, &plan, lock) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
@@ -264,6 +284,18 @@ fn apply(env: &Environment, a: ApplyArgs) -> anyhow::Result<ExitCode> {
     }
     println!("Undo with: headroom install remove --profile {}", m.profile);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Take the profile's lock, saying so when another command holds it and we wait.
+fn lock_profile(
+    env: &Environment,
+    profile: &str,
+) -> headroom_install::Result<headroom_install::ProfileLock> {
+    if let Some(lock) = headroom_install::ProfileLock::acquire(env, profile, None)? {
+        return Ok(lock);
+    }
+    eprintln!("Waiting for another `headroom install` command working on profile '{profile}'…");
+    headroom_install::ProfileLock::acquire_or_fail(env, profile)
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -323,7 +355,11 @@ fn status(env: &Environment, a: StatusArgs) -> anyhow::Result<ExitCode> {
             for s in &statuses {
                 println!(
                     "{:<16} {:<20} {:<8} {:<9} {:<6} {:<8} {:<6}",
-                    s.profile,
+                    if s.state == "installed" {
+                        s.profile.clone()
+                    } else {
+                        format!("{} ({})", s.profile, s.state)
+                    },
                     s.preset,
                     s.runtime,
                     s.scope,
@@ -346,8 +382,19 @@ fn status(env: &Environment, a: StatusArgs) -> anyhow::Result<ExitCode> {
         } else {
             yes_no(s.running).to_owned()
         };
+        if s.state != "installed" {
+            println!(
+                "warning: profile '{}' is half-done ({}): an `install apply` or `install remove` was interrupted or could not finish",
+                s.profile, s.state
+            );
+            println!(
+                "hint: `headroom install remove --profile {0}` undoes it; `headroom install apply --profile {0} …` undoes it and installs again",
+                s.profile
+            );
+        }
         let rows = [
             ("Profile", s.profile.clone()),
+            ("State", s.state.clone()),
             ("Preset", s.preset.clone()),
             ("Runtime", s.runtime.clone()),
             ("Supervisor", s.supervisor.clone()),
@@ -423,10 +470,10 @@ fn remove(env: &Environment, profile: &str) -> anyhow::Result<ExitCode> {
     } else {
         Err(user_error(
             format!(
-                "removed deployment '{profile}' with {} problem(s) (listed above)",
+                "could not undo everything of deployment '{profile}': {} problem(s), listed above; the rest was undone, and what is left stays recorded in the profile (`headroom install status --profile {profile}` shows it as removing)",
                 report.errors.len()
             ),
-            Some("fix them by hand; see docs/persistent-installs.md, \"Undo by hand\""),
+            Some(&format!("fix them, then rerun `headroom install remove --profile {profile}`; see docs/persistent-installs.md, \"Undo by hand\"")),
         ))
     }
 }

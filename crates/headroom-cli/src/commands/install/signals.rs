@@ -1,4 +1,4 @@
-//! SIGINT/SIGTERM (Windows: Ctrl-C/Ctrl-Break console events) → a flag. The install
+//! SIGINT/SIGTERM (and for `install`, SIGHUP; Windows: Ctrl-C/Ctrl-Break console events) → a flag. The install
 //! transaction polls it between steps (and rolls back); the agent polls it to stop its proxy
 //! child cleanly; `wrap` on Windows uses it to outlive Ctrl-C while its tool decides. Storing to
 //! an atomic is async-signal-safe, which is all the handler does.
@@ -30,6 +30,20 @@ unsafe extern "system" fn on_console_event(event: u32) -> windows_sys::core::BOO
         unsafe { (*p).store(true, Ordering::SeqCst) };
     }
     matches!(event, CTRL_C_EVENT | CTRL_BREAK_EVENT).into()
+}
+
+/// Like [`install`], and SIGHUP too: an `install` command whose terminal closes rolls back like
+/// Ctrl-C instead of dying half-way (wrap keeps the default SIGHUP behaviour).
+pub fn install_with_hangup(flag: &'static AtomicBool) {
+    install(flag);
+    #[cfg(unix)]
+    {
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: installing a handler that only does an atomic store.
+        unsafe {
+            libc::signal(libc::SIGHUP, handler);
+        }
+    }
 }
 
 /// Route SIGINT and SIGTERM (Windows: console control events) to `flag` for the rest of the
