@@ -148,11 +148,12 @@ impl ProfileLock {
 impl Drop for ProfileLock {
     fn drop(&mut self) {
         if !self.manifest.exists() {
-            // Profile dir left empty by an undone apply or a completed remove.
+            // Profile dir left empty by an undone apply or a completed remove: the lock file
+            // goes first, or the directory holding it is never empty.
+            let _ = std::fs::remove_file(&self.path);
             if let Some(dir) = self.manifest.parent() {
                 let _ = std::fs::remove_dir(dir);
             }
-            let _ = std::fs::remove_file(&self.path);
             fsx::remove_empty_dirs(&self.created_dirs);
         }
     }
@@ -1175,8 +1176,9 @@ pub fn remove(env: &Environment, profile: &str) -> Result<RemoveReport> {
     let m = match load_installed(env, profile) {
         Ok(m) => m,
         Err(e) => {
-            // Leftovers of a command killed before its journal existed: an empty profile dir
-            // and (on drop) the lock file and empty state dirs.
+            // Leftovers of a command killed before its journal existed: a half-written
+            // journal, an empty profile dir and (on drop) the lock file and empty state dirs.
+            remove_stale_temps(&env.manifest_path(profile));
             let _ = std::fs::remove_dir(env.profile_dir(profile));
             let root = env.deploy_root();
             lock.also_remove(&[env.workspace_dir.clone(), root]);
@@ -1184,7 +1186,10 @@ pub fn remove(env: &Environment, profile: &str) -> Result<RemoveReport> {
         }
     };
     let report = remove_locked(env, &m);
-    let state: Vec<PathBuf> = m.state_dirs_created.iter().map(PathBuf::from).collect();
+    let mut state: Vec<PathBuf> = m.state_dirs_created.iter().map(PathBuf::from).collect();
+    // An apply killed before its journal existed may have created these without recording
+    // them; they go too when nothing else is left in them.
+    state.extend([env.workspace_dir.clone(), env.deploy_root()]);
     lock.also_remove(&state);
     Ok(report)
 }

@@ -192,6 +192,23 @@ pub fn claude_settings(env: &Environment) -> PathBuf {
         .join("settings.json")
 }
 
+/// A gateway Claude Code's user settings send it to (`env.ANTHROPIC_BASE_URL` that is not a
+/// loopback address, so not Headroom's own wiring).
+fn claude_gateway(env: &Environment) -> Option<String> {
+    let text = fsx::read_opt(&claude_settings(env)).ok()??;
+    let text = String::from_utf8_lossy(&text);
+    let value: Value = serde_json::from_str(&crate::jsonc::strip_comments(&text)).ok()?;
+    let url = value
+        .get("env")?
+        .get("ANTHROPIC_BASE_URL")?
+        .as_str()?
+        .trim();
+    let local = ["://127.0.0.1", "://localhost", "://[::1]"]
+        .iter()
+        .any(|l| url.contains(l));
+    (!url.is_empty() && !local).then(|| url.to_owned())
+}
+
 /// `~/.codex/config.toml` (honours `CODEX_HOME`).
 pub fn codex_config(env: &Environment) -> PathBuf {
     codex_home(env).join("config.toml")
@@ -586,23 +603,7 @@ pub(crate) fn tool_wiring(
                         Some(0o644),
                         overlay,
                     )?,
-                    Tool::Codex => {
-                        let auth = std::fs::read_to_string(codex_home(env).join("auth.json")).ok();
-                        compute_change(
-                            "codex",
-                            "toml-block",
-                            false,
-                            codex_config(env),
-                            Edit::CodexToml {
-                                base_url: format!("http://127.0.0.1:{port}/v1"),
-                                chatgpt_auth: edits::codex_uses_chatgpt_auth(auth.as_deref()),
-                                previous_model_provider: None,
-                                previous_table: None,
-                            },
-                            Some(0o644),
-                            overlay,
-                        )?
-                    }
+                    Tool::Codex => codex_change(env, port, overlay)?,
                     Tool::Opencode => compute_change(
                         "opencode",
                         "json-block",
@@ -630,7 +631,20 @@ pub(crate) fn tool_wiring(
         }
         Scope::User | Scope::System => {
             let mut vars: Vec<(String, String)> = Vec::new();
-            for t in targets {
+            if targets.contains(&Tool::Codex) {
+                // Current Codex ignores OPENAI_BASE_URL: an env block would route nothing and
+                // look as if it did. Its per-user config is the only way in.
+                if scope == Scope::User {
+                    files.push(codex_change(env, port, overlay)?);
+                    notes.push(format!(
+                        "Codex reads no base-URL variable, so its {} gets the `headroom` provider, as at provider scope",
+                        codex_config(env).display()
+                    ));
+                } else {
+                    notes.push("Codex reads no base-URL variable and has no system-wide config Headroom edits: each user routes it with `headroom install apply --scope provider --target codex` (or `headroom wrap codex`)".to_owned());
+                }
+            }
+            for t in targets.iter().filter(|t| **t != Tool::Codex) {
                 for (k, v) in t.env(port) {
                     if let Some(existing) = vars.iter_mut().find(|(ek, _)| ek == k) {
                         existing.1 = v;
@@ -672,6 +686,25 @@ pub(crate) fn tool_wiring(
         files,
         vars: out_vars,
     })
+}
+
+/// Codex's `[model_providers.headroom]` block and top-level `model_provider` in `config.toml`.
+fn codex_change(env: &Environment, port: u16, overlay: &Overlay) -> Result<FileChange> {
+    let auth = std::fs::read_to_string(codex_home(env).join("auth.json")).ok();
+    compute_change(
+        "codex",
+        "toml-block",
+        false,
+        codex_config(env),
+        Edit::CodexToml {
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            chatgpt_auth: edits::codex_uses_chatgpt_auth(auth.as_deref()),
+            previous_model_provider: None,
+            previous_table: None,
+        },
+        Some(0o644),
+        overlay,
+    )
 }
 
 /// The request that produced an installed manifest (to re-apply it).
@@ -953,12 +986,43 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
     let mut base_env = BTreeMap::new();
     base_env.insert("HEADROOM_PORT".to_owned(), port.to_string());
     base_env.insert("HEADROOM_HOST".to_owned(), "127.0.0.1".to_owned());
-    if runtime == RuntimeKind::Docker {
-        for (k, v) in &env.vars {
-            if crate::env::FORWARDED_VARS.contains(&k.as_str()) {
-                base_env.insert(k.clone(), v.clone());
+    // Custom upstreams in the environment of `apply` go with the deployment, whatever starts it
+    // later (a unit at boot, cron, the agent): the manifest is what the agent reads.
+    for (k, v) in &env.vars {
+        if crate::env::FORWARDED_VARS.contains(&k.as_str()) && !v.trim().is_empty() {
+            base_env.insert(k.clone(), v.clone());
+        }
+    }
+    let gateway = targets
+        .contains(&Tool::Claude)
+        .then(|| claude_gateway(env))
+        .flatten();
+    const ANTHROPIC_TARGET: &str = "ANTHROPIC_TARGET_API_URL";
+    if req.scope == Scope::Provider {
+        // The provider-scope edit replaces Claude Code's `env.ANTHROPIC_BASE_URL`: a company
+        // gateway there must stay the destination, now behind Headroom, not be dropped.
+        let kept = existing
+            .as_ref()
+            .and_then(|m| m.base_env.get(ANTHROPIC_TARGET).cloned());
+        if !base_env.contains_key(ANTHROPIC_TARGET) {
+            if let Some(url) = kept {
+                base_env.insert(ANTHROPIC_TARGET.to_owned(), url);
+            } else if let Some(url) = &gateway {
+                notes.push(format!(
+                    "Claude Code's gateway {} (env.ANTHROPIC_BASE_URL in {}) becomes this deployment's Anthropic upstream: Claude Code → Headroom → your gateway (`remove` puts the setting back)",
+                    headroom_protocol::redact_url(url),
+                    claude_settings(env).display()
+                ));
+                base_env.insert(ANTHROPIC_TARGET.to_owned(), url.clone());
             }
         }
+    } else if let Some(url) = &gateway {
+        notes.push(format!(
+            "warning: {} sends Claude Code to {} (env.ANTHROPIC_BASE_URL), which beats the shell environment: at {} scope Claude Code will not go through Headroom. Use `--scope provider` to chain Headroom in front of that gateway",
+            claude_settings(env).display(),
+            headroom_protocol::redact_url(url),
+            req.scope
+        ));
     }
     let now = model::now_iso();
     let manifest = Manifest {

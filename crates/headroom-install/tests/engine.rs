@@ -206,7 +206,7 @@ fn windows_env_vars_are_restored_unless_the_user_changed_them() {
     let fx = Fixture::with_runner(OsKind::Windows, runner);
     let p = plan(
         &fx.env,
-        &req(Preset::Service, Scope::User, &[Tool::Claude, Tool::Codex]),
+        &req(Preset::Service, Scope::User, &[Tool::Claude, Tool::Cursor]),
     )
     .unwrap();
     apply(&fx.env, &p).unwrap();
@@ -215,7 +215,7 @@ fn windows_env_vars_are_restored_unless_the_user_changed_them() {
         reg.lock().unwrap()["User:ANTHROPIC_BASE_URL"],
         format!("http://127.0.0.1:{port}")
     );
-    // The user points Codex elsewhere after us.
+    // The user points Cursor's OpenAI base elsewhere after us.
     reg.lock().unwrap().insert(
         "User:OPENAI_BASE_URL".into(),
         "https://mine.example/v1".into(),
@@ -407,7 +407,7 @@ fn remove_keeps_user_edits_made_after_apply() {
 fn remove_of_user_edited_shell_block_file_takes_only_the_block() {
     let fx = Fixture::new(OsKind::Linux);
     fx.write(".profile", "PATH=$PATH:/x\n");
-    let p = plan(&fx.env, &req(Preset::Service, Scope::User, &[Tool::Codex])).unwrap();
+    let p = plan(&fx.env, &req(Preset::Service, Scope::User, &[Tool::Aider])).unwrap();
     apply(&fx.env, &p).unwrap();
     let mut text = fx.read(".profile");
     text.push_str("alias later=1\n");
@@ -643,7 +643,8 @@ fn changing_settings_replaces_the_deployment_and_remove_still_restores_the_origi
         vec!["claude", "codex"]
     );
 
-    // Move to user scope on another port: tool configs go back, the shell block appears.
+    // Move to user scope on another port: Claude's config goes back and the shell block
+    // appears; Codex, which reads no base-URL variable, keeps its config edit on the new port.
     r.scope = Scope::User;
     r.port = 18802;
     let p = plan(&fx.env, &r).unwrap();
@@ -653,7 +654,12 @@ fn changing_settings_replaces_the_deployment_and_remove_still_restores_the_origi
         fx.read(".claude/settings.json"),
         "{\n  \"model\": \"opus\"\n}\n"
     );
-    assert_eq!(fx.read(".codex/config.toml"), "model = \"o3\"\n");
+    let codex = fx.read(".codex/config.toml");
+    assert!(codex.starts_with("model = \"o3\"\n"), "{codex}");
+    assert!(
+        codex.contains("base_url = \"http://127.0.0.1:18802/v1\""),
+        "{codex}"
+    );
     assert!(fx
         .read(".bashrc")
         .contains("export ANTHROPIC_BASE_URL=http://127.0.0.1:18802"));
@@ -824,4 +830,58 @@ fn ctrl_c_during_a_settings_change_puts_the_previous_deployment_back() {
     assert_eq!(status(&fx.env, "default").unwrap().targets, vec!["claude"]);
     assert_eq!(fx.read(".claude/settings.json"), installed);
     assert!(!fx.home.join(".codex/config.toml").exists());
+}
+
+#[test]
+fn a_claude_gateway_becomes_the_deployments_upstream() {
+    let fx = Fixture::new(OsKind::Linux);
+    let original = "{\n  \"env\": {\n    \"ANTHROPIC_BASE_URL\": \"https://llm.corp.example/anthropic\"\n  }\n}\n";
+    fx.write(".claude/settings.json", original);
+    let before = snapshot(&fx.home);
+    let r = req(Preset::Service, Scope::Provider, &[Tool::Claude]);
+    let p = plan(&fx.env, &r).unwrap();
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("llm.corp.example") && n.contains("upstream")),
+        "{:?}",
+        p.notes
+    );
+    assert_eq!(
+        p.manifest
+            .base_env
+            .get("ANTHROPIC_TARGET_API_URL")
+            .map(String::as_str),
+        Some("https://llm.corp.example/anthropic")
+    );
+    apply(&fx.env, &p).unwrap();
+    let wired = fx.read(".claude/settings.json");
+    assert!(
+        wired.contains(&format!("http://127.0.0.1:{}", r.port)),
+        "{wired}"
+    );
+    // Applying again (the file now points at Headroom) keeps the gateway as the upstream.
+    let again = plan(&fx.env, &r).unwrap();
+    assert_eq!(
+        again
+            .manifest
+            .base_env
+            .get("ANTHROPIC_TARGET_API_URL")
+            .map(String::as_str),
+        Some("https://llm.corp.example/anthropic")
+    );
+    assert!(again.up_to_date);
+    remove(&fx.env, "default").unwrap();
+    assert_eq!(fx.read(".claude/settings.json"), original);
+    assert_eq!(snapshot(&fx.home), before);
+
+    // At user scope the settings file beats the shell environment: say so.
+    let p = plan(&fx.env, &req(Preset::Service, Scope::User, &[Tool::Claude])).unwrap();
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.starts_with("warning:") && n.contains("--scope provider")),
+        "{:?}",
+        p.notes
+    );
 }

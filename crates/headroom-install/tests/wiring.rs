@@ -174,48 +174,45 @@ fn port_moves_and_scope_changes_stay_relative_to_the_original() {
     let mut fx = Fixture::new(OsKind::Linux);
     fx.fake_bin("bash", "exit 0");
     fx.write(".bashrc", "alias ll='ls -l'\n");
-    fx.write(
-        ".codex/config.toml",
-        "model = \"o3\"\n\n[features]\nx = true\n",
-    );
+    fx.write(".claude/settings.json", "{\n  \"model\": \"opus\"\n}\n");
     let before = user_files(&fx);
     let w = wire(
         &fx,
         &Wiring::default(),
-        &[(Tool::Codex, Scope::Provider)],
+        &[(Tool::Claude, Scope::Provider)],
         8787,
     );
     // Same choice, another port: the URL moves.
     let w = wiring::set_active(&fx.env, OWNER, &w, true, 9999).unwrap();
-    assert!(fx.read(".codex/config.toml").contains("127.0.0.1:9999/v1"));
-    assert!(!fx.read(".codex/config.toml").contains("8787"));
-    // Codex from provider to user scope: config.toml goes back, .bashrc gets the block.
+    assert!(fx.read(".claude/settings.json").contains("127.0.0.1:9999"));
+    assert!(!fx.read(".claude/settings.json").contains("8787"));
+    // Claude Code from provider to user scope: settings.json goes back, .bashrc gets the block.
     let p = wiring::plan(
         &fx.env,
         OWNER,
         &w,
-        &choice(&[(Tool::Codex, Scope::User)]),
+        &choice(&[(Tool::Claude, Scope::User)]),
         true,
         9999,
     )
     .unwrap();
     let diff = p.render_diff();
     assert!(
-        diff.contains(".codex/config.toml") && diff.contains(".bashrc"),
+        diff.contains(".claude/settings.json") && diff.contains(".bashrc"),
         "{diff}"
     );
     let w = wiring::apply(&fx.env, &p).unwrap();
     assert_eq!(
-        fx.read(".codex/config.toml"),
-        "model = \"o3\"\n\n[features]\nx = true\n"
+        fx.read(".claude/settings.json"),
+        "{\n  \"model\": \"opus\"\n}\n"
     );
-    assert!(fx.read(".bashrc").contains("export OPENAI_BASE_URL="));
-    assert_eq!(w.undo, Some(choice(&[(Tool::Codex, Scope::Provider)])));
+    assert!(fx.read(".bashrc").contains("export ANTHROPIC_BASE_URL="));
+    assert_eq!(w.undo, Some(choice(&[(Tool::Claude, Scope::Provider)])));
     // One-click undo returns to provider scope, then nothing is left to undo.
     let p = wiring::plan_undo(&fx.env, OWNER, &w, 9999).unwrap();
     let w = wiring::apply(&fx.env, &p).unwrap();
     assert_eq!(fx.read(".bashrc"), "alias ll='ls -l'\n");
-    assert!(fx.read(".codex/config.toml").contains("127.0.0.1:9999/v1"));
+    assert!(fx.read(".claude/settings.json").contains("127.0.0.1:9999"));
     assert!(w.undo.is_none());
     assert!(wiring::plan_undo(&fx.env, OWNER, &w, 9999).is_err());
     wiring::set_active(&fx.env, OWNER, &w, false, 9999).unwrap();
