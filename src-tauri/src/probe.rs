@@ -64,9 +64,11 @@ pub fn get(port: u16, path: &str, timeout: Duration) -> Result<(u16, String), Ge
 
 /// Who is on the port? A Headroom that fails the instance-key proof counts as foreign.
 pub fn probe(port: u16, timeout: Duration) -> Probe {
-    let key = headroom_proxy::workspace_from_env()
-        .and_then(|w| headroom_install::health::live_key(&w, port));
-    match shared::probe(port, timeout, "headroom-desktop", key.as_ref()) {
+    let key = || {
+        headroom_proxy::workspace_from_env()
+            .and_then(|w| headroom_install::health::live_key(&w, port))
+    };
+    match shared::probe(port, timeout, "headroom-desktop", key) {
         shared::Probe::Free => Probe::Free,
         shared::Probe::Headroom(_, Proof::Invalid) => Probe::Foreign(
             "it answers as Headroom but cannot prove it is the proxy that registered the port"

@@ -71,7 +71,7 @@ pub fn port_owner(port: u16, profile: &str) -> PortOwner {
         };
     }
     use headroom_protocol::probe::{probe, Probe};
-    match probe(port, Duration::from_secs(2), "headroom-install", None) {
+    match probe(port, Duration::from_secs(2), "headroom-install", || None) {
         Probe::Unresponsive(_) => PortOwner::Unresponsive {
             process: process_on_port(port),
         },

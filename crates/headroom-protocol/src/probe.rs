@@ -35,9 +35,16 @@ pub enum Proof {
     NoKey,
 }
 
-/// Ask `127.0.0.1:port` for `/health`, challenging it with a fresh nonce when `key` (the port's
-/// live instance key) is known. `user_agent` names the asking component.
-pub fn probe(port: u16, timeout: Duration, user_agent: &str, key: Option<&InstanceKey>) -> Probe {
+/// Ask `127.0.0.1:port` for `/health` with a fresh nonce, and check the answer against `key`
+/// (the port's live instance key), read only once the answer is in: a proxy that has just bound
+/// its port writes its key before it answers anyone, so reading it earlier could miss it.
+/// `user_agent` names the asking component.
+pub fn probe(
+    port: u16,
+    timeout: Duration,
+    user_agent: &str,
+    key: impl FnOnce() -> Option<InstanceKey>,
+) -> Probe {
     let nonce = nonce();
     let answer = http::get_with(
         "127.0.0.1",
@@ -47,7 +54,10 @@ pub fn probe(port: u16, timeout: Duration, user_agent: &str, key: Option<&Instan
         &[(identity::CHALLENGE_HEADER, &nonce)],
         timeout,
     );
-    let expected = key.map(|k| identity::proof(&k.secret, &nonce));
+    let expected = match &answer {
+        Ok(_) => key().map(|k| identity::proof(&k.secret, &nonce)),
+        Err(_) => None,
+    };
     match answer {
         Ok(r) => classify(Some(r), expected.as_deref()),
         Err(GetError::Refused) => Probe::Free,
@@ -141,13 +151,13 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         assert_eq!(
-            probe(port, Duration::from_millis(500), "t", None),
+            probe(port, Duration::from_millis(500), "t", || None),
             Probe::Free
         );
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = silent.local_addr().unwrap().port();
         assert!(matches!(
-            probe(port, Duration::from_millis(300), "t", None),
+            probe(port, Duration::from_millis(300), "t", || None),
             Probe::Unresponsive(_)
         ));
     }

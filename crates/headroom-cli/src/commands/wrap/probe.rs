@@ -36,9 +36,11 @@ pub struct Health {
 }
 
 pub fn probe(port: u16, timeout: Duration) -> Probe {
-    let key = headroom_proxy::workspace_from_env()
-        .and_then(|w| headroom_install::health::live_key(&w, port));
-    match shared::probe(port, timeout, "headroom-wrap", key.as_ref()) {
+    let key = || {
+        headroom_proxy::workspace_from_env()
+            .and_then(|w| headroom_install::health::live_key(&w, port))
+    };
+    match shared::probe(port, timeout, "headroom-wrap", key) {
         shared::Probe::Free => Probe::Free,
         shared::Probe::Foreign(what) => Probe::Foreign(what),
         shared::Probe::Unresponsive(what) => Probe::Unresponsive(what),
