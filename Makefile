@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test setup-run setup-test build proxy bench deb fmt lint
+.PHONY: run test setup-run setup-test build proxy bench bench-sessions deb fmt lint
 
 ## Build and start the Headroom desktop app (tray + window; it hosts the proxy on :8787).
 run: setup-run
@@ -26,6 +26,12 @@ build:
 ## The Debian package of the desktop app (size-optimised release build).
 deb: setup-run
 	scripts/build-deb.sh release
+
+## What real Claude Code and Codex sessions cost through Headroom vs --no-optimize (prompt-cache
+## weighted); needs the pinned clients (`scripts/setup.sh test`). Numbers in docs/performance.md.
+bench-sessions:
+	scripts/setup.sh test
+	$(CARGO) test --locked -p headroom-e2e --test real_sessions -- --nocapture --test-threads 1
 
 bench:
 	$(CARGO) bench --locked -p headroom-compress

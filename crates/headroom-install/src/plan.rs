@@ -657,6 +657,11 @@ pub(crate) fn tool_wiring(
                 notes.push("OpenClaw reads no base-URL variable; run `headroom wrap openclaw` to wire its plugin".to_owned());
             }
             if !vars.is_empty() {
+                // `headroom wrap`, `headroom stats` and `headroom proxy` in these shells then use
+                // this deployment's port, whatever it is.
+                vars.push((headroom_protocol::env::PORT.to_owned(), port.to_string()));
+            }
+            if !vars.is_empty() {
                 for (path, shell) in shell_targets(env, scope) {
                     files.push(compute_change(
                         "env",
