@@ -439,3 +439,81 @@ fn honours_headroom_workspace_dir_and_passes_it_to_the_supervisor() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!ws.exists(), "state dirs we created are removed when empty");
 }
+
+/// `install stop` unwires the tools (fail-open) and `start` wires them again, byte for byte;
+/// `status` says so; `--keep-wiring` keeps them wired; `remove` after a stop restores HOME.
+#[test]
+fn stop_unwires_the_tools_and_start_wires_them_again() {
+    let world = World::new();
+    world.write(".claude/settings.json", "{\n  \"theme\": \"dark\"\n}\n");
+    world.write(".codex/config.toml", "model = \"gpt-5\"\n");
+    let files = [".claude/settings.json", ".codex/config.toml"];
+    let read_all = || files.map(|f| world.read(f));
+    let before_home = snapshot(&world.home);
+    let before = read_all();
+    let port = free_port().to_string();
+    let out = world.run(&[
+        "install", "apply", "--port", &port, "--yes", "--scope", "provider", "--target", "claude",
+        "--target", "codex",
+    ]);
+    assert!(out.status.success(), "apply: {}", stderr(&out));
+    let wired = read_all();
+    assert!(wired.iter().all(|t| t.contains(&port)), "{wired:?}");
+
+    let out = world.run(&["install", "stop"]);
+    assert!(out.status.success(), "stop: {}", stderr(&out));
+    assert!(
+        stdout(&out).contains("talk to their providers directly"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(read_all(), before, "stop restores the user's own bytes");
+    let st = world.run(&["install", "status"]);
+    assert!(
+        stdout(&st).contains("Wiring      paused by `install stop`"),
+        "{}",
+        stdout(&st)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&world.run(&["install", "status", "--json"]).stdout).unwrap();
+    assert_eq!(json["wiring_paused"], true);
+    let again = world.run(&[
+        "install", "apply", "--port", &port, "--yes", "--scope", "provider", "--target", "claude",
+        "--target", "codex",
+    ]);
+    assert!(
+        stdout(&again).contains("`headroom install start --profile default` starts it"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(
+        read_all(),
+        before,
+        "an unchanged apply leaves a stopped profile stopped"
+    );
+
+    let out = world.run(&["install", "start"]);
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    assert_eq!(read_all(), wired, "start writes exactly what apply wrote");
+    let st = world.run(&["install", "status"]);
+    assert!(
+        stdout(&st).contains("Wiring      active"),
+        "{}",
+        stdout(&st)
+    );
+
+    let out = world.run(&["install", "stop", "--keep-wiring"]);
+    assert!(out.status.success(), "stop --keep-wiring: {}", stderr(&out));
+    assert_eq!(read_all(), wired, "--keep-wiring leaves the tools wired");
+    let out = world.run(&["install", "stop"]);
+    assert!(out.status.success());
+    assert_eq!(read_all(), before);
+
+    let out = world.run(&["install", "remove"]);
+    assert!(out.status.success(), "remove: {}", stderr(&out));
+    assert_eq!(
+        snapshot(&world.home),
+        before_home,
+        "HOME byte-identical after remove"
+    );
+}

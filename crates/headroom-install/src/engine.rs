@@ -7,6 +7,12 @@
 //! deletes the manifest last and, when something could not be undone, rewrites it listing only
 //! that. Every undo compares the record with the file's current bytes, so running it again
 //! after a kill is safe.
+//!
+//! `stop` is fail-open: a tool wired to a stopped proxy cannot reach its API at all, so stop
+//! takes the wiring out (the same undo as `remove`) and `start` puts it back (the same
+//! [`Edit::apply`] as `apply`, with fresh records) once the proxy answers. Both journal first:
+//! the manifest is marked `wiring_paused` with every record intact before a file changes, and
+//! the records are dropped (stop) or marked wired (start) only after every file is done.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -369,8 +375,14 @@ pub(crate) fn check_single_owner(env: &Environment, plan: &Plan) -> Result<()> {
             continue;
         };
         for mu in &m.mutations {
-            let Some(rec) = &mu.file else { continue };
-            let owned = Path::new(&rec.resolved_path);
+            // A stopped profile's edits are off disk (no record) but come back on `start`.
+            let owned = match (&mu.file, &mu.path) {
+                (Some(rec), _) => PathBuf::from(&rec.resolved_path),
+                (None, Some(path)) => {
+                    fsx::resolve(Path::new(path)).unwrap_or_else(|_| PathBuf::from(path))
+                }
+                (None, None) => continue,
+            };
             if let Some(f) = plan
                 .files
                 .iter()
@@ -874,26 +886,359 @@ fn load_installed(env: &Environment, profile: &str) -> Result<Manifest> {
     })
 }
 
-/// Start an installed deployment (for a task deployment: resume the schedule and start now).
-pub fn start(env: &Environment, profile: &str) -> Result<()> {
-    let m = load_installed(env, profile)?;
-    let spec = plan::spec_for(env, &m);
-    start_runtime(env, &m, &spec)?;
-    wait_ready(env, &m)
+/// What `start`/`stop` did to the tool wiring, line by line (empty when they left it alone).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LifecycleReport {
+    pub profile: String,
+    /// Files restored or re-wired, variables set or restored.
+    pub actions: Vec<String>,
+    /// Done differently because the user changed something since (kept their edits).
+    pub warnings: Vec<String>,
 }
 
-/// Stop an installed deployment. The `paused` flag it leaves until the next `start` tells the
-/// task schedule not to bring it back, and `wrap` not to start it behind the user's back.
-pub fn stop(env: &Environment, profile: &str) -> Result<()> {
-    let m = load_installed(env, profile)?;
+/// Start an installed deployment (for a task deployment: resume the schedule and start now).
+/// Tools `stop` unwired are wired again once the proxy is ready; see [`start_with`].
+pub fn start(env: &Environment, profile: &str) -> Result<()> {
+    start_with(env, profile).map(|_| ())
+}
+
+/// [`start`], reporting what it did to the wiring. The re-wiring is computed before anything
+/// starts (a tool file that can no longer be parsed fails the command, changing nothing) and
+/// written only once the proxy answers, so a tool never points at a proxy that is not there.
+pub fn start_with(env: &Environment, profile: &str) -> Result<LifecycleReport> {
+    model::validate_profile(profile)?;
     let _lock = ProfileLock::acquire_or_fail(env, profile)?;
+    let mut m = load_installed(env, profile)?;
+    let mut report = LifecycleReport {
+        profile: profile.to_owned(),
+        ..Default::default()
+    };
+    let rewire = if m.wiring_paused && m.state == model::ManifestState::Installed {
+        if m.mutations.iter().any(|mu| mu.file.is_some()) {
+            // A `stop` was interrupted half-way through unwiring: finish it first, so the
+            // new records are relative to the user's own content.
+            m = pause_wiring(env, &m, &mut report)?;
+        }
+        Some(plan_rewire(env, &m)?)
+    } else {
+        None
+    };
+    let spec = plan::spec_for(env, &m);
+    start_runtime(env, &m, &spec)?;
+    wait_ready(env, &m)?;
+    if let Some(rewire) = rewire {
+        resume_wiring(env, rewire, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// Stop an installed deployment and take its tool wiring out (fail-open: the tools talk to
+/// their providers directly until `start`). The `paused` flag it leaves until the next
+/// `start` tells the task schedule not to bring it back, and `wrap` not to start it behind the
+/// user's back. See [`stop_with`].
+pub fn stop(env: &Environment, profile: &str) -> Result<()> {
+    stop_with(env, profile, false).map(|_| ())
+}
+
+/// [`stop`]; with `keep_wiring` the tools stay wired to the stopped proxy (the behaviour
+/// before stop unwired: for users who restart it themselves and want no file touched).
+///
+/// Journal order (kill -9 safe, like `apply`/`remove`): the manifest is first saved with
+/// `wiring_paused` and every undo record intact, then the files are restored (each undo
+/// compares with the file's current bytes, so a re-run or a `remove` after a kill is exact),
+/// and only then are the records dropped.
+pub fn stop_with(env: &Environment, profile: &str, keep_wiring: bool) -> Result<LifecycleReport> {
+    model::validate_profile(profile)?;
+    let _lock = ProfileLock::acquire_or_fail(env, profile)?;
+    let m = load_installed(env, profile)?;
+    let mut report = LifecycleReport {
+        profile: profile.to_owned(),
+        ..Default::default()
+    };
     let spec = plan::spec_for(env, &m);
     fsx::write_atomic(
         &pause_flag(env, profile),
         b"stopped by `headroom install stop`\n",
         Some(0o600),
     )?;
-    stop_runtime(env, &m, &spec)
+    let stopped = stop_runtime(env, &m, &spec);
+    if keep_wiring {
+        return stopped.map(|()| report);
+    }
+    if m.state != model::ManifestState::Installed {
+        stopped?;
+        return Err(Error::user(
+            format!(
+                "stopped deployment `{profile}`, but left its tool wiring alone: the profile is half-done ({})",
+                m.state.as_str()
+            ),
+            Some(&format!(
+                "`headroom install remove --profile {profile}` undoes it; `headroom install apply --profile {profile} …` undoes it and installs again"
+            )),
+        ));
+    }
+    // Unwire even when the runtime did not stop cleanly: a tool sent straight to its provider
+    // works either way, one wired to a broken proxy does not.
+    let paused = pause_wiring(env, &m, &mut report);
+    stopped?;
+    paused.map(|_| report)
+}
+
+/// Undo every recorded tool edit (as `remove` would) and record the wiring as paused.
+/// Returns the manifest as saved (no file records left). Errors when something could not be
+/// undone; the manifest then keeps the records, so `stop`, `start` or `remove` can finish.
+fn pause_wiring(env: &Environment, m: &Manifest, report: &mut LifecycleReport) -> Result<Manifest> {
+    let manifest_path = env.manifest_path(&m.profile);
+    let mut journal = m.clone();
+    let on_disk = journal.mutations.iter().any(|mu| mu.file.is_some())
+        || journal.mutations.iter().any(|mu| mu.kind == "windows-env");
+    if journal.wiring_paused && !on_disk {
+        return Ok(journal);
+    }
+    if !journal.wiring_paused {
+        journal.wiring_paused = true;
+        journal.updated_at = model::now_iso();
+        model::save(&manifest_path, &journal)?;
+        crash_point(env, "wiring pause journaled");
+    }
+    let mut undo = RemoveReport::default();
+    for mu in m.mutations.iter().rev() {
+        if let (Some(path), Some(rec)) = (&mu.path, &mu.file) {
+            let edit: Option<Edit> = serde_json::from_value(mu.data.clone()).ok();
+            revert_file(Path::new(path), rec, edit.as_ref(), &mut undo);
+            crash_point(env, "wiring undone");
+        } else if mu.kind == "windows-env" {
+            revert_env_var(env, mu, &mut undo);
+        }
+    }
+    report.actions.append(&mut undo.actions);
+    report.warnings.append(&mut undo.warnings);
+    if !undo.errors.is_empty() {
+        return Err(Error::user(
+            format!(
+                "could not take deployment `{}`'s wiring out of every tool: {}",
+                m.profile,
+                undo.errors.join("; ")
+            ),
+            Some(&format!(
+                "fix that, then rerun `headroom install stop --profile {0}`; `headroom install remove --profile {0}` undoes everything",
+                m.profile
+            )),
+        ));
+    }
+    for mu in &mut journal.mutations {
+        mu.file = None;
+    }
+    journal.updated_at = model::now_iso();
+    model::save(&manifest_path, &journal)?;
+    crash_point(env, "wiring paused");
+    Ok(journal)
+}
+
+/// The wiring `start` puts back: the manifest to journal (fresh undo records) and the writes.
+struct Rewire {
+    journal: Manifest,
+    writes: Vec<RewireFile>,
+    /// (name, value, scope) of Windows environment variables to set.
+    vars: Vec<(String, String, String)>,
+}
+
+struct RewireFile {
+    path: String,
+    resolved: PathBuf,
+    /// Mode to write with: the file's own, or [`NEW_TOOL_FILE_MODE`] for a new file.
+    mode: Option<u32>,
+    content: String,
+}
+
+/// Mode of a tool config file Headroom creates (what `apply` uses).
+const NEW_TOOL_FILE_MODE: u32 = 0o644;
+
+/// Re-apply each recorded edit to the file as it is now (the user's own content, once paused):
+/// the same [`Edit::apply`] as `apply`, with fresh undo records (previous bytes, hash of what
+/// is written, directories to create). Reads only.
+fn plan_rewire(env: &Environment, m: &Manifest) -> Result<Rewire> {
+    let mut journal = m.clone();
+    let mut writes: Vec<RewireFile> = Vec::new();
+    let mut vars = Vec::new();
+    // Several edits of one file apply in order, each on the previous one's result.
+    let mut contents: std::collections::BTreeMap<PathBuf, Option<String>> = Default::default();
+    for mu in &mut journal.mutations {
+        if mu.kind == "windows-env" {
+            let field = |k: &str| mu.data.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            let (Some(name), Some(value)) = (field("name"), field("value")) else {
+                continue;
+            };
+            let scope = field("scope").unwrap_or_else(|| "User".to_owned());
+            let now = get_env_var(env, &name, &scope);
+            mu.data["previous"] = serde_json::json!(now);
+            if now.as_deref() != Some(value.as_str()) {
+                vars.push((name, value, scope));
+            }
+            continue;
+        }
+        let Some(path) = mu.path.clone() else {
+            continue;
+        };
+        let mut edit: Edit = serde_json::from_value(mu.data.clone()).map_err(|e| {
+            Error::user(
+                format!(
+                    "deployment `{}` cannot wire {path} again: its recorded edit is unreadable ({e})",
+                    m.profile
+                ),
+                Some(&format!(
+                    "`headroom install apply --profile {} …` wires the tools afresh",
+                    m.profile
+                )),
+            )
+        })?;
+        let resolved = fsx::resolve(Path::new(&path))?;
+        let before = match contents.get(&resolved) {
+            Some(c) => c.clone(),
+            None => read_tool_file(&path, &resolved)?,
+        };
+        let after = edit.apply(before.as_deref()).map_err(|why| {
+            Error::user(
+                format!("cannot wire {path} again: {why}"),
+                Some(&format!(
+                    "fix the file by hand (or move it away), then rerun `headroom install start --profile {}`; nothing was changed",
+                    m.profile
+                )),
+            )
+        })?;
+        let first = !contents.contains_key(&resolved);
+        let previous_mode = if before.is_some() {
+            fsx::mode_of(&resolved)
+        } else {
+            None
+        };
+        mu.file = Some(FileRecord {
+            resolved_path: resolved.to_string_lossy().into_owned(),
+            existed: before.is_some(),
+            previous: before.clone(),
+            previous_mode,
+            written_sha256: fsx::sha256_hex(after.as_bytes()),
+            created_dirs: if first {
+                created_dirs_for(&resolved, &m.artifacts)
+            } else {
+                Vec::new()
+            },
+        });
+        mu.data = serde_json::to_value(&edit)
+            .map_err(|e| Error::internal(format!("cannot record the edit of {path}: {e}")))?;
+        contents.insert(resolved.clone(), Some(after.clone()));
+        if before.as_deref() == Some(after.as_str()) {
+            continue;
+        }
+        let mode = if before.is_some() {
+            previous_mode
+        } else {
+            Some(NEW_TOOL_FILE_MODE)
+        };
+        writes.retain(|w| w.resolved != resolved);
+        writes.push(RewireFile {
+            path,
+            resolved,
+            mode,
+            content: after,
+        });
+    }
+    journal.wiring_paused = false;
+    Ok(Rewire {
+        journal,
+        writes,
+        vars,
+    })
+}
+
+/// The directories a re-wired file's record must list (outermost first): those missing now,
+/// and its ancestors that one of the deployment's own files (a unit, a plist) created at
+/// `apply` and that exist only because of it. `remove` undoes those files first, so without
+/// them a directory `apply` created would outlive the deployment.
+fn created_dirs_for(resolved: &Path, artifacts: &[Artifact]) -> Vec<String> {
+    let mut dirs: Vec<PathBuf> = resolved.parent().map(fsx::missing_dirs).unwrap_or_default();
+    for rec in artifacts.iter().filter_map(|a| a.file.as_ref()) {
+        for d in rec.created_dirs.iter().map(PathBuf::from) {
+            if resolved.starts_with(&d) && !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+    }
+    dirs.sort_by_key(|d| d.components().count());
+    dirs.iter()
+        .map(|d| d.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A tool file's text (`None` when absent); refuses what `apply` refuses to edit.
+fn read_tool_file(path: &str, resolved: &Path) -> Result<Option<String>> {
+    if resolved.is_dir() {
+        return Err(Error::user(
+            format!("cannot wire {path} again: it is a directory, not a file"),
+            Some("move it away, then rerun `headroom install start`"),
+        ));
+    }
+    let Some(bytes) = fsx::read_opt(resolved)? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::user(
+            format!("cannot wire {path} again: it is not UTF-8 text"),
+            Some("convert it to UTF-8, then rerun `headroom install start`"),
+        )
+    })?;
+    if fsx::is_read_only(resolved) {
+        return Err(Error::user(
+            format!("cannot wire {path} again: it is read-only"),
+            Some("make it writable (chmod u+w), then rerun `headroom install start`"),
+        ));
+    }
+    Ok(Some(text))
+}
+
+/// Write a [`Rewire`]: the journal first (records of what each file is now and what we write;
+/// `wiring_paused` still set), then the files and variables, then the manifest marked wired.
+/// A kill in between leaves records whose undo is exact for either state of each file.
+fn resume_wiring(env: &Environment, rewire: Rewire, report: &mut LifecycleReport) -> Result<()> {
+    let manifest_path = env.manifest_path(&rewire.journal.profile);
+    let mut journal = rewire.journal;
+    journal.wiring_paused = true;
+    journal.updated_at = model::now_iso();
+    model::save(&manifest_path, &journal)?;
+    crash_point(env, "rewire journaled");
+    let hint = format!(
+        "rerun `headroom install start --profile {0}`, or `headroom install stop --profile {0}` to take the wiring out again",
+        journal.profile
+    );
+    for w in &rewire.writes {
+        // Nothing may have changed since the plan (the lock keeps other Headroom commands out,
+        // not the user's editor).
+        let now = fsx::read_opt(&w.resolved)?;
+        let rec = journal
+            .mutations
+            .iter()
+            .filter_map(|mu| mu.file.as_ref())
+            .find(|r| Path::new(&r.resolved_path) == w.resolved);
+        if now.as_deref() != rec.and_then(|r| r.previous.as_deref()).map(str::as_bytes) {
+            return Err(Error::user(
+                format!("{} changed while Headroom was starting", w.path),
+                Some(&hint),
+            ));
+        }
+        fsx::write_atomic(&w.resolved, w.content.as_bytes(), w.mode)
+            .map_err(|e| e.context("re-wiring"))?;
+        report.actions.push(format!("wired {}", w.path));
+        crash_point(env, "rewired file");
+    }
+    for (name, value, scope) in &rewire.vars {
+        set_env_var(env, name, Some(value), scope)?;
+        report.actions.push(format!("set {scope} env {name}"));
+    }
+    journal.wiring_paused = false;
+    journal.updated_at = model::now_iso();
+    model::save(&manifest_path, &journal)?;
+    crash_point(env, "rewired");
+    Ok(())
 }
 
 /// Stop then start.
@@ -934,6 +1279,8 @@ pub struct Status {
     pub running: bool,
     pub ready: bool,
     pub paused: bool,
+    /// `install stop` took the tool wiring out; `install start` puts it back.
+    pub wiring_paused: bool,
     pub version: Option<String>,
     pub health_url: String,
     pub targets: Vec<String>,
@@ -990,6 +1337,7 @@ pub fn status(env: &Environment, profile: &str) -> Result<Status> {
         running: running || ready,
         ready,
         paused: is_paused(env, profile),
+        wiring_paused: m.wiring_paused,
         version,
         health_url: format!("http://127.0.0.1:{}/health", m.port),
         targets: m.targets.clone(),
@@ -1164,6 +1512,36 @@ fn revert_file(
     true
 }
 
+/// Undo one recorded Windows environment variable; `false` when it could not be undone.
+/// A value already back (interrupted apply, re-run) is left alone, and so is one the user
+/// changed since.
+fn revert_env_var(env: &Environment, mu: &Mutation, report: &mut RemoveReport) -> bool {
+    let field = |k: &str| mu.data.get(k).and_then(|v| v.as_str());
+    let name = field("name").unwrap_or_default();
+    let scope = field("scope").unwrap_or("User");
+    let previous = field("previous");
+    let current = get_env_var(env, name, scope);
+    if current.as_deref() == previous {
+        return true;
+    }
+    if current.as_deref() != field("value") {
+        report.warnings.push(format!(
+            "kept {scope} environment variable {name}: it was changed after headroom set it"
+        ));
+        return true;
+    }
+    match set_env_var(env, name, previous, scope) {
+        Ok(()) => {
+            report.actions.push(format!("restored {scope} env {name}"));
+            true
+        }
+        Err(e) => {
+            report.errors.push(e.message);
+            false
+        }
+    }
+}
+
 /// Undo a deployment: stop it, unregister the supervisor, restore every file (exact bytes when
 /// untouched since apply; otherwise only our keys/blocks), delete what we created, delete the
 /// profile. Keeps going past failures; each is in the report, and the manifest then stays
@@ -1261,37 +1639,8 @@ fn remove_locked(env: &Environment, m: &Manifest) -> RemoveReport {
                 left.mutations.insert(0, mu.clone());
             }
             crash_point(env, "mutation undone");
-        } else if mu.kind == "windows-env" {
-            let name = mu
-                .data
-                .get("name")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            let scope = mu
-                .data
-                .get("scope")
-                .and_then(|v| v.as_str())
-                .unwrap_or("User");
-            let previous = mu.data.get("previous").and_then(|v| v.as_str());
-            let ours = mu.data.get("value").and_then(|v| v.as_str());
-            let current = get_env_var(env, name, scope);
-            if current.as_deref() == previous {
-                // Never set (interrupted apply) or already restored.
-                continue;
-            }
-            if current.as_deref() != ours {
-                report.warnings.push(format!(
-                    "kept {scope} environment variable {name}: it was changed after headroom set it"
-                ));
-                continue;
-            }
-            match set_env_var(env, name, previous, scope) {
-                Ok(()) => report.actions.push(format!("restored {scope} env {name}")),
-                Err(e) => {
-                    report.errors.push(e.message);
-                    left.mutations.insert(0, mu.clone());
-                }
-            }
+        } else if mu.kind == "windows-env" && !revert_env_var(env, mu, &mut report) {
+            left.mutations.insert(0, mu.clone());
         }
     }
     let dir = env.profile_dir(profile);

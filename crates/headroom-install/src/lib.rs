@@ -43,7 +43,8 @@ pub mod targets;
 pub mod wiring;
 
 pub use engine::{
-    apply, remove, restart, start, status, stop, ApplyReport, ProfileLock, RemoveReport, Status,
+    apply, remove, restart, start, start_with, status, stop, stop_with, ApplyReport,
+    LifecycleReport, ProfileLock, RemoveReport, Status,
 };
 pub use env::{Environment, OsKind};
 pub use error::{Error, ErrorKind, Result};

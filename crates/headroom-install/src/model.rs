@@ -181,6 +181,12 @@ pub struct Manifest {
     /// Absent in manifests written before the journal existed: those are complete.
     #[serde(default)]
     pub state: ManifestState,
+    /// `install stop` took the tool wiring out (fail-open: tools talk to their providers
+    /// directly while the proxy is down); `install start` puts it back. While paused, each
+    /// mutation keeps its edit (`data`, to re-apply) but no `file` record: nothing of it is
+    /// on disk. Absent (false) in manifests written before stop unwired.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wiring_paused: bool,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -1061,6 +1061,7 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         artifacts: Vec::new(),
         state_dirs_created: Vec::new(),
         state: model::ManifestState::Installed,
+        wiring_paused: false,
         created_at: now.clone(),
         updated_at: now,
     };

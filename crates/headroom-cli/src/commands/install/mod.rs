@@ -31,10 +31,10 @@ pub enum InstallCommand {
     Apply(ApplyArgs),
     /// Show a deployment's state (exit 0 healthy, 1 unhealthy, 2 not installed)
     Status(StatusArgs),
-    /// Start an installed deployment (task: resume the schedule and start now)
+    /// Start an installed deployment and wire its tools again if `stop` unwired them
     Start(ProfileArgs),
-    /// Stop an installed deployment (task: also pause the schedule)
-    Stop(ProfileArgs),
+    /// Stop an installed deployment and unwire its tools until `start` (task: also pause the schedule)
+    Stop(StopArgs),
     /// Stop then start an installed deployment
     Restart(ProfileArgs),
     /// Undo everything `apply` did and delete the profile
@@ -120,6 +120,16 @@ pub struct ProfileArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct StopArgs {
+    #[arg(long, default_value = "default")]
+    pub profile: String,
+    /// Leave the tools wired to the stopped proxy (they fail until `start`) instead of
+    /// sending them straight to their providers meanwhile
+    #[arg(long)]
+    pub keep_wiring: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct AgentArgs {
     #[command(subcommand)]
     pub command: AgentCommand,
@@ -147,8 +157,8 @@ pub fn run(args: InstallArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         InstallCommand::Apply(a) => apply(&env, a),
         InstallCommand::Status(a) => status(&env, a),
-        InstallCommand::Start(a) => lifecycle(&env, &a.profile, "Started", headroom_install::start),
-        InstallCommand::Stop(a) => lifecycle(&env, &a.profile, "Stopped", headroom_install::stop),
+        InstallCommand::Start(a) => start(&env, &a.profile),
+        InstallCommand::Stop(a) => stop(&env, &a.profile, a.keep_wiring),
         InstallCommand::Restart(a) => {
             lifecycle(&env, &a.profile, "Restarted", headroom_install::restart)
         }
@@ -227,6 +237,12 @@ fn apply(env: &Environment, a: ApplyArgs) -> anyhow::Result<ExitCode> {
             "Deployment '{}' is already installed with these settings; nothing changed.",
             m.profile
         );
+        if m.wiring_paused || headroom_install::engine::is_paused(env, &m.profile) {
+            println!(
+                "note: it is stopped (`headroom install stop`); `headroom install start --profile {}` starts it and wires the tools again",
+                m.profile
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if !a.yes && std::io::stdin().is_terminal() {
@@ -401,6 +417,16 @@ fn status(env: &Environment, a: StatusArgs) -> anyhow::Result<ExitCode> {
             ("Scope", s.scope.clone()),
             ("Port", s.port.to_string()),
             ("Running", running),
+            (
+                "Wiring",
+                if s.targets.is_empty() {
+                    "-".to_owned()
+                } else if s.wiring_paused {
+                    "paused by `install stop`: the tools talk to their providers directly; `install start` wires them again".to_owned()
+                } else {
+                    "active".to_owned()
+                },
+            ),
             ("Ready", yes_no(s.ready).to_owned()),
             (
                 "Version",
@@ -444,6 +470,51 @@ fn lifecycle(
     match f(env, profile) {
         Ok(()) => {
             println!("{verb} deployment '{profile}'.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn print_lifecycle(report: &headroom_install::LifecycleReport) {
+    for a in &report.actions {
+        println!("  {a}");
+    }
+    for w in &report.warnings {
+        println!("note: {w}");
+    }
+}
+
+fn start(env: &Environment, profile: &str) -> anyhow::Result<ExitCode> {
+    signals::install(&INTERRUPTED);
+    match headroom_install::start_with(env, profile) {
+        Ok(report) => {
+            print_lifecycle(&report);
+            if report.actions.is_empty() {
+                println!("Started deployment '{profile}'.");
+            } else {
+                println!("Started deployment '{profile}'; its tools go through Headroom again.");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn stop(env: &Environment, profile: &str, keep_wiring: bool) -> anyhow::Result<ExitCode> {
+    signals::install(&INTERRUPTED);
+    match headroom_install::stop_with(env, profile, keep_wiring) {
+        Ok(report) => {
+            print_lifecycle(&report);
+            if keep_wiring {
+                println!(
+                    "Stopped deployment '{profile}'. Its tools stay wired to it and fail until `headroom install start --profile {profile}`."
+                );
+            } else {
+                println!(
+                    "Stopped deployment '{profile}'. Its tools talk to their providers directly until `headroom install start --profile {profile}` wires them again."
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => fail(e),
