@@ -8,7 +8,8 @@
 //! the compression time. Markdown, so it goes into docs/compression.md as is.
 //!
 //! Flags: `--entries` adds one line per entry (cc_string shape), `--lost` lists lost facts,
-//! `--write-baseline` records the per-class savings in `corpus/baseline.json` for the test.
+//! `--show NAME` prints that entry's forwarded tool output (Claude Code string shape) and
+//! exits, `--write-baseline` records the per-class savings in `corpus/baseline.json` for the test.
 
 #[path = "../corpus/harness.rs"]
 mod harness;
@@ -19,6 +20,22 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let flag = |f: &str| args.iter().any(|a| a == f);
     let entries = load();
+    if let Some(i) = args.iter().position(|a| a == "--show") {
+        let name = args.get(i + 1).expect("--show NAME");
+        let e = entries
+            .iter()
+            .find(|e| &e.name == name)
+            .unwrap_or_else(|| panic!("no corpus entry {name}"));
+        let body = request(e, Shape::CcString);
+        let out = headroom_compress::compress_request(
+            Shape::CcString.api(),
+            &body,
+            &headroom_compress::Options::default(),
+        );
+        let fwd = out.body.unwrap_or(body);
+        println!("{}", forwarded_text(Shape::CcString, &fwd));
+        return;
+    }
     let runs = run_all(&entries, 3, true);
 
     let total_bytes: usize = entries.iter().map(|e| e.output.len()).sum();

@@ -233,11 +233,22 @@ fn detect_lines(t: &str) -> ContentKind {
     let pshare = |f: &dyn Fn(&str) -> bool| plain.iter().filter(|l| f(l)).count() as f64 / n;
 
     let commits = lines.iter().filter(|l| git_log_re().is_match(l)).count();
+    // `git show --stat`: one commit, its header first.
+    if commits == 1
+        && git_log_re().is_match(lines[0])
+        && lines[1..3].iter().any(|l| l.starts_with("Author: "))
+    {
+        return ContentKind::GitLog;
+    }
     if commits >= 2
         && share(&|l| {
             git_log_re().is_match(l) || l.starts_with("Author: ") || l.starts_with("Date: ")
         }) >= 0.08
     {
+        return ContentKind::GitLog;
+    }
+    // `git diff --stat`: file lines and their summary.
+    if share(&|l| crate::gitlog::is_stat_line(l) || crate::gitlog::is_stat_summary(l)) >= 0.6 {
         return ContentKind::GitLog;
     }
     // One line per commit (`--oneline`, `--graph`, `--format='%h …'`): every row is a fact.
