@@ -378,7 +378,7 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
 /// outputs read from files): the log transform keeps every error, warning, failure, panic and
 /// traceback line with its block, failure sections and summaries, head and tail, and collapses
 /// the passing noise around them. JSON is only minified (a row sample could drop the failing
-/// row) and diffs are left alone.
+/// row); diffs keep every changed line anyway.
 pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>) {
     if let Some((head, body)) = text_envelope(t) {
         let (kind, new) = compress_problems(body, ctx);
@@ -401,7 +401,8 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
             };
             (kind, crate::table::compress(t, root, &ctx))
         }
-        (ContentKind::Diff, _) => (kind, None),
+        // Every added and removed line stays.
+        (ContentKind::Diff, _) => (kind, crate::diff::compress(t, ctx)),
         // Outputs that are not logs keep their own transform: it keeps every search hit,
         // every commit, the asked and failing rows of a table.
         (
