@@ -268,6 +268,20 @@ fn detect_lines(t: &str) -> ContentKind {
     if t.contains('\x1b') || logish >= 0.25 || (logish + diag >= 0.3 && diag_heads >= 3) {
         return ContentKind::Log;
     }
+    // Hits without line numbers: the same files named again and again.
+    let plain_hits: Vec<&str> = plain
+        .iter()
+        .filter_map(|l| crate::search::plain_re().captures(l))
+        .filter_map(|c| c.get(1).map(|m| m.as_str()))
+        .collect();
+    if plain_hits.len() as f64 >= 0.8 * n {
+        let mut distinct = plain_hits.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() * 2 <= plain_hits.len() {
+            return ContentKind::Search;
+        }
+    }
     let paths = share(&|l| path_line_re().is_match(l.trim_end()) && l.contains(['/', '.']));
     if lines.len() >= 10 && paths >= 0.8 {
         return ContentKind::Listing;
