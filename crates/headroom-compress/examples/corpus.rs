@@ -8,8 +8,8 @@
 //! the compression time. Markdown, so it goes into docs/compression.md as is.
 //!
 //! Flags: `--entries` adds one line per entry (cc_string shape), `--lost` lists lost facts,
-//! `--show NAME` prints that entry's forwarded tool output (Claude Code string shape) and
-//! exits, `--write-baseline` records the per-class savings in `corpus/baseline.json` for the test.
+//! `--show NAME` prints that entry's forwarded tool output (Claude Code string shape) and its
+//! best compression time per shape, and exits, `--write-baseline` records the per-class savings in `corpus/baseline.json` for the test.
 
 #[path = "../corpus/harness.rs"]
 mod harness;
@@ -34,6 +34,22 @@ fn main() {
         );
         let fwd = out.body.unwrap_or(body);
         println!("{}", forwarded_text(Shape::CcString, &fwd));
+        let idx = entries.iter().position(|x| x.name == e.name).unwrap_or(0);
+        if let Ok(n) = std::env::var("CORPUS_LOOP") {
+            // For a profiler: the is_error shape in a loop.
+            for _ in 0..n.parse::<usize>().unwrap_or(100) {
+                run(&entries, idx, Shape::CcError, 1, false);
+            }
+        }
+        for shape in SHAPES {
+            let r = run(&entries, idx, shape, 20, false);
+            eprintln!(
+                "{}: best {:.2} ms ({:.2} ms per 300 KB)",
+                shape.name(),
+                r.time.as_secs_f64() * 1000.0,
+                r.time.as_secs_f64() * 1000.0 * 300_000.0 / r.output_bytes.max(1) as f64
+            );
+        }
         return;
     }
     let runs = run_all(&entries, 3, true);
