@@ -8,7 +8,8 @@
 //! the compression time. Markdown, so it goes into docs/compression.md as is.
 //!
 //! Flags: `--entries` adds one line per entry (cc_string shape), `--lost` lists lost facts,
-//! `--write-baseline` records the per-class savings in `corpus/baseline.json` for the test.
+//! `--show NAME` prints that entry's forwarded tool output (Claude Code string shape) and its
+//! best compression time per shape, and exits, `--write-baseline` records the per-class savings in `corpus/baseline.json` for the test.
 
 #[path = "../corpus/harness.rs"]
 mod harness;
@@ -19,6 +20,38 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let flag = |f: &str| args.iter().any(|a| a == f);
     let entries = load();
+    if let Some(i) = args.iter().position(|a| a == "--show") {
+        let name = args.get(i + 1).expect("--show NAME");
+        let e = entries
+            .iter()
+            .find(|e| &e.name == name)
+            .unwrap_or_else(|| panic!("no corpus entry {name}"));
+        let body = request(e, Shape::CcString);
+        let out = headroom_compress::compress_request(
+            Shape::CcString.api(),
+            &body,
+            &headroom_compress::Options::default(),
+        );
+        let fwd = out.body.unwrap_or(body);
+        println!("{}", forwarded_text(Shape::CcString, &fwd));
+        let idx = entries.iter().position(|x| x.name == e.name).unwrap_or(0);
+        if let Ok(n) = std::env::var("CORPUS_LOOP") {
+            // For a profiler: the is_error shape in a loop.
+            for _ in 0..n.parse::<usize>().unwrap_or(100) {
+                run(&entries, idx, Shape::CcError, 1, false);
+            }
+        }
+        for shape in SHAPES {
+            let r = run(&entries, idx, shape, 20, false);
+            eprintln!(
+                "{}: best {:.2} ms ({:.2} ms per 300 KB)",
+                shape.name(),
+                r.time.as_secs_f64() * 1000.0,
+                r.time.as_secs_f64() * 1000.0 * 300_000.0 / r.output_bytes.max(1) as f64
+            );
+        }
+        return;
+    }
     let runs = run_all(&entries, 3, true);
 
     let total_bytes: usize = entries.iter().map(|e| e.output.len()).sum();

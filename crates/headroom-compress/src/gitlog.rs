@@ -1,14 +1,113 @@
-//! `git log` (medium format, with or without `--stat`). Each commit spends lines on layout: a
-//! repeated `Author:` line, blank separators, a four-space indent on every message line.
-//! Every commit keeps its full hash, date, subject and stats; the author is written only when
-//! it changes, the indent and blank lines go, and message bodies longer than [`BODY`] lines
-//! are cut (retrievable).
+//! `git log` (medium format, with or without `--stat`), `git show --stat` and `git diff --stat`.
+//!
+//! Each commit spends lines on layout: a repeated `Author:` line, blank separators, a
+//! four-space indent on every message line. With `--stat` most of the bytes are the per-file
+//! lines ` path<padding> | 12 ++++--`: alignment padding and a `+`/`-` bar that only draws the
+//! count beside it, and long directory prefixes repeated file after file.
+//!
+//! Every commit keeps its full hash, date, subject and its `N files changed, …` summary; the
+//! author is written only when it changes, the indent and blank lines go, and message bodies
+//! longer than [`BODY`] lines are cut. Stat lines lose padding and bar and are grouped by
+//! directory (`dir/: a.rs 12, b.rs 3`); a block of more than [`STAT_FILES`] files keeps the
+//! first ones and counts the rest. Everything dropped is retrievable by the marker's key.
 
 use crate::router::Ctx;
 use crate::text;
+use regex::Regex;
+use std::sync::OnceLock;
 
 /// Message lines kept per commit.
 const BODY: usize = 8;
+/// File lines of one `--stat` block kept in view.
+const STAT_FILES: usize = 30;
+
+/// ` path | 12 ++--`, ` path | Bin 0 -> 12 bytes`, ` path | 0`.
+fn stat_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(r"^ (\S.*?) +\| +(\d+(?: [+-]*)?|Bin(?: \d+ -> \d+ bytes)?)$")
+            .expect("valid regex")
+    })
+}
+
+/// Whether a line is a `--stat` file line.
+pub fn is_stat_line(l: &str) -> bool {
+    l.starts_with(' ') && l.contains(" | ") && stat_re().is_match(l)
+}
+
+/// The ` N files changed, …` summary closing a `--stat` block.
+pub fn is_stat_summary(l: &str) -> bool {
+    let t = l.trim_start();
+    t.split_once(' ')
+        .is_some_and(|(n, rest)| n.bytes().all(|b| b.is_ascii_digit()) && rest.starts_with("file"))
+        && t.contains(" changed")
+}
+
+/// One stat file line: (path, count) with the bar dropped.
+fn parse_stat(l: &str) -> Option<(&str, &str)> {
+    let c = stat_re().captures(l)?;
+    let path = c.get(1)?.as_str();
+    let v = c.get(2)?.as_str();
+    let count = v.split(' ').next().unwrap_or(v);
+    let count = if count == "Bin" { v } else { count };
+    Some((path, count))
+}
+
+#[derive(Default)]
+struct Stats {
+    bars: usize,
+    files_cut: usize,
+}
+
+/// Writes a block of stat lines grouped by directory (consecutive files sharing a directory
+/// share a line; order is kept).
+fn flush_stat(block: &mut Vec<(&str, &str)>, out: &mut String, st: &mut Stats) {
+    if block.is_empty() {
+        return;
+    }
+    st.bars += block.len();
+    let keep = if block.len() > STAT_FILES {
+        STAT_FILES
+    } else {
+        block.len()
+    };
+    let mut cur_dir: Option<&str> = None;
+    for (path, count) in &block[..keep] {
+        // Renames (`a => b`, `{a => b}/c`) and `...`-shortened paths stay whole.
+        let (dir, name) = match path.rfind('/') {
+            Some(i) if !path.contains(" => ") => (&path[..=i], &path[i + 1..]),
+            _ => ("", *path),
+        };
+        if cur_dir == Some(dir) && !dir.is_empty() {
+            out.push_str(", ");
+        } else {
+            if cur_dir.is_some() {
+                out.push('\n');
+            }
+            out.push(' ');
+            if !dir.is_empty() {
+                out.push_str(dir);
+                out.push_str(": ");
+            }
+            cur_dir = Some(dir);
+        }
+        out.push_str(name);
+        out.push(' ');
+        out.push_str(count);
+        if dir.is_empty() {
+            // A file at the top level has its own line.
+            cur_dir = Some("");
+        }
+    }
+    out.push('\n');
+    if block.len() > keep {
+        let more = block.len() - keep;
+        st.files_cut += more;
+        out.push_str(&format!(" … {} more files\n", text::fmt_count(more)));
+    }
+    block.clear();
+}
 
 pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     if !ctx.options.lossy {
@@ -19,7 +118,16 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     let mut msg_lines = 0usize;
     let mut cut = 0usize;
     let mut authors_dropped = 0usize;
+    let mut block: Vec<(&str, &str)> = Vec::new();
+    let mut st = Stats::default();
     for l in t.lines() {
+        if is_stat_line(l) {
+            if let Some(p) = parse_stat(l) {
+                block.push(p);
+                continue;
+            }
+        }
+        flush_stat(&mut block, &mut out, &mut st);
         if l.starts_with("commit ") {
             msg_lines = 0;
             out.push_str(l);
@@ -51,7 +159,21 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
             out.push('\n');
         }
     }
+    flush_stat(&mut block, &mut out, &mut st);
     let mut what = vec![];
+    if st.bars > 0 {
+        what.push(format!(
+            "--stat file lines grouped by directory as \"dir/: file lines-changed, …\" without their +/- bars{}",
+            if st.files_cut > 0 {
+                format!(
+                    ", {} file lines beyond {STAT_FILES} per commit omitted",
+                    text::fmt_count(st.files_cut)
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
     if authors_dropped > 0 {
         what.push(format!(
             "an Author line is written only when it changes ({} repeats omitted)",
@@ -90,5 +212,30 @@ mod tests {
         }
         assert_eq!(out.matches("Author:").count(), 1);
         assert!(out.len() < t.len());
+    }
+
+    #[test]
+    fn stat_lines_are_grouped_by_directory_with_summaries_kept() {
+        let t = "commit 5833375d352ade77b4a67a35819163d36cc834da\nAuthor: A <a@x>\nDate:   Thu Dec 3 06:08:19 2026 +0000\n\n    subject\n\n .ci/clients/package-lock.json                   | 131 ++++++++++\n crates/cli/src/wrap/ensure.rs | 180 +++++-----\n crates/cli/src/wrap/mod.rs    |  93 +++++++---\n docs/{old.md => new.md}       |   0\n Cargo.lock                    |   2 +-\n logo.png                      | Bin 0 -> 1234 bytes\n 6 files changed, 406 insertions(+), 10 deletions(-)\n";
+        let (out, key) = with_default_ctx(t, |ctx| compress(t, ctx));
+        let out = out.unwrap();
+        assert!(
+            out.contains(" .ci/clients/: package-lock.json 131\n crates/cli/src/wrap/: ensure.rs 180, mod.rs 93\n docs/{old.md => new.md} 0\n Cargo.lock 2\n logo.png Bin 0 -> 1234 bytes\n 6 files changed, 406 insertions(+), 10 deletions(-)\n"),
+            "{out}"
+        );
+        assert!(out.contains(key.as_deref().unwrap()));
+        assert!(!out.contains("+++"));
+    }
+
+    #[test]
+    fn long_stat_blocks_keep_the_first_files() {
+        let mut t = String::new();
+        for i in 0..100 {
+            t.push_str(&format!(" src/mod{i}/file.rs | {i} +++\n"));
+        }
+        t.push_str(" 100 files changed, 4950 insertions(+)\n");
+        let out = with_default_ctx(&t, |ctx| compress(&t, ctx)).0.unwrap();
+        assert!(out.contains(" src/mod29/: file.rs 29\n … 70 more files\n 100 files changed"));
+        assert!(!out.contains("mod30/"));
     }
 }

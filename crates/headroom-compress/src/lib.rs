@@ -359,7 +359,10 @@ pub fn compress_request_unguarded(api: Api, body: &[u8], options: &Options) -> O
             if !new_text.trim().is_empty() {
                 let mut lit = Vec::with_capacity(new_text.len() + 16);
                 json::encode_str(&new_text, &mut lit);
-                if lit.len() < before {
+                // Fewer bytes is not always fewer tokens (a header on a few short hits).
+                if lit.len() < before
+                    && tokens::estimate(new_text.as_bytes()) < tokens::estimate(text.as_bytes())
+                {
                     report.action = Action::Compressed;
                     report.bytes_after = lit.len();
                     if let Some(k) = key.get() {

@@ -233,11 +233,22 @@ fn detect_lines(t: &str) -> ContentKind {
     let pshare = |f: &dyn Fn(&str) -> bool| plain.iter().filter(|l| f(l)).count() as f64 / n;
 
     let commits = lines.iter().filter(|l| git_log_re().is_match(l)).count();
+    // `git show --stat`: one commit, its header first.
+    if commits == 1
+        && git_log_re().is_match(lines[0])
+        && lines[1..3].iter().any(|l| l.starts_with("Author: "))
+    {
+        return ContentKind::GitLog;
+    }
     if commits >= 2
         && share(&|l| {
             git_log_re().is_match(l) || l.starts_with("Author: ") || l.starts_with("Date: ")
         }) >= 0.08
     {
+        return ContentKind::GitLog;
+    }
+    // `git diff --stat`: file lines and their summary.
+    if share(&|l| crate::gitlog::is_stat_line(l) || crate::gitlog::is_stat_summary(l)) >= 0.6 {
         return ContentKind::GitLog;
     }
     // One line per commit (`--oneline`, `--graph`, `--format='%h …'`): every row is a fact.
@@ -256,6 +267,20 @@ fn detect_lines(t: &str) -> ContentKind {
     let logish = pshare(&|l| log_re().is_match(l));
     if t.contains('\x1b') || logish >= 0.25 || (logish + diag >= 0.3 && diag_heads >= 3) {
         return ContentKind::Log;
+    }
+    // Hits without line numbers: the same files named again and again.
+    let plain_hits: Vec<&str> = plain
+        .iter()
+        .filter_map(|l| crate::search::plain_re().captures(l))
+        .filter_map(|c| c.get(1).map(|m| m.as_str()))
+        .collect();
+    if plain_hits.len() as f64 >= 0.8 * n {
+        let mut distinct = plain_hits.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() * 2 <= plain_hits.len() {
+            return ContentKind::Search;
+        }
     }
     let paths = share(&|l| path_line_re().is_match(l.trim_end()) && l.contains(['/', '.']));
     if lines.len() >= 10 && paths >= 0.8 {
@@ -367,7 +392,7 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
 /// outputs read from files): the log transform keeps every error, warning, failure, panic and
 /// traceback line with its block, failure sections and summaries, head and tail, and collapses
 /// the passing noise around them. JSON is only minified (a row sample could drop the failing
-/// row) and diffs are left alone.
+/// row); diffs keep every changed line anyway.
 pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>) {
     if let Some((head, body)) = text_envelope(t) {
         let (kind, new) = compress_problems(body, ctx);
@@ -390,7 +415,8 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
             };
             (kind, crate::table::compress(t, root, &ctx))
         }
-        (ContentKind::Diff, _) => (kind, None),
+        // Every added and removed line stays.
+        (ContentKind::Diff, _) => (kind, crate::diff::compress(t, ctx)),
         // Outputs that are not logs keep their own transform: it keeps every search hit,
         // every commit, the asked and failing rows of a table.
         (

@@ -21,6 +21,17 @@ fn match_re() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"^([^\s:][^:\n]*?):(\d+):(.*)$").expect("valid regex"))
 }
 
+/// A hit without a line number (`rg PATTERN` piped, `grep -r` without `-n`): `path:text`, the
+/// path ending in a file extension (not `path::name`, a pytest node id).
+pub fn plain_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(r"^([A-Za-z0-9_./~@][^\s:,]*\.[A-Za-z0-9]{1,10}):([^:].*)?$")
+            .expect("valid regex")
+    })
+}
+
 fn context_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // Constant pattern, known valid.
@@ -71,6 +82,23 @@ pub fn compress_search(t: &str, ctx: &Ctx<'_>) -> Option<String> {
                     f.hits.push((txt, vec![no.as_str()]));
                 }
             }
+        } else if let Some(c) = plain_re().captures(line) {
+            let (Some(path), txt) = (c.get(1), c.get(2)) else {
+                continue;
+            };
+            let path = path.as_str();
+            let i = *index.entry(path).or_insert_with(|| {
+                files.push(FileHits {
+                    path,
+                    hits: Vec::new(),
+                    seen: HashMap::new(),
+                });
+                files.len() - 1
+            });
+            // No line number to merge identical hits under: each stays.
+            files[i]
+                .hits
+                .push((txt.map_or("", |m| m.as_str()).trim(), Vec::new()));
         } else if context_re().is_match(line) {
             if !ctx.options.lossy {
                 // Context lines can only be dropped, not regrouped: leave lossless mode alone.
@@ -85,14 +113,21 @@ pub fn compress_search(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     if files.is_empty() || other.len() * 10 > total {
         return None;
     }
+    // About one hit per file and nothing dropped: the grouping would not pay for its header.
+    let hits: usize = files.iter().map(|f| f.hits.len()).sum();
+    if context_dropped == 0 && hits * 2 < files.len() * 3 {
+        return None;
+    }
     let mut out = String::with_capacity(t.len() / 2);
     for f in &files {
         out.push_str(f.path);
         out.push('\n');
         for (txt, nos) in &f.hits {
             out.push_str("  ");
-            out.push_str(&nos.join(","));
-            out.push_str(": ");
+            if !nos.is_empty() {
+                out.push_str(&nos.join(","));
+                out.push_str(": ");
+            }
             if ctx.options.lossy && txt.len() > MAX_LINE {
                 out.push_str(text::truncate_chars(txt, MAX_LINE));
                 out.push('…');
@@ -117,7 +152,7 @@ pub fn compress_search(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     if cut > 0 {
         what.push(format!("{} long lines cut", text::fmt_count(cut)));
     }
-    let header = "[headroom: search hits grouped by file as \"line[,line]: text\"]\n";
+    let header = "[headroom: hits grouped by file, \"line: text\"]\n";
     let mut s = String::with_capacity(out.len() + 200);
     s.push_str(header);
     s.push_str(out.trim_end());
@@ -176,6 +211,29 @@ mod tests {
             out.contains("src/a.rs\n  12,40: let x = y.unwrap();\nsrc/b-c.rs\n  3: fn main() {}\n")
         );
         assert!(out.contains("1 context lines omitted"));
+    }
+
+    #[test]
+    fn hits_without_line_numbers_are_grouped_too() {
+        let mut t = String::new();
+        for i in 0..20 {
+            t.push_str(&format!("docs/guide.md:`compress_request` call {i}\n"));
+            t.push_str(&format!(
+                "src/lib.rs:    pub fn compress_request_{i}() {{}}\n"
+            ));
+        }
+        let (kind, _) = crate::router::detect(&t);
+        assert_eq!(kind, crate::router::ContentKind::Search);
+        let out = with_default_ctx(&t, |ctx| compress_search(&t, ctx))
+            .0
+            .unwrap();
+        assert!(out
+            .contains("docs/guide.md\n  `compress_request` call 0\n  `compress_request` call 1\n"));
+        assert!(out.contains("src/lib.rs\n  pub fn compress_request_0() {}\n"));
+        // A pytest node id is not a hit.
+        assert!(plain_re()
+            .captures("tests/test_a.py::test_x PASSED")
+            .is_none());
     }
 
     #[test]
