@@ -8,9 +8,7 @@ mod common;
 use common::{snapshot, Fixture};
 use headroom_install::model::{self, ManifestState};
 use headroom_install::targets::Tool;
-use headroom_install::{
-    apply, plan, remove, status, stop, OsKind, Preset, ProviderMode, Request, Scope,
-};
+use headroom_install::{apply, plan, remove, status, OsKind, Preset, ProviderMode, Request, Scope};
 
 fn req(preset: Preset, scope: Scope, targets: &[Tool], profile: &str) -> Request {
     Request {
@@ -153,6 +151,8 @@ fn one_profile_per_tool_file() {
     assert!(remove(&fx.env, "work").unwrap().errors.is_empty());
 }
 
+// The fake `docker` is a shell script.
+#[cfg(unix)]
 #[test]
 fn docker_down_makes_stop_and_remove_fail_and_keeps_the_record() {
     let fx = Fixture::new(OsKind::Linux);
@@ -172,7 +172,7 @@ fn docker_down_makes_stop_and_remove_fail_and_keeps_the_record() {
     let r = req(Preset::Docker, Scope::Provider, &[Tool::Claude], "default");
     apply(&env, &plan(&env, &r).unwrap()).unwrap();
     set(down);
-    let err = stop(&env, "default").unwrap_err();
+    let err = headroom_install::stop(&env, "default").unwrap_err();
     assert!(
         err.message
             .contains("cannot stop container `headroom-default`")
