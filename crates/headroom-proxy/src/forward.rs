@@ -96,6 +96,21 @@ pub(crate) async fn forward(
     }
 
     let optimize = shared.config.optimize && !internal.bypass;
+    // Codex's Responses WebSocket: read its frames to compress each `response.create`.
+    let ws_session = (optimize
+        && target.label == "responses"
+        && upgrade.as_ref().is_some_and(crate::ws::is_websocket))
+    .then(|| {
+        crate::ws::strip_extensions(&mut parts.headers);
+        crate::ws::Session {
+            provider,
+            user_agent: parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    });
     let mut tokens: Option<TokenHeaders> = None;
     let mut retrieval: Option<retrieval_tool::Plan> = None;
     let mut budget_hold: Option<crate::body::Buffered> = None;
@@ -161,62 +176,20 @@ pub(crate) async fn forward(
             let bytes = buffered.bytes.clone();
             // The budget share is held until the response head arrives.
             budget_hold = Some(buffered);
-            let received = bytes.len() as u64;
-            let mut forwarded = bytes.clone();
-            let mut body_changed = false;
-            let options = shared.compress_options.clone();
-            // The compressor drops content only in conversations that offer `headroom_retrieve`,
-            // and the tool is offered on every request of such a conversation — from its first
-            // request on, whether or not this one retained anything — so `tools`, the start of
-            // the provider's cache order, never changes mid-conversation.
-            let outcome = optimize::run(api, bytes.clone(), options).await;
-            let offer = outcome.as_ref().and_then(|o| {
-                let compressed = o.body.as_deref().unwrap_or(&bytes);
-                retrieval_tool::prepare(api, provider, compressed, &o.request)
-            });
-            if let Some(outcome) = outcome {
-                let rewritten = outcome.body.is_some();
-                shared.stats.tokens(
-                    provider,
-                    outcome.tokens_before,
-                    outcome.tokens_after,
-                    rewritten,
-                );
-                shared.ledger.record(&crate::ledger::Entry {
-                    provider: provider.as_str(),
-                    model: outcome.model.as_deref(),
-                    client: crate::ledger::client_of(
-                        parts
-                            .headers
-                            .get(http::header::USER_AGENT)
-                            .and_then(|v| v.to_str().ok()),
-                    ),
-                    before: outcome.tokens_before,
-                    after: outcome.tokens_after,
-                });
-                shared.retained.insert_all(outcome.retained);
-                tokens = Some(TokenHeaders {
-                    before: outcome.tokens_before,
-                    after: outcome.tokens_after,
-                });
-                if let Some(new_body) = outcome.body {
-                    forwarded = Bytes::from(new_body);
-                    body_changed = true;
-                }
-            }
-            if let Some((body, plan)) = offer {
-                forwarded = body;
-                body_changed = true;
-                retrieval = Some(plan);
-            }
-            if body_changed {
+            let user_agent = parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let done = compress(&shared, api, provider, bytes, user_agent.as_deref()).await;
+            tokens = done.tokens;
+            retrieval = done.retrieval;
+            if done.changed {
                 parts
                     .headers
-                    .insert(CONTENT_LENGTH, HeaderValue::from(forwarded.len()));
+                    .insert(CONTENT_LENGTH, HeaderValue::from(done.forwarded.len()));
             }
-            shared
-                .stats
-                .request(provider, received, forwarded.len() as u64);
+            let forwarded = done.forwarded;
             reply::full(forwarded)
         }
         _ => {
@@ -304,7 +277,7 @@ pub(crate) async fn forward(
 
     if status == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {
-            return relay_upgrade(&shared, client_upgrade, resp);
+            return relay_upgrade(&shared, client_upgrade, resp, ws_session);
         }
     }
 
@@ -335,15 +308,93 @@ pub(crate) async fn forward(
     out
 }
 
-/// Answer the client's upgrade with the upstream's 101 and then copy bytes both ways (Codex
-/// Responses WebSocket). Frames are relayed as opaque bytes.
+/// What [`compress`] decided for one request body.
+pub(crate) struct Compressed {
+    /// The bytes to send upstream (the original ones when nothing changed).
+    pub(crate) forwarded: Bytes,
+    pub(crate) changed: bool,
+    tokens: Option<TokenHeaders>,
+    /// Set when `headroom_retrieve` was offered: how to send follow-ups.
+    pub(crate) retrieval: Option<retrieval_tool::Plan>,
+}
+
+/// Compress one buffered request body, offer `headroom_retrieve` where its calls can be
+/// answered, and account for it (stats, ledger, retained originals). Shared by HTTP requests
+/// and `response.create` messages on a Responses WebSocket.
+pub(crate) async fn compress(
+    shared: &Arc<Shared>,
+    api: headroom_compress::Api,
+    provider: Provider,
+    bytes: Bytes,
+    user_agent: Option<&str>,
+) -> Compressed {
+    let received = bytes.len() as u64;
+    let mut forwarded = bytes.clone();
+    let mut changed = false;
+    let mut tokens = None;
+    let mut retrieval = None;
+    let options = shared.compress_options.clone();
+    // The compressor drops content only in conversations that offer `headroom_retrieve`, and
+    // the tool is offered on every request of such a conversation — from its first request on,
+    // whether or not this one retained anything — so `tools`, the start of the provider's cache
+    // order, never changes mid-conversation.
+    let outcome = optimize::run(api, bytes.clone(), options).await;
+    let offer = outcome.as_ref().and_then(|o| {
+        let compressed = o.body.as_deref().unwrap_or(&bytes);
+        retrieval_tool::prepare(api, provider, compressed, &o.request)
+    });
+    if let Some(outcome) = outcome {
+        let rewritten = outcome.body.is_some();
+        shared.stats.tokens(
+            provider,
+            outcome.tokens_before,
+            outcome.tokens_after,
+            rewritten,
+        );
+        shared.ledger.record(&crate::ledger::Entry {
+            provider: provider.as_str(),
+            model: outcome.model.as_deref(),
+            client: crate::ledger::client_of(user_agent),
+            before: outcome.tokens_before,
+            after: outcome.tokens_after,
+        });
+        shared.retained.insert_all(outcome.retained);
+        tokens = Some(TokenHeaders {
+            before: outcome.tokens_before,
+            after: outcome.tokens_after,
+        });
+        if let Some(new_body) = outcome.body {
+            forwarded = Bytes::from(new_body);
+            changed = true;
+        }
+    }
+    if let Some((body, plan)) = offer {
+        forwarded = body;
+        changed = true;
+        retrieval = Some(plan);
+    }
+    shared
+        .stats
+        .request(provider, received, forwarded.len() as u64);
+    Compressed {
+        forwarded,
+        changed,
+        tokens,
+        retrieval,
+    }
+}
+
+/// Answer the client's upgrade with the upstream's 101, then relay: a Responses WebSocket
+/// message by message (see [`crate::ws`]), anything else as opaque bytes both ways.
 fn relay_upgrade(
     shared: &Arc<Shared>,
     client_upgrade: hyper::upgrade::OnUpgrade,
     mut resp: Response<Incoming>,
+    ws_session: Option<crate::ws::Session>,
 ) -> Response<Body> {
     let upstream_upgrade = hyper::upgrade::on(&mut resp);
     let hard = shared.hard.clone();
+    let ws_shared = shared.clone();
     shared.tracker.spawn(async move {
         let (client, upstream) = match tokio::try_join!(client_upgrade, upstream_upgrade) {
             Ok(pair) => pair,
@@ -352,6 +403,10 @@ fn relay_upgrade(
                 return;
             }
         };
+        if let Some(session) = ws_session {
+            crate::ws::relay(ws_shared, client, upstream, session).await;
+            return;
+        }
         let mut client = TokioIo::new(client);
         let mut upstream = TokioIo::new(upstream);
         tokio::select! {

@@ -48,6 +48,7 @@ mod route;
 mod server;
 mod stats;
 mod upstream;
+mod ws;
 
 pub use config::{
     ledger_dir_from_env, workspace_from_env, Config, Deployment, Mode, DEFAULT_ANTHROPIC_URL,

@@ -171,7 +171,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The `data:` payload of one raw event (lines joined), and its `event:` name.
-fn parse_event(raw: &[u8]) -> (Option<String>, String) {
+pub(crate) fn parse_event(raw: &[u8]) -> (Option<String>, String) {
     let text = String::from_utf8_lossy(raw);
     let mut name = None;
     let mut data: Vec<&str> = Vec::new();
@@ -186,14 +186,14 @@ fn parse_event(raw: &[u8]) -> (Option<String>, String) {
 }
 
 /// Per-API stream rewriting across rounds.
-enum Splicer {
+pub(crate) enum Splicer {
     Anthropic(AnthropicSplicer),
     Chat(ChatSplicer),
     Responses(ResponsesSplicer),
 }
 
 impl Splicer {
-    fn new(api: Api) -> Splicer {
+    pub(crate) fn new(api: Api) -> Splicer {
         match api {
             Api::OpenAiChat => Splicer::Chat(ChatSplicer::default()),
             Api::OpenAiResponses => Splicer::Responses(ResponsesSplicer::default()),
@@ -201,7 +201,7 @@ impl Splicer {
         }
     }
 
-    fn begin_round(&mut self, round: usize, allow_hold: bool) {
+    pub(crate) fn begin_round(&mut self, round: usize, allow_hold: bool) {
         match self {
             Splicer::Anthropic(s) => s.begin_round(round, allow_hold),
             Splicer::Chat(s) => s.begin_round(round, allow_hold),
@@ -209,7 +209,7 @@ impl Splicer {
         }
     }
 
-    fn on_event(&mut self, raw: &[u8]) -> Vec<Bytes> {
+    pub(crate) fn on_event(&mut self, raw: &[u8]) -> Vec<Bytes> {
         match self {
             Splicer::Anthropic(s) => s.on_event(raw),
             Splicer::Chat(s) => s.on_event(raw),
@@ -219,7 +219,7 @@ impl Splicer {
 
     /// `Some(response JSON)` (in the non-streaming shape) when the round ended asking only for
     /// retrieve calls; the held events are then dropped.
-    fn end_round(&mut self) -> Option<Value> {
+    pub(crate) fn end_round(&mut self) -> Option<Value> {
         match self {
             Splicer::Anthropic(s) => s.end_round(),
             Splicer::Chat(s) => s.end_round(),
@@ -228,7 +228,7 @@ impl Splicer {
     }
 
     /// Everything held back, unchanged (when no follow-up is made after all).
-    fn flush(&mut self) -> Vec<Bytes> {
+    pub(crate) fn flush(&mut self) -> Vec<Bytes> {
         match self {
             Splicer::Anthropic(s) => s.flush_all(),
             Splicer::Chat(s) => s.flush_all(),
@@ -241,7 +241,7 @@ impl Splicer {
 /// `message_stop`. Follow-up rounds lose their `message_start` and have their block indexes
 /// renumbered to continue after the blocks the client already saw.
 #[derive(Default)]
-struct AnthropicSplicer {
+pub(crate) struct AnthropicSplicer {
     round: usize,
     allow_hold: bool,
     /// Next content-block index the client will see (kept across rounds).
@@ -425,7 +425,7 @@ impl AnthropicSplicer {
 /// OpenAI Chat: `data: {chunk}` lines ending with `data: [DONE]`. Tool calls stream as
 /// `delta.tool_calls[{index, id, function: {name, arguments}}]`; the name arrives first.
 #[derive(Default)]
-struct ChatSplicer {
+pub(crate) struct ChatSplicer {
     round: usize,
     allow_hold: bool,
     content: String,
@@ -581,7 +581,7 @@ impl ChatSplicer {
 /// `response.in_progress` are dropped and whose `output_index` / `sequence_number` continue
 /// the client's numbering. The final `response.completed` lists every item the client saw.
 #[derive(Default)]
-struct ResponsesSplicer {
+pub(crate) struct ResponsesSplicer {
     round: usize,
     allow_hold: bool,
     /// Next `output_index` the client will see (kept across rounds).

@@ -460,14 +460,18 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Response<MockB
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
-    let decided = lock(&state.responder)
-        .as_ref()
-        .and_then(|f| f(parts.method.as_str(), &path, &body));
-    let scripted = decided.or_else(|| lock(&state.script).pop_front());
-    let reply = match scripted {
-        Some(r) => r,
-        None => default_reply(parts.method.as_str(), &path, &body),
-    };
+    if let (Some(proto), Some(on_upgrade)) = (upgrade, on_upgrade) {
+        lock(&state.requests).push(Recorded {
+            method: parts.method.to_string(),
+            path: path.clone(),
+            headers: parts.headers.clone(),
+            body,
+            stream: None,
+        });
+        state.changed.notify_waiters();
+        return upgrade_reply(state, &proto, path, parts.headers, on_upgrade);
+    }
+    let reply = decide(&state, parts.method.as_str(), &path, &body);
     let stream_index = matches!(reply.body, ReplyBody::Stream { .. }).then(|| {
         let mut streams = lock(&state.streams);
         streams.push(StreamOutcome::Running);
@@ -481,29 +485,6 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Response<MockB
         stream: stream_index,
     });
     state.changed.notify_waiters();
-
-    if let (Some(proto), Some(on_upgrade)) = (upgrade, on_upgrade) {
-        // Echo server: whatever the client sends after the 101 comes straight back.
-        tokio::spawn(async move {
-            if let Ok(upgraded) = on_upgrade.await {
-                let io = TokioIo::new(upgraded);
-                let (mut r, mut w) = tokio::io::split(io);
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            }
-        });
-        let mut resp = Response::new(full(Bytes::new()));
-        *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        let h = resp.headers_mut();
-        h.insert("connection", http::HeaderValue::from_static("Upgrade"));
-        if let Ok(v) = http::HeaderValue::from_str(&proto) {
-            h.insert("upgrade", v);
-        }
-        h.insert(
-            "sec-websocket-accept",
-            http::HeaderValue::from_static("mock"),
-        );
-        return resp;
-    }
 
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
@@ -570,6 +551,135 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Response<MockB
     resp
 }
 
+/// The responder's answer, else the next queued reply, else the route's default.
+fn decide(state: &State, method: &str, path: &str, body: &[u8]) -> Reply {
+    let decided = lock(&state.responder)
+        .as_ref()
+        .and_then(|f| f(method, path, body));
+    let scripted = decided.or_else(|| lock(&state.script).pop_front());
+    scripted.unwrap_or_else(|| default_reply(method, path, body))
+}
+
+/// A Responses path, where the mock speaks the WebSocket protocol after an upgrade.
+fn is_responses_path(path: &str) -> bool {
+    let route = path.split('?').next().unwrap_or(path);
+    route.ends_with("/responses")
+}
+
+/// Answer an upgrade. On a Responses path with `Upgrade: websocket` the mock is a WebSocket
+/// server speaking the Responses protocol: every text message is recorded as a request with
+/// method `WS` (the upgrade request's path and headers, the message as body) and answered with
+/// the reply the responder, queue or default gives for it, its SSE `data:` payloads sent as one
+/// text message each (an error status becomes an `error` event). Anything else echoes bytes.
+fn upgrade_reply(
+    state: Arc<State>,
+    proto: &str,
+    path: String,
+    headers: HeaderMap,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+) -> Response<MockBody> {
+    let websocket = proto.eq_ignore_ascii_case("websocket") && is_responses_path(&path);
+    let key = headers
+        .get("sec-websocket-key")
+        .map(|k| tokio_tungstenite::tungstenite::handshake::derive_accept_key(k.as_bytes()));
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let io = TokioIo::new(upgraded);
+        if !websocket {
+            // Echo server: whatever the client sends after the 101 comes straight back.
+            let (mut r, mut w) = tokio::io::split(io);
+            let _ = tokio::io::copy(&mut r, &mut w).await;
+            return;
+        }
+        serve_websocket(state, io, path, headers).await;
+    });
+    let mut resp = Response::new(full(Bytes::new()));
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert("connection", http::HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = http::HeaderValue::from_str(proto) {
+        h.insert("upgrade", v);
+    }
+    let accept = key.unwrap_or_else(|| "mock".to_owned());
+    if let Ok(v) = http::HeaderValue::from_str(&accept) {
+        h.insert("sec-websocket-accept", v);
+    }
+    resp
+}
+
+async fn serve_websocket(
+    state: Arc<State>,
+    io: TokioIo<hyper::upgrade::Upgraded>,
+    path: String,
+    headers: HeaderMap,
+) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::protocol::Role;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+    while let Some(Ok(msg)) = ws.next().await {
+        let text = match msg {
+            Message::Text(t) => t.as_str().to_owned(),
+            Message::Close(_) => return,
+            _ => continue,
+        };
+        let reply = decide(&state, "WS", &path, text.as_bytes());
+        lock(&state.requests).push(Recorded {
+            method: "WS".into(),
+            path: path.clone(),
+            headers: headers.clone(),
+            body: text.into_bytes(),
+            stream: None,
+        });
+        state.changed.notify_waiters();
+        if !reply.delay.is_zero() {
+            tokio::time::sleep(reply.delay).await;
+        }
+        let events: Vec<String> = match reply.body {
+            ReplyBody::Hang => {
+                std::future::pending::<()>().await;
+                return;
+            }
+            _ if reply.status >= 400 => {
+                let body = match &reply.body {
+                    ReplyBody::Full(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+                    _ => Value::Null,
+                };
+                vec![json!({"type": "error", "status": reply.status, "error": body["error"].clone()})
+                    .to_string()]
+            }
+            ReplyBody::Full(b) => vec![String::from_utf8_lossy(&b).into_owned()],
+            ReplyBody::Stream { chunks, .. } => chunks
+                .iter()
+                .flat_map(|(_, c)| sse_payloads(c))
+                .filter(|p| p != "[DONE]")
+                .collect(),
+        };
+        for event in events {
+            if ws.send(Message::text(event)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The `data:` payloads of the SSE events in one chunk.
+fn sse_payloads(chunk: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(chunk)
+        .split("\n\n")
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect();
+            (!data.is_empty()).then(|| data.join("\n"))
+        })
+        .collect()
+}
+
 struct ChannelBody {
     rx: mpsc::Receiver<Result<Frame<Bytes>, std::io::Error>>,
 }
@@ -615,6 +725,7 @@ fn default_reply(method: &str, path: &str, body: &[u8]) -> Reply {
             Some(true) => Reply::openai_chat_sse(text, gap),
             Some(false) => Reply::json(200, openai_chat(text)),
         },
+        ("WS", r) if is_responses_path(r) => Reply::openai_responses_sse(text, gap),
         ("POST", "/v1/responses") | ("POST", "/backend-api/codex/responses") => {
             match wants_stream(body) {
                 None => Reply::json(

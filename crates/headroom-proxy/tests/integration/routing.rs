@@ -435,12 +435,14 @@ async fn compression_hook_reports_tokens_and_keeps_content_length_consistent() {
 
 #[tokio::test]
 async fn websocket_upgrade_is_relayed_both_ways() {
+    // Off the Responses paths an upgrade is an opaque byte relay (the mock echoes bytes there);
+    // `tests/websocket.rs` covers the Responses WebSocket, whose frames the proxy reads.
     let env = Env::new().await;
     let mut s = tokio::net::TcpStream::connect(env.proxy.local_addr())
         .await
         .unwrap();
     let req = format!(
-        "GET /v1/responses HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+        "GET /v1/realtime HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
          Authorization: Bearer sk-proj-ws\r\nx-headroom-session-id: s\r\n\r\n",
         env.proxy.local_addr()
@@ -473,7 +475,7 @@ async fn websocket_upgrade_is_relayed_both_ways() {
     assert_eq!(&echo, b"frame-one\x00\x01");
 
     let req = only_request(&env.openai).await;
-    assert_eq!(req.path, "/v1/responses");
+    assert_eq!(req.path, "/v1/realtime");
     assert_eq!(req.header("upgrade").as_deref(), Some("websocket"));
     assert_eq!(
         req.header("sec-websocket-key").as_deref(),
