@@ -251,22 +251,39 @@ fn is_codex_main_loop(body: &Value) -> bool {
         .is_some_and(|t| t.iter().any(|t| t["name"] == "exec_command"))
 }
 
-/// Codex's side of the loop, on the Responses API: one `exec_command` per turn.
+/// Codex's side of the loop, on the Responses API: one `exec_command` per turn. Over HTTP each
+/// request carries the whole conversation; over WebSocket a `response.create` may carry only the
+/// items since `previous_response_id`, so the next command follows the highest call answered.
 fn script_codex(mock: &MockUpstream, commands: Vec<String>) {
     let commands = Arc::new(commands);
     mock.respond_with(move |method, path, body| {
-        if method != "POST" || !path.starts_with("/v1/responses") {
+        let main = (method == "POST" && path.starts_with("/v1/responses"))
+            || (method == "WS" && path.contains("/responses"));
+        if !main {
             return None;
         }
         let body: Value = serde_json::from_slice(body).ok()?;
         if !is_codex_main_loop(&body) {
             return None;
         }
+        if body["generate"] == false {
+            // Codex's WebSocket warm-up: an empty response.
+            return Some(Reply::openai_responses_sse("", Duration::ZERO));
+        }
         let done = body["input"]
             .as_array()?
             .iter()
             .filter(|i| i["type"] == "function_call_output")
-            .count();
+            .filter_map(|i| {
+                i["call_id"]
+                    .as_str()?
+                    .strip_prefix("call_")?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .map(|n| n + 1)
+            .max()
+            .unwrap_or(0);
         Some(match commands.get(done) {
             Some(cmd) => Reply::openai_function_call_sse(
                 &format!("call_{done:02}"),
@@ -278,8 +295,15 @@ fn script_codex(mock: &MockUpstream, commands: Vec<String>) {
     });
 }
 
+/// How Codex reaches the proxy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Transport {
+    Http,
+    WebSocket,
+}
+
 /// One Codex session through `headroom proxy` (optimised or not): the main loop's bodies.
-async fn codex_session(optimize: bool) -> Vec<Value> {
+async fn codex_session(optimize: bool, transport: Transport) -> Vec<Value> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let world = World::new();
     let codex_home = world.home.join(".codex");
@@ -352,6 +376,11 @@ async fn codex_session(optimize: bool) -> Vec<Value> {
         .args(["-c", "model_providers.headroom.requires_openai_auth=true"])
         .args(["-c", "model_providers.headroom.request_max_retries=0"])
         .args(["-c", "model_providers.headroom.stream_max_retries=0"])
+        .arg("-c")
+        .arg(format!(
+            "model_providers.headroom.supports_websockets={}",
+            transport == Transport::WebSocket
+        ))
         .args([
             "exec",
             "--skip-git-repo-check",
@@ -372,10 +401,54 @@ async fn codex_session(optimize: bool) -> Vec<Value> {
         out.status.code(),
         String::from_utf8_lossy(&out.stderr)
     );
-    mock.requests()
+    let bodies: Vec<Value> = mock
+        .requests()
         .iter()
+        .filter(|r| match transport {
+            Transport::Http => r.method == "POST",
+            Transport::WebSocket => r.method == "WS",
+        })
         .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
         .filter(is_codex_main_loop)
+        .collect();
+    // Over WebSocket a message carries the items since `previous_response_id`; what the model
+    // reads (and what is billed, cache or not) is the whole chain.
+    let bodies: Vec<Value> = chained(bodies)
+        .into_iter()
+        .filter(|b| b["generate"] != false)
+        .collect();
+    eprintln!(
+        "codex over {transport:?}: {} main-loop requests ({})",
+        bodies.len(),
+        bodies
+            .iter()
+            .map(|b| format!(
+                "prev={} items={}",
+                b["previous_response_id"],
+                b["input"].as_array().map_or(0, Vec::len)
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    bodies
+}
+
+/// Each body with `input` extended by the inputs of the bodies its `previous_response_id` chain
+/// continues (the model's own output items are left out: they are the same bytes through
+/// Headroom and without it).
+fn chained(bodies: Vec<Value>) -> Vec<Value> {
+    let mut acc: Vec<Value> = Vec::new();
+    bodies
+        .into_iter()
+        .map(|mut b| {
+            let items = b["input"].as_array().cloned().unwrap_or_default();
+            if !b["previous_response_id"].is_string() {
+                acc.clear();
+            }
+            acc.extend(items);
+            b["input"] = Value::Array(acc.clone());
+            b
+        })
         .collect()
 }
 
@@ -391,8 +464,17 @@ fn codex_outputs(body: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_codex_session_costs_less_through_headroom() {
-    let optimized = codex_session(true).await;
-    let plain = codex_session(false).await;
+    codex_session_costs_less(Transport::Http).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_codex_session_over_websocket_costs_less_through_headroom() {
+    codex_session_costs_less(Transport::WebSocket).await;
+}
+
+async fn codex_session_costs_less(transport: Transport) {
+    let optimized = codex_session(true, transport).await;
+    let plain = codex_session(false, transport).await;
     let n = commands(Path::new("/")).len();
     assert_eq!(
         optimized.len(),
