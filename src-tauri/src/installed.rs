@@ -127,18 +127,13 @@ impl Engine {
 
     /// Can `preset` work on this machine? `None` when it can, else why not in plain words, so
     /// the Runtime page offers only installs that can succeed (no service where there is no
-    /// systemd, no task without systemd or cron, no Docker without a `docker` command).
+    /// systemd, no Docker without a `docker` command; a task works everywhere: systemd timer,
+    /// cron, or a shell hook where there is neither).
     pub fn unavailable(&self, preset: Preset) -> Option<String> {
         if let Err(e) = headroom_install::plan::supervisor_for(&self.env, preset, Scope::User) {
             return Some(e.message);
         }
-        let linux = self.env.os == headroom_install::OsKind::Linux;
         match preset {
-            Preset::Task
-                if linux && !self.env.systemd && self.env.find_binary("crontab").is_none() =>
-            {
-                Some("needs systemd or cron, and this machine has neither".into())
-            }
             Preset::Docker if self.env.find_binary(&self.env.docker).is_none() => Some(format!(
                 "needs Docker: `{}` is not on PATH",
                 self.env.docker

@@ -320,3 +320,105 @@ fn agent_run_reports_a_foreign_port_owner_in_its_log() {
     let out = world.run(&["install", "remove"]);
     assert!(out.status.success());
 }
+
+/// No systemd and no cron (a container, WSL without systemd): `apply` starts the proxy now and
+/// hooks the shell startup files, so after a "reboot" (every process gone) the next shell
+/// brings it back; `remove` gives the files back byte for byte.
+#[test]
+fn without_systemd_or_cron_a_new_shell_brings_the_proxy_back() {
+    let mut world = World::new();
+    world.env.push(("HEADROOM_TEST_SYSTEMD".into(), "0".into()));
+    world.env.push(("HEADROOM_TEST_CRON".into(), "0".into()));
+    world.env.push((
+        "ANTHROPIC_TARGET_API_URL".into(),
+        "http://127.0.0.1:9".into(),
+    ));
+    let bashrc = "# the user's own\nalias ll='ls -l'\n";
+    world.write(".bashrc", bashrc);
+    let before = snapshot(&world.home);
+    let port = free_port();
+    let p = port.to_string();
+    let mut reaper = Reaper(Vec::new());
+    let args = [
+        "install", "apply", "--yes", "--scope", "provider", "--target", "claude", "--port", &p,
+    ];
+
+    // The dry run shows the hook and succeeds exactly as the apply does.
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    let out = real(&world, &dry);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("install agent ensure"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(snapshot(&world.home), before, "a dry run changes nothing");
+
+    let out = real(&world, &args);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    reaper.0.extend(read_pid(&world, "agent"));
+    reaper.0.extend(read_pid(&world, "proxy"));
+    assert!(ready(port), "apply started the proxy");
+    let hooked = world.read(".bashrc");
+    assert!(hooked.starts_with(bashrc), "{hooked}");
+    assert!(
+        hooked.contains("install agent ensure --profile default"),
+        "{hooked}"
+    );
+    let st = world.run(&["install", "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(
+        v["preset"], "persistent-task",
+        "the default without systemd"
+    );
+    assert_eq!(v["supervisor"], "shell", "{v}");
+
+    // "Reboot": every process of the deployment is gone.
+    for pid in [read_pid(&world, "agent"), read_pid(&world, "proxy")]
+        .into_iter()
+        .flatten()
+    {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    wait_until(Duration::from_secs(10), || !ready(port), "the proxy to die");
+
+    // A new interactive shell (a terminal after login) reads .bashrc.
+    let mut shell = std::process::Command::new("bash");
+    shell
+        .args(["-i", "-c", "true"])
+        .env_clear()
+        .env("HOME", &world.home)
+        .env("PATH", format!("{}:/usr/bin:/bin", world.bin.display()))
+        .env("HEADROOM_TEST_ROOT", &world.root)
+        .env("HEADROOM_TEST_OS", "linux")
+        .env("HEADROOM_TEST_UID", "1000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in &world.env {
+        shell.env(k, v);
+    }
+    let started = std::time::Instant::now();
+    assert!(shell.status().unwrap().success());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the hook must not hold the shell up: {:?}",
+        started.elapsed()
+    );
+    wait_until(
+        Duration::from_secs(20),
+        || ready(port),
+        "the shell hook to bring the proxy back",
+    );
+    reaper.0.extend(read_pid(&world, "agent"));
+    reaper.0.extend(read_pid(&world, "proxy"));
+
+    let out = real(&world, &["install", "remove"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(!ready(port));
+    assert_eq!(world.read(".bashrc"), bashrc, "remove gave .bashrc back");
+    assert!(world.real_calls().is_empty(), "{}", world.real_calls());
+}

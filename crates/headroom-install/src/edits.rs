@@ -37,6 +37,10 @@ pub enum Edit {
     ShellBlock {
         shell: Shell,
         vars: Vec<(String, String)>,
+        /// A command line run when the shell starts: the shell supervisor's hook that brings
+        /// the deployment's proxy back on machines with neither systemd nor cron.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<String>,
     },
     /// Keys set in a JSON/JSONC file.
     JsonSet {
@@ -60,7 +64,12 @@ pub enum Edit {
 }
 
 /// Render the managed block for `shell` with line ending `eol`.
-pub fn render_block(shell: Shell, vars: &[(String, String)], eol: &str) -> String {
+pub fn render_block(
+    shell: Shell,
+    vars: &[(String, String)],
+    run: Option<&str>,
+    eol: &str,
+) -> String {
     let mut out = String::new();
     out.push_str(BLOCK_START);
     out.push_str(eol);
@@ -73,6 +82,14 @@ pub fn render_block(shell: Shell, vars: &[(String, String)], eol: &str) -> Strin
             Shell::Powershell => format!("$env:{k} = {}", crate::render::ps_quote(v)),
         };
         out.push_str(&line);
+        out.push_str(eol);
+    }
+    if let Some(run) = run {
+        out.push_str(
+            "# No systemd or cron here: each new shell makes sure the Headroom proxy runs.",
+        );
+        out.push_str(eol);
+        out.push_str(run);
         out.push_str(eol);
     }
     out.push_str(BLOCK_END);
@@ -107,9 +124,9 @@ impl Edit {
         let text = before.unwrap_or("");
         match self {
             Edit::Whole { content } => Ok(content.clone()),
-            Edit::ShellBlock { shell, vars } => {
+            Edit::ShellBlock { shell, vars, run } => {
                 let eol = crate::fsx::line_ending(text);
-                let block = render_block(*shell, vars, eol);
+                let block = render_block(*shell, vars, run.as_deref(), eol);
                 match block_span(text)? {
                     Some((s, e)) => Ok(format!("{}{}{}", &text[..s], block, &text[e..])),
                     None if text.is_empty() => Ok(block),
@@ -188,12 +205,12 @@ impl Edit {
         let mut notes = Vec::new();
         match self {
             Edit::Whole { .. } => Ok((String::new(), notes)),
-            Edit::ShellBlock { shell, vars } => match block_span(current)? {
+            Edit::ShellBlock { shell, vars, run } => match block_span(current)? {
                 Some((s, e)) => {
                     // Lines the user added inside the markers are theirs: they stay, where the
                     // block was; only the markers and our own assignments go.
                     let eol = crate::fsx::line_ending(current);
-                    let rendered = render_block(*shell, vars, eol);
+                    let rendered = render_block(*shell, vars, run.as_deref(), eol);
                     let ours: Vec<&str> =
                         rendered.lines().map(|l| l.trim_end_matches('\r')).collect();
                     let theirs: Vec<&str> = current[s..e]
@@ -476,6 +493,7 @@ mod tests {
         let mut e = Edit::ShellBlock {
             shell: Shell::Posix,
             vars: vec![("A".to_owned(), "http://x y".to_owned())],
+            run: None,
         };
         let before = "alias ll='ls -l'";
         let after = e.apply(Some(before)).unwrap();
@@ -493,6 +511,7 @@ mod tests {
         let mut e = Edit::ShellBlock {
             shell: Shell::Fish,
             vars: vec![],
+            run: None,
         };
         assert!(e.apply(Some(&format!("{BLOCK_START}\nx\n"))).is_err());
     }

@@ -56,6 +56,9 @@ pub struct Environment {
     pub root: PathBuf,
     /// Whether a systemd user/system manager is available (Linux).
     pub systemd: bool,
+    /// Whether cron can be used (a `crontab` command is on PATH). Without systemd and cron,
+    /// task deployments are kept up by a shell hook instead.
+    pub cron: bool,
     pub runner: Arc<dyn CommandRunner>,
     /// `CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `OPENCODE_CONFIG`, `XDG_CONFIG_HOME`, `ZDOTDIR`.
     pub claude_config_dir: Option<PathBuf>,
@@ -89,6 +92,7 @@ impl std::fmt::Debug for Environment {
             .field("root", &self.root)
             .field("uid", &self.uid)
             .field("systemd", &self.systemd)
+            .field("cron", &self.cron)
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +112,7 @@ impl Environment {
             uid: 1000,
             root: root.into(),
             systemd: true,
+            cron: true,
             runner: Arc::new(RecordingRunner::new()),
             claude_config_dir: None,
             codex_home: None,
@@ -129,6 +134,7 @@ impl Environment {
     /// `docs/persistent-installs.md`): `HEADROOM_TEST_ROOT` (prefix for system paths),
     /// `HEADROOM_TEST_RUNNER_LOG` (record commands to this file instead of running them),
     /// `HEADROOM_TEST_OS` (`linux|macos|windows`), `HEADROOM_TEST_SYSTEMD` (`0|1`),
+    /// `HEADROOM_TEST_CRON` (`0|1`),
     /// `HEADROOM_TEST_UID`, `HEADROOM_TEST_READY_TIMEOUT_MS`, `HEADROOM_TEST_CRASH_AT`,
     /// `HEADROOM_TEST_STEP_DELAY_MS`.
     pub fn from_process(cancel: &'static AtomicBool) -> Self {
@@ -156,6 +162,11 @@ impl Environment {
             Some("1") => true,
             Some("0") => false,
             _ => os == OsKind::Linux && Path::new("/run/systemd/system").is_dir(),
+        };
+        let cron = match std::env::var("HEADROOM_TEST_CRON").ok().as_deref() {
+            Some("1") => true,
+            Some("0") => false,
+            _ => path.iter().any(|d| d.join("crontab").is_file()),
         };
         let uid = std::env::var("HEADROOM_TEST_UID")
             .ok()
@@ -189,6 +200,7 @@ impl Environment {
             uid,
             root,
             systemd,
+            cron,
             runner,
             claude_config_dir: var("CLAUDE_CONFIG_DIR").map(PathBuf::from),
             codex_home: var("CODEX_HOME").map(PathBuf::from),

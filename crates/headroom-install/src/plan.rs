@@ -576,11 +576,33 @@ pub(crate) fn tool_wiring(
     port: u16,
     overlay: &Overlay,
     notes: &mut Vec<String>,
+    hook: Option<&supervisor::Spec>,
 ) -> Result<ToolWiring> {
     let mut files = Vec::new();
     let mut out_vars = Vec::new();
+    let run = |shell: Shell| hook.and_then(|spec| supervisor::shell_hook(spec, shell));
     match scope {
         Scope::Provider => {
+            if hook.is_some() {
+                // The shell supervisor's hook: a block that only runs `agent ensure`.
+                for (path, shell) in shell_targets(env, Scope::User) {
+                    if let Some(run) = run(shell) {
+                        files.push(compute_change(
+                            "supervisor",
+                            "shell-hook",
+                            false,
+                            path,
+                            Edit::ShellBlock {
+                                shell,
+                                vars: Vec::new(),
+                                run: Some(run),
+                            },
+                            Some(0o644),
+                            overlay,
+                        )?);
+                    }
+                }
+            }
             for t in targets {
                 let change = match t {
                     Tool::Claude => compute_change(
@@ -661,7 +683,7 @@ pub(crate) fn tool_wiring(
                 // this deployment's port, whatever it is.
                 vars.push((headroom_protocol::env::PORT.to_owned(), port.to_string()));
             }
-            if !vars.is_empty() {
+            if !vars.is_empty() || hook.is_some() {
                 for (path, shell) in shell_targets(env, scope) {
                     files.push(compute_change(
                         "env",
@@ -671,6 +693,7 @@ pub(crate) fn tool_wiring(
                         Edit::ShellBlock {
                             shell,
                             vars: vars.clone(),
+                            run: run(shell),
                         },
                         Some(0o644),
                         overlay,
@@ -733,14 +756,13 @@ pub fn supervisor_for(
     preset: Preset,
     scope: Scope,
 ) -> Result<Box<dyn Supervisor>> {
-    let _ = scope;
     Ok(match (preset, env.os) {
         (Preset::Docker, _) => Box::new(supervisor::Docker),
         (Preset::Service, OsKind::Linux) => {
             if !env.systemd {
                 return Err(Error::user(
                     "persistent-service needs systemd, which is not running on this machine",
-                    Some("use `--preset persistent-task` (a cron watchdog) or `--preset persistent-docker`"),
+                    Some("use `--preset persistent-task` (a cron watchdog, or a shell hook where there is no cron), or `--preset persistent-docker`; without `--preset` apply picks persistent-task by itself"),
                 ));
             }
             Box::new(supervisor::Systemd { timer: false })
@@ -748,7 +770,14 @@ pub fn supervisor_for(
         (Preset::Task, OsKind::Linux) if env.systemd => {
             Box::new(supervisor::Systemd { timer: true })
         }
-        (Preset::Task, OsKind::Linux) => Box::new(supervisor::Cron),
+        (Preset::Task, OsKind::Linux) if env.cron => Box::new(supervisor::Cron),
+        (Preset::Task, OsKind::Linux) if scope == Scope::System => {
+            return Err(Error::user(
+                "a system-scope persistent-task needs systemd or cron, and this machine has neither",
+                Some("use `--scope user` or `--scope provider` (a shell hook then starts the proxy when you open a shell), or install cron"),
+            ))
+        }
+        (Preset::Task, OsKind::Linux) => Box::new(supervisor::ShellHook),
         (p, OsKind::Macos) => Box::new(supervisor::Launchd {
             task: p == Preset::Task,
         }),
@@ -900,6 +929,8 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
     }
     let preset = match (req.preset, req.runtime) {
         (None, Some(RuntimeKind::Docker)) => Preset::Docker,
+        // No systemd (containers, WSL, devcontainers): a watchdog task instead of a service.
+        (None, _) if env.os == OsKind::Linux && !env.systemd => Preset::Task,
         (None, _) => Preset::Service,
         (Some(Preset::Docker), Some(RuntimeKind::Native)) => {
             return Err(Error::usage(
@@ -921,6 +952,9 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         RuntimeKind::Native
     };
     let mut notes = Vec::new();
+    if req.preset.is_none() && req.runtime != Some(RuntimeKind::Docker) && preset == Preset::Task {
+        notes.push("systemd is not running here, so the default is persistent-task (a watchdog) instead of persistent-service".to_owned());
+    }
     let targets = resolve_targets(env, req, &mut notes)?;
 
     if req.scope == Scope::System
@@ -1096,7 +1130,12 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         Some(old) => Overlay::undoing(env, &old.mutations, &old.artifacts)?,
         None => Overlay::default(),
     };
-    let wiring = tool_wiring(env, req.scope, &targets, port, &overlay, &mut notes)?;
+    let sup = supervisor_for(env, preset, req.scope)?;
+    let hook = (sup.name() == "shell").then_some(&spec);
+    if hook.is_some() {
+        notes.push("this machine has neither systemd nor cron: the proxy is started now, and again by your shell startup files whenever a shell opens (a new terminal or login after a reboot)".to_owned());
+    }
+    let wiring = tool_wiring(env, req.scope, &targets, port, &overlay, &mut notes, hook)?;
     let mut files: Vec<FileChange> = wiring
         .files
         .into_iter()
@@ -1116,7 +1155,6 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
     }
 
     // Supervisor artefacts.
-    let sup = supervisor_for(env, preset, req.scope)?;
     for f in sup.files(&spec) {
         files.extend(file_change(
             "supervisor",

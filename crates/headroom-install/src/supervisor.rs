@@ -424,6 +424,63 @@ impl Supervisor for Cron {
     }
 }
 
+/// No systemd and no cron (containers, devcontainers, WSL without systemd): the deployment's
+/// managed shell block runs `agent ensure` in the background whenever a shell starts, so a new
+/// login or terminal after a reboot brings the proxy back. The block is a recorded, reversible
+/// edit of the shell startup files (see [`shell_hook`]); the engine starts and stops the agent
+/// itself, as for cron.
+#[derive(Debug, Clone, Copy)]
+pub struct ShellHook;
+
+/// The line the managed shell block runs for `shell`: `agent ensure`, detached and silent, only
+/// when the binary is still there (a removed binary must not break the user's shell).
+pub fn shell_hook(spec: &Spec, shell: crate::edits::Shell) -> Option<String> {
+    use crate::edits::Shell;
+    let argv = spec.agent_argv("ensure");
+    let exe = argv.first()?.clone();
+    match shell {
+        Shell::Posix => {
+            let cmd: Vec<String> = argv.iter().map(|a| crate::render::sh_quote(a)).collect();
+            Some(format!(
+                "if [ -x {exe} ]; then ( {cmd} >/dev/null 2>&1 & ); fi",
+                exe = crate::render::sh_quote(&exe),
+                cmd = cmd.join(" ")
+            ))
+        }
+        Shell::Fish => {
+            let cmd: Vec<String> = argv.iter().map(|a| crate::render::fish_quote(a)).collect();
+            Some(format!(
+                "if test -x {exe}; {cmd} >/dev/null 2>&1 &; disown 2>/dev/null; end",
+                exe = crate::render::fish_quote(&exe),
+                cmd = cmd.join(" ")
+            ))
+        }
+        // Windows always has Task Scheduler.
+        Shell::Powershell => None,
+    }
+}
+
+impl Supervisor for ShellHook {
+    fn name(&self) -> &'static str {
+        "shell"
+    }
+    fn files(&self, _spec: &Spec) -> Vec<RenderedFile> {
+        Vec::new()
+    }
+    fn register(&self, _spec: &Spec) -> Vec<Op> {
+        Vec::new()
+    }
+    fn unregister(&self, _spec: &Spec) -> Vec<Op> {
+        Vec::new()
+    }
+    fn start(&self, _spec: &Spec) -> Vec<Op> {
+        Vec::new()
+    }
+    fn stop(&self, _spec: &Spec) -> Vec<Op> {
+        Vec::new()
+    }
+}
+
 /// Replace or remove a marked block in crontab text.
 pub fn crontab_with_block(current: &str, marker: &str, block: Option<&str>) -> String {
     let start = format!("# >>> {marker} >>>");

@@ -353,7 +353,7 @@ pub fn plan(
             if tools.is_empty() {
                 continue;
             }
-            let wiring = plan::tool_wiring(env, *scope, &tools, port, &overlay, &mut notes)?;
+            let wiring = plan::tool_wiring(env, *scope, &tools, port, &overlay, &mut notes, None)?;
             for mut f in wiring.files {
                 let old = old_files.get(&f.resolved);
                 let base = match overlay.base.get(&f.resolved) {

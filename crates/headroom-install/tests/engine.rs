@@ -134,6 +134,62 @@ fn linux_task_with_cron_when_no_systemd() {
 }
 
 #[test]
+fn linux_task_with_a_shell_hook_when_no_systemd_and_no_cron() {
+    // Containers, devcontainers, WSL without systemd: the shell startup files start the proxy.
+    let mut fx = Fixture::new(OsKind::Linux);
+    fx.env.systemd = false;
+    fx.env.cron = false;
+    fx.write(".bashrc", "alias ll='ls -l'\n");
+    let mut r = req(Preset::Task, Scope::Provider, &[Tool::Claude]);
+    // Without `--preset`, a machine without systemd gets persistent-task.
+    r.preset = None;
+    let p = plan(&fx.env, &r).unwrap();
+    assert_eq!(p.manifest.preset, Preset::Task);
+    assert!(p.notes.iter().any(|n| n.contains("systemd is not running")));
+    assert!(p
+        .notes
+        .iter()
+        .any(|n| n.contains("neither systemd nor cron")));
+    r.preset = Some(Preset::Task);
+    lifecycle(&mut fx, r, "lifecycle-linux-task-shell.txt");
+    assert_eq!(
+        std::fs::read_to_string(fx.home.join(".bashrc")).unwrap(),
+        "alias ll='ls -l'\n",
+        "remove gave .bashrc back"
+    );
+
+    // User scope: the hook shares the env block.
+    let mut fx = Fixture::new(OsKind::Linux);
+    fx.env.systemd = false;
+    fx.env.cron = false;
+    let r = req(Preset::Task, Scope::User, &[Tool::Claude]);
+    let p = plan(&fx.env, &r).unwrap();
+    apply(&fx.env, &p).unwrap();
+    let profile = std::fs::read_to_string(fx.home.join(".profile")).unwrap();
+    assert!(profile.contains("export ANTHROPIC_BASE_URL="), "{profile}");
+    assert!(
+        profile
+            .contains("then ( /opt/headroom/bin/headroom install agent ensure --profile default"),
+        "{profile}"
+    );
+    assert_eq!(status(&fx.env, "default").unwrap().supervisor, "shell");
+    assert!(remove(&fx.env, "default").unwrap().errors.is_empty());
+    assert!(!fx.home.join(".profile").exists());
+
+    // System scope has no shell to hook: refused before anything changes.
+    let mut fx = Fixture::new(OsKind::Linux);
+    fx.env.systemd = false;
+    fx.env.cron = false;
+    fx.env.uid = 0;
+    let err = plan(&fx.env, &req(Preset::Task, Scope::System, &[Tool::Claude])).unwrap_err();
+    assert!(
+        err.message.contains("needs systemd or cron"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
 fn linux_system_scope_uses_root_prefix() {
     let mut fx = Fixture::new(OsKind::Linux);
     fx.env.uid = 0;

@@ -157,7 +157,10 @@ fn shell_blocks_per_dialect() {
         ("fish", Shell::Fish, "\n"),
         ("powershell", Shell::Powershell, "\r\n"),
     ] {
-        out.push_str(&format!("== {name}\n{}", render_block(shell, &vars, eol)));
+        out.push_str(&format!(
+            "== {name}\n{}",
+            render_block(shell, &vars, None, eol)
+        ));
     }
     golden("shell-blocks.txt", &out);
 }
