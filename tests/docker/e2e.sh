@@ -383,6 +383,66 @@ else
 fi
 timings+=("install-lifecycle $((SECONDS - t))s")
 
+# 4b. The docker runtime under persistent-task (issue 15): no systemd and no cron here
+#     (HEADROOM_TEST_CRON=0), so a shell hook is the supervisor; the agent runs on the host and
+#     supervises the container in the foreground (`run --rm`, no restart policy).
+t=$SECONDS
+TPROF="dt2e$$"
+TPORT="$(free_port)"
+TBASE="http://127.0.0.1:$TPORT"
+TCNAME="headroom-$TPROF"
+hrt() { "${install_env[@]}" HEADROOM_TEST_CRON=0 "$BIN" install "$@" --profile "$TPROF"; }
+if hrt apply --preset persistent-task --runtime docker --port "$TPORT" --image "$IMAGE" --yes >"$WORK/tapply.log" 2>&1 &&
+    python3 "$HERE/httpc.py" wait "$TBASE/readyz" 30 2>>"$WORK/tapply.log"; then
+    pass "install: apply --preset persistent-task --runtime docker serves on port $TPORT ($((SECONDS - t))s)"
+else
+    fail "install: apply --preset persistent-task --runtime docker serves on port $TPORT"; indent <"$WORK/tapply.log"
+    indent <"$WORK/home/.headroom/deploy/$TPROF/runner.log" 2>/dev/null
+fi
+python3 "$HERE/httpc.py" get "$TBASE/health" >"$WORK/thealth" 2>&1
+# httpc.py prints the status line, then the body.
+if python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().split("\n",1)[1])["deployment"]; sys.exit(not (d["preset"]=="persistent-task" and d["runtime"]=="docker" and d["profile"]==sys.argv[2]))' "$WORK/thealth" "$TPROF"; then
+    pass "install: /health reports persistent-task with the docker runtime"
+else
+    fail "install: /health reports persistent-task with the docker runtime"; indent <"$WORK/thealth"
+fi
+if [[ "$(pm inspect -f '{{.HostConfig.AutoRemove}}' "$TCNAME" 2>/dev/null)" == true ]]; then
+    pass "install: the task's container runs in the foreground with --rm"
+else
+    fail "install: the task's container runs in the foreground with --rm"
+fi
+if grep -q "install agent ensure --profile $TPROF" "$WORK/home/.bashrc" 2>/dev/null; then
+    pass "install: no systemd or cron: the shell hook is the supervisor"
+else
+    fail "install: no systemd or cron: the shell hook is the supervisor"; indent <"$WORK/tapply.log"
+fi
+pm kill "$TCNAME" >/dev/null 2>&1
+sleep 1
+if python3 "$HERE/httpc.py" wait "$TBASE/readyz" 30 2>"$WORK/trestart"; then
+    pass "install: a killed container is started again by the agent"
+else
+    fail "install: a killed container is started again by the agent"; indent <"$WORK/trestart"
+fi
+if hrt stop >"$WORK/tstop" 2>&1 && ! python3 "$HERE/httpc.py" get "$TBASE/livez" >/dev/null 2>&1 &&
+    ! pm container exists "$TCNAME" 2>/dev/null; then
+    pass "install: stop takes the agent and its container down"
+else
+    fail "install: stop takes the agent and its container down"; indent <"$WORK/tstop"
+fi
+if hrt start >"$WORK/tstart" 2>&1 && python3 "$HERE/httpc.py" wait "$TBASE/readyz" 30 2>>"$WORK/tstart"; then
+    pass "install: start brings the container back ready"
+else
+    fail "install: start brings the container back ready"; indent <"$WORK/tstart"
+fi
+if hrt remove >"$WORK/tremove" 2>&1 && ! pm container exists "$TCNAME" 2>/dev/null &&
+    [[ ! -e "$WORK/home/.headroom/deploy/$TPROF" ]] && [[ ! -e "$WORK/home/.bashrc" ]] &&
+    ! python3 "$HERE/httpc.py" get "$TBASE/livez" >/dev/null 2>&1; then
+    pass "install: remove stops it and takes the container, the hook and the profile away"
+else
+    fail "install: remove stops it and takes the container, the hook and the profile away"; indent <"$WORK/tremove"
+fi
+timings+=("install-task-docker $((SECONDS - t))s")
+
 # `headroom wrap --runtime docker claude` with this image: a fake `claude` sends one request
 # through the port wrap wired it to; the container must be gone after the tool exits.
 t=$SECONDS

@@ -13,6 +13,7 @@ use crate::env::Environment;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{self, Manifest, Preset, RuntimeKind};
 use crate::plan;
+use crate::supervisor;
 
 /// Rotate `runner.log` past this size (one previous generation is kept as `runner.log.1`).
 pub const LOG_ROTATE_BYTES: u64 = 5 * 1024 * 1024;
@@ -70,6 +71,27 @@ fn spawn_proxy(env: &Environment, m: &Manifest, log: &Path) -> Result<Child> {
     let err = out
         .try_clone()
         .map_err(|e| Error::io("open the log", log, &e))?;
+    if m.runtime_kind == RuntimeKind::Docker {
+        // The docker runtime under a service or task preset: the container in the foreground.
+        let spec = plan::spec_for(env, m);
+        plan::check_docker(env)?;
+        // A container left by an agent that was killed would hold the name.
+        let _ = env.runner.run(&crate::runner::Cmd::new(
+            spec.docker.clone(),
+            ["rm", "-f", &supervisor::Docker::container(&spec)],
+        ));
+        let mut cmd = Command::new(&spec.docker);
+        cmd.args(supervisor::Docker::foreground_args(&spec))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        return cmd.spawn().map_err(|e| {
+            Error::user(
+                format!("cannot start the container with `{}`: {e}", spec.docker),
+                Some("check the Docker installation, or set HEADROOM_DOCKER"),
+            )
+        });
+    }
     let mut cmd = Command::new(&env.headroom_exe);
     cmd.arg("proxy")
         .args(&m.proxy_args)
@@ -106,10 +128,10 @@ fn stop_child(child: &mut Child) -> Option<i32> {
 /// Returns the exit code for the agent process (0 after a requested stop).
 pub fn run(env: &Environment, profile: &str, stop: &AtomicBool) -> Result<i32> {
     let m = load(env, profile)?;
-    if m.runtime_kind != RuntimeKind::Native {
+    if m.preset == Preset::Docker {
         return Err(Error::user(
             format!(
-                "profile `{profile}` runs in Docker; `agent run` supervises native runtimes only"
+                "profile `{profile}` is a persistent-docker deployment: Docker's restart policy supervises it, not `agent run`"
             ),
             Some("use `headroom install start`"),
         ));
@@ -237,8 +259,7 @@ pub fn ensure(env: &Environment, profile: &str) -> Result<Ensured> {
     }
     let spec = plan::spec_for(env, &m);
     let log = env.profile_dir(profile).join("runner.log");
-    let alive =
-        m.runtime_kind == RuntimeKind::Native && engine::live_pid(env, profile, "agent").is_some();
+    let alive = m.preset != Preset::Docker && engine::live_pid(env, profile, "agent").is_some();
     if alive {
         // A cold start may still be under way: give it a grace period before calling it wedged.
         let deadline = Instant::now()

@@ -813,7 +813,7 @@ pub fn stop_runtime(env: &Environment, m: &Manifest, spec: &Spec) -> Result<()> 
             first_err.get_or_insert(e);
         }
     }
-    if m.runtime_kind == RuntimeKind::Native {
+    if m.preset != Preset::Docker {
         for which in ["agent", "proxy"] {
             if let Some(pid) = live_pid(env, &m.profile, which) {
                 crate::sys::terminate(pid);
@@ -826,6 +826,15 @@ pub fn stop_runtime(env: &Environment, m: &Manifest, spec: &Spec) -> Result<()> 
                 }
             }
             let _ = fsx::remove_file(&pid_file(env, &m.profile, which));
+        }
+        if m.runtime_kind == RuntimeKind::Docker {
+            // The agent's SIGTERM reaches the container through `docker run`; one left behind
+            // by a killed agent is stopped here (`--rm` then removes it).
+            for op in supervisor::Supervisor::stop(&supervisor::Docker, spec) {
+                if let Err(e) = run_op(env, &op) {
+                    first_err.get_or_insert(e);
+                }
+            }
         }
     }
     match first_err {
@@ -1247,7 +1256,7 @@ pub fn restart(env: &Environment, profile: &str) -> Result<()> {
     let spec = plan::spec_for(env, &m);
     let sup = plan::supervisor_for(env, m.preset, m.scope)?;
     let ops = sup.restart(&spec);
-    if ops.is_empty() || m.runtime_kind == RuntimeKind::Native && m.preset == Preset::Task {
+    if ops.is_empty() || m.preset == Preset::Task {
         stop_runtime(env, &m, &spec)?;
         start_runtime(env, &m, &spec)?;
     } else {
@@ -1597,7 +1606,15 @@ fn remove_locked(env: &Environment, m: &Manifest) -> RemoveReport {
     let sup = plan::supervisor_for(env, m.preset, m.scope);
     match &sup {
         Ok(sup) => {
-            for op in sup.unregister(&spec) {
+            let mut ops = sup.unregister(&spec);
+            if m.runtime_kind == RuntimeKind::Docker && m.preset != Preset::Docker {
+                // The agent's container and its state volume.
+                ops.extend(supervisor::Supervisor::unregister(
+                    &supervisor::Docker,
+                    &spec,
+                ));
+            }
+            for op in ops {
                 match run_op(env, &op) {
                     Ok(()) => report.actions.push(format!("ran {}", op.display())),
                     Err(e) => {

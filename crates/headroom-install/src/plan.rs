@@ -938,15 +938,11 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
                 Some("drop `--runtime native`, or pick persistent-service / persistent-task"),
             ))
         }
-        (Some(p @ (Preset::Service | Preset::Task)), Some(RuntimeKind::Docker)) => {
-            return Err(Error::usage(
-                format!("`--preset {p}` runs the native binary; the docker runtime needs `--preset persistent-docker`"),
-                Some("use `--preset persistent-docker` (Docker's restart policy keeps it running)"),
-            ))
-        }
         (Some(p), _) => p,
     };
-    let runtime = if preset == Preset::Docker {
+    // Service and task presets run the docker runtime too: their supervisor runs the agent,
+    // which runs the container in the foreground (see `agent::run`).
+    let runtime = if preset == Preset::Docker || req.runtime == Some(RuntimeKind::Docker) {
         RuntimeKind::Docker
     } else {
         RuntimeKind::Native

@@ -791,10 +791,21 @@ impl Docker {
     }
     /// `docker run -d --restart unless-stopped -p 127.0.0.1:P:P …`.
     pub fn run_args(spec: &Spec) -> Vec<String> {
-        let mut args: Vec<String> = ["run", "-d", "--restart", "unless-stopped", "--name"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+        Self::args(
+            spec,
+            &["run", "-d", "--restart", "unless-stopped", "--name"],
+        )
+    }
+
+    /// The same container in the foreground, removed when it exits: what the agent of a
+    /// persistent-service or persistent-task deployment with the docker runtime supervises.
+    /// Signals sent to `docker run` reach the container (`--sig-proxy` is on by default).
+    pub fn foreground_args(spec: &Spec) -> Vec<String> {
+        Self::args(spec, &["run", "--rm", "--name"])
+    }
+
+    fn args(spec: &Spec, head: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = head.iter().map(|s| (*s).to_owned()).collect();
         args.push(Self::container(spec));
         args.push("-p".to_owned());
         args.push(format!("127.0.0.1:{0}:{0}", spec.port));

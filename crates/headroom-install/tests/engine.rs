@@ -941,3 +941,66 @@ fn a_claude_gateway_becomes_the_deployments_upstream() {
         p.notes
     );
 }
+
+/// The whole runtime matrix (issue 15): every preset × runtime × scope cell plans, applies,
+/// reports its supervisor and runtime, and is removed leaving HOME and the system root byte for
+/// byte as they were — on Linux, macOS and Windows (recording runner, fake `docker`). The
+/// golden lists, per cell, the supervisor and every command apply and remove run.
+#[cfg(unix)]
+#[test]
+fn every_preset_runtime_and_scope_cell_applies_and_removes() {
+    use headroom_install::RuntimeKind;
+    let mut out = String::new();
+    for os in [OsKind::Linux, OsKind::Macos, OsKind::Windows] {
+        for preset in [Preset::Service, Preset::Task, Preset::Docker] {
+            for runtime in [RuntimeKind::Native, RuntimeKind::Docker] {
+                if preset == Preset::Docker && runtime == RuntimeKind::Native {
+                    // Contradictory: refused as a usage error (tested in errors-bad-inputs).
+                    continue;
+                }
+                for scope in [Scope::Provider, Scope::User, Scope::System] {
+                    let (mut fx, _reg) = match os {
+                        OsKind::Windows => {
+                            let (runner, reg) = fake_registry();
+                            (Fixture::with_runner(os, runner), Some(reg))
+                        }
+                        _ => (Fixture::new(os), None),
+                    };
+                    if scope == Scope::System && os != OsKind::Windows {
+                        fx.env.uid = 0;
+                    }
+                    fx.fake_bin("docker", "echo 27.0.0; exit 0");
+                    let before = snapshot(&fx.home);
+                    let before_root = snapshot(&fx.root);
+                    let mut r = req(preset, scope, &[Tool::Claude]);
+                    r.runtime = Some(runtime);
+                    let cell = format!("{os:?} {preset} --runtime {runtime} --scope {scope}");
+                    let p = plan(&fx.env, &r).unwrap_or_else(|e| panic!("{cell}: {}", e.message));
+                    assert_eq!(p.manifest.runtime_kind, runtime, "{cell}");
+                    apply(&fx.env, &p).unwrap_or_else(|e| panic!("{cell}: {}", e.message));
+                    let st = status(&fx.env, "default").unwrap();
+                    let applied = fx.runner.lines().len();
+                    let rep = remove(&fx.env, "default").unwrap();
+                    assert!(rep.errors.is_empty(), "{cell}: {:?}", rep.errors);
+                    assert_eq!(snapshot(&fx.home), before, "{cell}: HOME after remove");
+                    assert_eq!(snapshot(&fx.root), before_root, "{cell}: root after remove");
+                    let lines: Vec<String> = fx
+                        .runner
+                        .lines()
+                        .iter()
+                        .map(|l| fx.norm(l).replace(&r.port.to_string(), "PORT"))
+                        .filter(|l| !l.contains("GetEnvironmentVariable"))
+                        .collect();
+                    out.push_str(&format!(
+                        "== {cell}: supervisor {}, runtime {}\n-- apply, status\n{}\n-- remove\n{}\n",
+                        st.supervisor,
+                        st.runtime,
+                        lines[..applied.min(lines.len())].join("\n"),
+                        lines[applied.min(lines.len())..].join("\n"),
+                    ));
+                }
+            }
+        }
+    }
+    golden("runtime-matrix.txt", &out);
+}
