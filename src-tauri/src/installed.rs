@@ -72,6 +72,8 @@ impl Engine {
             image: None,
             // The app hands these tools over (unwiring its own edits) before applying.
             take_over: Some(WIRING_OWNER.into()),
+            // A Python Headroom deployment is named by the plan's error; the app leaves it be.
+            take_over_python: false,
         };
         headroom_install::plan(&self.env, &req).map_err(message)
     }

@@ -326,6 +326,25 @@ pub fn apply(env: &Environment, plan: &Plan) -> Result<ApplyReport> {
 /// command that installed the same settings meanwhile makes this a truthful "nothing changed".
 pub fn apply_with_lock(env: &Environment, plan: &Plan, lock: ProfileLock) -> Result<ApplyReport> {
     let profile = plan.manifest.profile.clone();
+    if plan.request.take_over_python {
+        if let Some(legacy) = crate::legacy::find(env, &profile) {
+            // The Python deployment goes first (each step reported), then this one is planned
+            // against the files as they are without it.
+            let done = legacy.take_over(env)?;
+            let mut request = plan.request.clone();
+            request.take_over_python = false;
+            let fresh = crate::plan::plan(env, &request)?;
+            let mut report = apply_with_lock(env, &fresh, lock)?;
+            let mut notes: Vec<String> = done
+                .into_iter()
+                .map(|d| format!("Python Headroom: {d}"))
+                .collect();
+            notes.append(&mut report.notes);
+            report.notes = notes;
+            report.changed = true;
+            return Ok(report);
+        }
+    }
     let on_disk = model::load(&env.manifest_path(&profile), &profile)?;
     let expected = if plan.up_to_date {
         Some(&plan.manifest)

@@ -33,6 +33,7 @@ pub mod health;
 /// The loopback client lives with the documents it fetches (`headroom-protocol`).
 pub use headroom_protocol::http;
 pub mod jsonc;
+pub mod legacy;
 pub mod model;
 pub mod plan;
 pub mod render;

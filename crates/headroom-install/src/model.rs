@@ -245,6 +245,11 @@ pub fn load(path: &Path, profile: &str) -> Result<Option<Manifest>> {
     };
     let value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if crate::legacy::is_legacy(&value) {
+        if let Some(l) = crate::legacy::find_in(&value, profile, path) {
+            return Err(l.error());
+        }
+    }
     let schema = value
         .get("schema_version")
         .and_then(|v| v.as_u64())

@@ -38,6 +38,8 @@ pub struct Request {
     /// deployment takes over: the owner unwires them before `apply`. Without it, planning
     /// refuses to wire files another owner's wiring holds.
     pub take_over: Option<String>,
+    /// Remove the Python Headroom's deployment of this profile first (`apply --take-over`).
+    pub take_over_python: bool,
 }
 
 impl Default for Request {
@@ -52,6 +54,7 @@ impl Default for Request {
             port: 8787,
             image: None,
             take_over: None,
+            take_over_python: false,
         }
     }
 }
@@ -164,6 +167,8 @@ pub struct Plan {
     pub replaces: Option<Manifest>,
     /// What undoing the old deployment runs (preview only).
     pub replace_ops: Vec<Op>,
+    /// The Python Headroom's deployment of this profile, removed before `apply` installs.
+    pub legacy: Option<crate::legacy::Legacy>,
 }
 
 /// A tool as found on this machine (for `--providers auto` and the desktop app).
@@ -747,6 +752,7 @@ pub fn request_of(m: &Manifest) -> Request {
         port: m.port,
         image: Some(m.image.clone()),
         take_over: None,
+        take_over_python: false,
     }
 }
 
@@ -964,7 +970,20 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         ));
     }
 
-    let existing = model::load(&env.manifest_path(&req.profile), &req.profile)?;
+    // The Python Headroom's deployment of this profile: only replaced when asked to.
+    let legacy = crate::legacy::find(env, &req.profile);
+    let existing = match &legacy {
+        Some(l) if !req.take_over_python => return Err(l.error()),
+        Some(l) => {
+            notes.push(format!(
+                "{}; `--take-over` removes it first: {}",
+                l.summary(),
+                l.describe().join("; ")
+            ));
+            None
+        }
+        None => model::load(&env.manifest_path(&req.profile), &req.profile)?,
+    };
 
     // One shell env block per file: refuse a second profile that would fight over it.
     if matches!(req.scope, Scope::User | Scope::System) {
@@ -1111,6 +1130,7 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
                 request: req.clone(),
                 replaces: None,
                 replace_ops: Vec::new(),
+                legacy: None,
             });
         }
     }
@@ -1120,7 +1140,10 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         check_docker(env)?;
     }
 
-    check_port_free(port, &req.profile, "pick another port with `--port`")?;
+    // The Python deployment being taken over may hold the port: it is stopped first.
+    if legacy.as_ref().map(|l| l.port) != Some(port) {
+        check_port_free(port, &req.profile, "pick another port with `--port`")?;
+    }
 
     let overlay = match &existing {
         Some(old) => Overlay::undoing(env, &old.mutations, &old.artifacts)?,
@@ -1198,6 +1221,7 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         request: req.clone(),
         replaces: existing,
         replace_ops,
+        legacy,
     };
     crate::engine::check_single_owner(env, &plan)?;
     Ok(plan)

@@ -1004,3 +1004,120 @@ fn every_preset_runtime_and_scope_cell_applies_and_removes() {
     }
     golden("runtime-matrix.txt", &out);
 }
+
+/// A deployment of the Python Headroom at the same path: named (never "corrupt"), refused
+/// without `--take-over`, and with it removed step by step — its unit stopped and deleted, its
+/// blocks taken out of the shell and Codex files, Claude Code's settings given their recorded
+/// previous values — before this Headroom installs; `remove` then leaves the files as they
+/// were without either.
+#[test]
+fn a_python_headroom_deployment_is_named_and_taken_over() {
+    let fx = Fixture::new(OsKind::Linux);
+    let home = fx.home.display().to_string();
+    let env_block = "# >>> headroom persistent env >>>\nexport HEADROOM_PORT=\"8787\"\nexport ANTHROPIC_BASE_URL=\"http://127.0.0.1:8787\"\nexport ENABLE_TOOL_SEARCH=\"true\"\n# <<< headroom persistent env <<<\n";
+    let bashrc_user = "# mine\nalias ll='ls -l'\n";
+    fx.write(".bashrc", &format!("{bashrc_user}\n{env_block}"));
+    let codex_user = "model = \"gpt-5\"\n";
+    fx.write(
+        ".codex/config.toml",
+        &format!("{codex_user}# --- Headroom persistent provider ---\nmodel_provider = \"headroom\"\nopenai_base_url = \"http://127.0.0.1:8787/v1\"\n\n[model_providers.headroom]\nname = \"Headroom persistent proxy\"\nbase_url = \"http://127.0.0.1:8787/v1\"\n# --- end Headroom persistent provider ---\n"),
+    );
+    fx.write(
+        ".claude/settings.json",
+        "{\n  \"theme\": \"dark\",\n  \"env\": {\n    \"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:8787\",\n    \"ENABLE_TOOL_SEARCH\": \"true\"\n  }\n}\n",
+    );
+    let unit = fx.write(
+        ".config/systemd/user/headroom-default.service",
+        "[Service]\nExecStart=/home/x/.headroom/deploy/default/run-headroom.sh\n",
+    );
+    let script = fx.write(".headroom/deploy/default/run-headroom.sh", "#!/bin/sh\n");
+    let manifest = serde_json::json!({
+        "profile": "default", "preset": "persistent-service", "runtime_kind": "python",
+        "supervisor_kind": "service", "scope": "user", "provider_mode": "auto",
+        "targets": ["claude", "codex"], "port": 8787, "host": "127.0.0.1", "backend": "anthropic",
+        "mutations": [
+            {"target": "env", "kind": "shell-block", "path": format!("{home}/.bashrc"), "data": {}},
+            {"target": "claude", "kind": "json-env", "path": format!("{home}/.claude/settings.json"),
+             "data": {"previous": {"ANTHROPIC_BASE_URL": null, "ENABLE_TOOL_SEARCH": null}}},
+            {"target": "codex", "kind": "toml-block", "path": format!("{home}/.codex/config.toml"), "data": {}}
+        ],
+        "artifacts": [
+            {"kind": "script", "path": script.display().to_string(), "metadata": {}},
+            {"kind": "service-unit", "path": unit.display().to_string(), "metadata": {}}
+        ],
+        "created_at": "2026-07-02T12:00:00.000000Z", "updated_at": "2026-07-02T12:00:00.000000Z"
+    });
+    fx.write(
+        ".headroom/deploy/default/manifest.json",
+        &serde_json::to_string_pretty(&manifest).unwrap(),
+    );
+
+    // Every command names it; nothing is changed.
+    let before = snapshot(&fx.home);
+    let err = status(&fx.env, "default").unwrap_err();
+    assert!(err.message.contains("installed by the Python Headroom (persistent-service, user scope, port 8787, targets: claude, codex)"), "{}", err.message);
+    assert!(err.message.contains("systemd unit"), "{}", err.message);
+    assert!(err.hint.as_deref().unwrap_or("").contains("--take-over"));
+    let mut r = req(Preset::Service, Scope::User, &[Tool::Claude, Tool::Codex]);
+    r.port = free_port();
+    assert!(plan(&fx.env, &r)
+        .unwrap_err()
+        .message
+        .contains("Python Headroom"));
+    assert!(remove(&fx.env, "default").is_err());
+    let unlocked = |snap: Vec<(String, String, u32, Vec<u8>)>| -> Vec<_> {
+        snap.into_iter()
+            .filter(|e| !e.0.ends_with(".lock"))
+            .collect()
+    };
+    assert_eq!(
+        unlocked(snapshot(&fx.home)),
+        unlocked(before),
+        "nothing changed without --take-over (only the profile lock was taken)"
+    );
+
+    r.take_over_python = true;
+    let p = plan(&fx.env, &r).unwrap();
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("`--take-over` removes it first")),
+        "{:?}",
+        p.notes
+    );
+    let rep = apply(&fx.env, &p).unwrap();
+    let said = rep.notes.join("\n");
+    assert!(
+        said.contains(
+            "Python Headroom: ran systemctl --user disable --now headroom-default.service"
+        ),
+        "{said}"
+    );
+    assert!(said.contains("took the Python env block out of"), "{said}");
+    assert!(fx
+        .commands()
+        .contains("systemctl --user disable --now headroom-default.service"));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fx.env.manifest_path("default")).unwrap())
+            .unwrap();
+    assert_eq!(m["schema_version"], 1, "ours now");
+    assert!(!script.exists(), "its runner script is gone");
+    let bashrc = std::fs::read_to_string(fx.home.join(".bashrc")).unwrap();
+    assert!(!bashrc.contains("HEADROOM_PORT=\"8787\""), "{bashrc}");
+    assert!(bashrc.starts_with(bashrc_user), "{bashrc}");
+
+    // Removing ours leaves the files as they were before either Headroom.
+    assert!(remove(&fx.env, "default").unwrap().errors.is_empty());
+    assert_eq!(
+        std::fs::read_to_string(fx.home.join(".bashrc")).unwrap(),
+        bashrc_user
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.home.join(".codex/config.toml")).unwrap(),
+        codex_user
+    );
+    let settings = std::fs::read_to_string(fx.home.join(".claude/settings.json")).unwrap();
+    assert!(!settings.contains("ANTHROPIC_BASE_URL"), "{settings}");
+    assert!(settings.contains("\"theme\": \"dark\""), "{settings}");
+    assert!(!unit.exists());
+}

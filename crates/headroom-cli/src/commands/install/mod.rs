@@ -99,6 +99,10 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Remove the Python Headroom's deployment of this profile (its units, cron entries and
+    /// config edits, each reported) before installing
+    #[arg(long)]
+    pub take_over: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -208,6 +212,7 @@ fn apply(env: &Environment, a: ApplyArgs) -> anyhow::Result<ExitCode> {
         port: a.port,
         image: a.image,
         take_over: None,
+        take_over_python: a.take_over,
     };
     // Hold the profile's lock from planning to the end, so what the plan checked (the port
     // above all) cannot be changed by a concurrent command on the profile meanwhile.
