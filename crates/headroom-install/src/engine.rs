@@ -1312,7 +1312,10 @@ pub struct Status {
     pub version: Option<String>,
     pub health_url: String,
     pub targets: Vec<String>,
+    /// The agent's last error while it is not ready (what is wrong now).
     pub last_error: Option<String>,
+    /// The agent's last error when the deployment is ready again (what it recovered from).
+    pub recovered_from: Option<String>,
     /// `installed`, or a half-done `applying`/`removing` journal left by a killed or failed
     /// command (`apply` or `remove` finishes it).
     pub state: String,
@@ -1347,14 +1350,21 @@ pub fn status(env: &Environment, profile: &str) -> Result<Status> {
             live_pid(env, profile, "agent").is_some() || live_pid(env, profile, "proxy").is_some()
         }
     };
-    let last_error = std::fs::read_to_string(env.profile_dir(profile).join("runner.log"))
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .rev()
-                .find(|l| l.to_ascii_lowercase().contains("error"))
-                .map(|l| l.trim().chars().take(200).collect())
-        });
+    let logged_error: Option<String> =
+        std::fs::read_to_string(env.profile_dir(profile).join("runner.log"))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .rev()
+                    .find(|l| l.to_ascii_lowercase().contains("error"))
+                    .map(|l| l.trim().chars().take(200).collect())
+            });
+    // A ready deployment has recovered from whatever the log says last: not a current error.
+    let (last_error, recovered_from) = if ready {
+        (None, logged_error)
+    } else {
+        (logged_error, None)
+    };
     Ok(Status {
         profile: m.profile.clone(),
         preset: m.preset.to_string(),
@@ -1370,6 +1380,7 @@ pub fn status(env: &Environment, profile: &str) -> Result<Status> {
         health_url: format!("http://127.0.0.1:{}/health", m.port),
         targets: m.targets.clone(),
         last_error,
+        recovered_from,
         state: match m.state {
             model::ManifestState::Installed => "installed",
             model::ManifestState::Applying => "applying",

@@ -168,7 +168,11 @@ pub trait Supervisor {
         ops.extend(self.start(spec));
         ops
     }
+    /// What keeps the deployment running, in one line for `apply` and `status`.
+    fn entry(&self, spec: &Spec) -> String;
 }
+
+const ENSURE_EVERY: &str = "runs `headroom install agent ensure`";
 
 /// systemd user (or, with system scope, system) units.
 #[derive(Debug, Clone, Copy)]
@@ -284,6 +288,21 @@ WantedBy=timers.target\n",
 }
 
 impl Supervisor for Systemd {
+    fn entry(&self, spec: &Spec) -> String {
+        let scope = if spec.system { "system" } else { "user" };
+        if self.timer {
+            format!(
+                "systemd {scope} timer {}-ensure.timer ({ENSURE_EVERY} 30 s after start, then every 5 min)",
+                spec.service_name()
+            )
+        } else {
+            format!(
+                "systemd {scope} service {}.service (started at {}, restarted on failure)",
+                spec.service_name(),
+                if spec.system { "boot" } else { "login" }
+            )
+        }
+    }
     fn name(&self) -> &'static str {
         if self.timer {
             "systemd-timer"
@@ -380,6 +399,19 @@ pub fn render_cron_block(spec: &Spec) -> String {
 }
 
 impl Supervisor for Cron {
+    fn entry(&self, spec: &Spec) -> String {
+        if spec.system {
+            format!(
+                "cron file /etc/cron.d/{} ({ENSURE_EVERY} at boot and every 5 min)",
+                spec.service_name()
+            )
+        } else {
+            format!(
+                "crontab block `# >>> headroom {} >>>` ({ENSURE_EVERY} at reboot and every 5 min)",
+                spec.profile
+            )
+        }
+    }
     fn name(&self) -> &'static str {
         "cron"
     }
@@ -461,6 +493,9 @@ pub fn shell_hook(spec: &Spec, shell: crate::edits::Shell) -> Option<String> {
 }
 
 impl Supervisor for ShellHook {
+    fn entry(&self, _spec: &Spec) -> String {
+        format!("shell hook in your shell startup files ({ENSURE_EVERY} whenever a shell opens; no systemd or cron here)")
+    }
     fn name(&self) -> &'static str {
         "shell"
     }
@@ -594,6 +629,21 @@ pub fn render_plist(spec: &Spec, task: bool) -> String {
 }
 
 impl Supervisor for Launchd {
+    fn entry(&self, spec: &Spec) -> String {
+        let kind = if spec.system {
+            "LaunchDaemon"
+        } else {
+            "LaunchAgent"
+        };
+        if self.task {
+            format!(
+                "{kind} {} ({ENSURE_EVERY} at load and every 5 min)",
+                spec.label()
+            )
+        } else {
+            format!("{kind} {} (started at load, kept alive)", spec.label())
+        }
+    }
     fn name(&self) -> &'static str {
         "launchd"
     }
@@ -731,6 +781,19 @@ pub fn render_task_xml(spec: &Spec, task: bool) -> String {
 }
 
 impl Supervisor for TaskScheduler {
+    fn entry(&self, spec: &Spec) -> String {
+        if self.task {
+            format!(
+                "scheduled task {} ({ENSURE_EVERY} at logon and every 5 min)",
+                spec.service_name()
+            )
+        } else {
+            format!(
+                "scheduled task {} (runs the agent at logon, restarted on failure)",
+                spec.service_name()
+            )
+        }
+    }
     fn name(&self) -> &'static str {
         "task-scheduler"
     }
@@ -821,6 +884,12 @@ impl Docker {
 }
 
 impl Supervisor for Docker {
+    fn entry(&self, spec: &Spec) -> String {
+        format!(
+            "container {} (Docker restarts it unless stopped)",
+            Self::container(spec)
+        )
+    }
     fn name(&self) -> &'static str {
         "docker"
     }

@@ -296,6 +296,16 @@ fn apply(env: &Environment, a: ApplyArgs) -> anyhow::Result<ExitCode> {
     for f in &report.files {
         println!("  wrote {f}");
     }
+    if let Ok(sup) = headroom_install::plan::supervisor_for(env, m.preset, m.scope) {
+        let runtime = if m.runtime_kind == headroom_install::RuntimeKind::Docker
+            && m.preset != headroom_install::Preset::Docker
+        {
+            format!("; the agent runs container {}", m.container_name)
+        } else {
+            String::new()
+        };
+        println!("Kept running by: {}{runtime}", sup.entry(&plan.spec));
+    }
     println!("Health: {}", report.health_url);
     if !m.targets.is_empty() {
         println!("Targets: {}", m.targets.join(", "));
@@ -448,7 +458,11 @@ fn status(env: &Environment, a: StatusArgs) -> anyhow::Result<ExitCode> {
             ),
             (
                 "Last error",
-                s.last_error.clone().unwrap_or_else(|| "-".to_owned()),
+                match (&s.last_error, &s.recovered_from) {
+                    (Some(e), _) => e.clone(),
+                    (None, Some(e)) => format!("- (recovered from: {e})"),
+                    (None, None) => "-".to_owned(),
+                },
             ),
         ];
         for (k, v) in rows {
