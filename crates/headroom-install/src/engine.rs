@@ -1312,6 +1312,9 @@ pub struct Status {
     pub version: Option<String>,
     pub health_url: String,
     pub targets: Vec<String>,
+    /// Tools wired only through shell startup files (user/system scope on Linux and macOS):
+    /// not routed when started outside a shell that read them (IDE tasks, scripts, `bash -c`).
+    pub interactive_only: Vec<String>,
     /// The agent's last error while it is not ready (what is wrong now).
     pub last_error: Option<String>,
     /// The agent's last error when the deployment is ready again (what it recovered from).
@@ -1365,7 +1368,18 @@ pub fn status(env: &Environment, profile: &str) -> Result<Status> {
     } else {
         (logged_error, None)
     };
+    let interactive_only = if m.scope != crate::Scope::Provider && env.os != crate::OsKind::Windows
+    {
+        m.targets
+            .iter()
+            .filter(|t| !matches!(t.as_str(), "codex" | "openclaw"))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Status {
+        interactive_only,
         profile: m.profile.clone(),
         preset: m.preset.to_string(),
         runtime: m.runtime_kind.to_string(),

@@ -683,6 +683,31 @@ pub(crate) fn tool_wiring(
             if targets.contains(&Tool::Openclaw) {
                 notes.push("OpenClaw reads no base-URL variable; run `headroom wrap openclaw` to wire its plugin".to_owned());
             }
+            if env.os != OsKind::Windows {
+                let env_only: Vec<&str> = targets
+                    .iter()
+                    .filter(|t| !matches!(t, Tool::Codex | Tool::Openclaw))
+                    .map(|t| t.display_name())
+                    .collect();
+                let with_config: Vec<&str> = targets
+                    .iter()
+                    .filter(|t| matches!(t, Tool::Claude | Tool::Opencode))
+                    .map(|t| t.display_name())
+                    .collect();
+                if !env_only.is_empty() {
+                    let mut note = format!(
+                        "{} reach Headroom only when started from a shell that read its startup files (terminals, login shells); IDE tasks, scripts and `bash -c` read none",
+                        env_only.join(", ")
+                    );
+                    if !with_config.is_empty() {
+                        note.push_str(&format!(
+                            "; `--scope provider` routes {} through its own config, which every launch reads",
+                            with_config.join(", ")
+                        ));
+                    }
+                    notes.push(note);
+                }
+            }
             if !vars.is_empty() {
                 // `headroom wrap`, `headroom stats` and `headroom proxy` in these shells then use
                 // this deployment's port, whatever it is.

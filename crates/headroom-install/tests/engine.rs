@@ -164,7 +164,20 @@ fn linux_task_with_a_shell_hook_when_no_systemd_and_no_cron() {
     fx.env.cron = false;
     let r = req(Preset::Task, Scope::User, &[Tool::Claude]);
     let p = plan(&fx.env, &r).unwrap();
+    // Shell env reaches only shells that read their startup files: said, with the way out.
+    assert!(
+        p.notes.iter().any(|n| n.contains(
+            "Claude Code reach Headroom only when started from a shell that read its startup files"
+        ) && n
+            .contains("`--scope provider` routes Claude Code through its own config")),
+        "{:?}",
+        p.notes
+    );
     apply(&fx.env, &p).unwrap();
+    assert_eq!(
+        status(&fx.env, "default").unwrap().interactive_only,
+        ["claude"]
+    );
     let profile = std::fs::read_to_string(fx.home.join(".profile")).unwrap();
     assert!(profile.contains("export ANTHROPIC_BASE_URL="), "{profile}");
     assert!(

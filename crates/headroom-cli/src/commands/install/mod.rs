@@ -457,6 +457,17 @@ fn status(env: &Environment, a: StatusArgs) -> anyhow::Result<ExitCode> {
                 },
             ),
             (
+                "Shells",
+                if s.interactive_only.is_empty() {
+                    "-".to_owned()
+                } else {
+                    format!(
+                        "{} routed only from shells that read their startup files (not IDE tasks or `bash -c`); `--scope provider` covers every launch",
+                        s.interactive_only.join(", ")
+                    )
+                },
+            ),
+            (
                 "Last error",
                 match (&s.last_error, &s.recovered_from) {
                     (Some(e), _) => e.clone(),
