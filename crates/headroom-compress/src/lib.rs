@@ -23,6 +23,7 @@ mod diff;
 mod gitlog;
 mod json;
 mod jsonbig;
+mod lockfile;
 mod log;
 pub mod retrieval;
 mod router;

@@ -30,6 +30,9 @@ pub enum ContentKind {
     Table,
     /// `git log` (medium format, optionally with `--stat`).
     GitLog,
+    /// A lockfile printed through a shell (`Cargo.lock`, `poetry.lock`, `uv.lock`, `go.sum`,
+    /// `yarn.lock`).
+    Lockfile,
     /// Anything else (whitespace normalisation only).
     Text,
 }
@@ -46,6 +49,7 @@ impl ContentKind {
             ContentKind::Diagnostics => "diagnostics",
             ContentKind::Table => "table",
             ContentKind::GitLog => "git_log",
+            ContentKind::Lockfile => "lockfile",
             ContentKind::Text => "text",
         }
     }
@@ -223,6 +227,9 @@ fn detect_lines(t: &str) -> ContentKind {
     {
         return ContentKind::Diff;
     }
+    if crate::lockfile::detect(t).is_some() {
+        return ContentKind::Lockfile;
+    }
     let lines = sample(t);
     if lines.len() < 3 {
         return ContentKind::Text;
@@ -360,6 +367,14 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
         }
     }
     let out = match (kind, &root) {
+        (ContentKind::Json | ContentKind::JsonTable, Some(root))
+            if crate::lockfile::is_package_lock(t, root) =>
+        {
+            return (
+                ContentKind::Lockfile,
+                crate::lockfile::package_lock(t, root, ctx),
+            );
+        }
         (ContentKind::Json, Some(root)) if depth == 0 => wrapped_text(t, root, ctx)
             .or_else(|| crate::jsonbig::compress(t, root, ctx))
             .or_else(|| crate::table::compress(t, root, ctx)),
@@ -374,6 +389,9 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
         (ContentKind::Diff, _) => crate::diff::compress(t, ctx),
         (ContentKind::Table, _) => crate::rows::compress(t, ctx),
         (ContentKind::GitLog, _) => crate::gitlog::compress(t, ctx),
+        (ContentKind::Lockfile, _) => {
+            crate::lockfile::detect(t).and_then(|k| crate::lockfile::compress(t, k, ctx))
+        }
         (ContentKind::Text, _) => crate::rows::collapse_runs(t, ctx),
     };
     // Line-oriented kinds fall back to the lossless normalisation. Not diffs (a context line
@@ -404,6 +422,14 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
     }
     let (kind, root) = detect(t);
     match (kind, &root) {
+        (ContentKind::Json | ContentKind::JsonTable, Some(root))
+            if crate::lockfile::is_package_lock(t, root) =>
+        {
+            (
+                ContentKind::Lockfile,
+                crate::lockfile::package_lock(t, root, ctx),
+            )
+        }
         (ContentKind::Json | ContentKind::JsonTable, Some(root)) => {
             let lossless = Options {
                 lossy: false,
@@ -420,7 +446,11 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
         // Outputs that are not logs keep their own transform: it keeps every search hit,
         // every commit, the asked and failing rows of a table.
         (
-            ContentKind::Search | ContentKind::Listing | ContentKind::GitLog | ContentKind::Table,
+            ContentKind::Search
+            | ContentKind::Listing
+            | ContentKind::GitLog
+            | ContentKind::Table
+            | ContentKind::Lockfile,
             _,
         ) => compress_text_at(t, ctx, 2),
         (ContentKind::Text, _) if crate::rows::looks_like_source_text(t) => {
