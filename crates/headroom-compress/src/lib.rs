@@ -18,6 +18,7 @@
 //! block is and runs the matching transform, and [`tokens`] does the accounting. See
 //! `docs/compression.md` for the user-facing description.
 
+mod cargojson;
 mod diag;
 mod diff;
 mod gitlog;

@@ -356,6 +356,10 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
         let (kind, new) = compress_text_at(body, ctx, depth.max(2));
         return (kind, new.map(|new| format!("{new}{cut}")));
     }
+    // `cargo … --message-format=json`: one JSON document per line, sent as rendered text.
+    if let Some(out) = cargo_json(t, ctx) {
+        return (ContentKind::Diagnostics, Some(out));
+    }
     let (kind, root) = detect(t);
     // JSON printed after a few status lines (`cargo metadata` after `Updating index`).
     if root.is_none() && depth <= 2 {
@@ -420,6 +424,10 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
         let (kind, new) = compress_problems(body, ctx);
         return (kind, new.map(|new| format!("{new}{cut}")));
     }
+    // Every rendered diagnostic stays; the log transform keeps every problem line of it.
+    if let Some(out) = cargo_json(t, ctx) {
+        return (ContentKind::Diagnostics, Some(out));
+    }
     let (kind, root) = detect(t);
     match (kind, &root) {
         (ContentKind::Json | ContentKind::JsonTable, Some(root))
@@ -467,6 +475,17 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
             (ContentKind::Log, out)
         }
     }
+}
+
+/// Cheap pre-check (a `{"reason":"` line near the start) before the cargo JSON transform.
+fn cargo_json(t: &str, ctx: &Ctx<'_>) -> Option<String> {
+    let head = &t.as_bytes()[..t.len().min(2000)];
+    if !head.starts_with(b"{\"reason\":\"")
+        && memchr::memmem::find(head, b"\n{\"reason\":\"").is_none()
+    {
+        return None;
+    }
+    crate::cargojson::compress(t, ctx)
 }
 
 /// Header lines Codex puts before a command's output in its text envelopes.
