@@ -119,6 +119,7 @@ fn log_re() -> &'static Regex {
             | ^\s*test\s+\S+\s
             | ^\s*(not\ )?ok\ \d+\ -\ | ^\s*duration_ms:\ | ^\#\ (tests|pass|fail|suites)\ \d+
             | ^\s*[✔✖ℹ]\ 
+            | ^(Selecting\ previously\ unselected|Preparing\ to\ unpack|Unpacking|Setting\ up|Processing\ triggers\ for|\(Reading\ database)\ 
             ",
         )
         .expect("valid regex")
@@ -591,5 +592,17 @@ mod tests {
         assert!(inner.contains(k.as_deref().unwrap()));
         assert_eq!(v["metadata"]["exit_code"], 101);
         assert!(out.len() * 4 < t.len());
+    }
+
+    #[test]
+    fn apt_and_dpkg_install_output_is_a_log() {
+        let mut t = String::new();
+        for i in 0..40 {
+            t.push_str(&format!("Selecting previously unselected package lib{i}.\nPreparing to unpack .../{i:03}-lib{i}_1.{i}-1_amd64.deb ...\nUnpacking lib{i} (1.{i}-1) ...\n"));
+        }
+        for i in 0..40 {
+            t.push_str(&format!("Setting up lib{i} (1.{i}-1) ...\n"));
+        }
+        assert_eq!(detect(&t).0, ContentKind::Log);
     }
 }
