@@ -3,7 +3,8 @@
 //! reproduced by running the same commands on this checkout and sent through
 //! `compress_request` as a Claude Code `tool_result` of a `Bash` `tool_use` carrying the
 //! command. Prints KB before → after per output, so a transform change can be measured in
-//! seconds instead of a full e2e session. `--show N` prints what output N forwards.
+//! seconds instead of a full e2e session. `--show N` prints what output N forwards; `--at REF`
+//! runs the commands on a temporary clone at REF instead of this checkout.
 
 use headroom_compress::{compress_request, Api, Options};
 use serde_json::json;
@@ -26,11 +27,31 @@ fn main() {
         .and_then(|n| n.parse().ok());
     let tmp = std::env::temp_dir().join(format!("hr-session-outputs-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).expect("temp dir");
-    // `repo` as in the session: a symlink to this checkout inside a temp dir.
+    // `repo` as in the session: a symlink to this checkout inside a temp dir, or with
+    // `--at REF` a clone at that commit (the outputs then do not move with HEAD, so before
+    // and after numbers compare the same inputs).
     let link = tmp.join("repo");
     let _ = std::fs::remove_file(&link);
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(root.canonicalize().expect("checkout"), &link).expect("symlink");
+    let at: Option<String> = std::env::args().skip_while(|a| a != "--at").nth(1);
+    let root = root.canonicalize().expect("checkout");
+    if let Some(at) = &at {
+        let ok = Command::new("git")
+            .args(["clone", "-q", "--no-checkout"])
+            .arg(&root)
+            .arg(&link)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new("git")
+                .arg("-C")
+                .arg(&link)
+                .args(["checkout", "-q", at])
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(ok, "clone of {} at {at} failed", root.display());
+    } else {
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&root, &link).expect("symlink");
+    }
     let (mut before, mut after) = (0usize, 0usize);
     for (i, cmd) in COMMANDS.iter().enumerate() {
         let out = Command::new("bash")

@@ -7,7 +7,8 @@
 //!
 //! Every commit keeps its full hash, date, subject and its `N files changed, …` summary; the
 //! author is written only when it changes, the indent and blank lines go, and message bodies
-//! longer than [`BODY`] lines are cut. Stat lines lose padding and bar and are grouped by
+//! longer than [`BODY`] lines are cut, as are message lines (a subject that is a paragraph)
+//! longer than [`MSG_LINE`] characters. Stat lines lose padding and bar and are grouped by
 //! directory (`dir/: a.rs 12, b.rs 3`); a block of more than [`STAT_FILES`] files keeps the
 //! first ones and counts the rest. Everything dropped is retrievable by the marker's key.
 
@@ -18,6 +19,9 @@ use std::sync::OnceLock;
 
 /// Message lines kept per commit.
 const BODY: usize = 8;
+/// Message lines longer than this are cut (a subject that is a whole paragraph: its start
+/// says what the commit did; the rest is retrievable).
+const MSG_LINE: usize = 200;
 /// File lines of one `--stat` block kept in view.
 const STAT_FILES: usize = 30;
 
@@ -118,6 +122,7 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     let mut msg_lines = 0usize;
     let mut cut = 0usize;
     let mut authors_dropped = 0usize;
+    let mut long = 0usize;
     let mut block: Vec<(&str, &str)> = Vec::new();
     let mut st = Stats::default();
     for l in t.lines() {
@@ -148,6 +153,12 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
             msg_lines += 1;
             if msg_lines > BODY {
                 cut += 1;
+                continue;
+            }
+            if m.len() > MSG_LINE + 20 {
+                out.push_str(text::truncate_chars(m, MSG_LINE));
+                out.push_str("…\n");
+                long += 1;
                 continue;
             }
             out.push_str(m);
@@ -184,6 +195,12 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
         what.push(format!(
             "{} message lines beyond {BODY} per commit omitted",
             text::fmt_count(cut)
+        ));
+    }
+    if long > 0 {
+        what.push(format!(
+            "{} message lines longer than {MSG_LINE} characters cut (…)",
+            text::fmt_count(long)
         ));
     }
     if what.is_empty() {
@@ -237,5 +254,20 @@ mod tests {
         let out = with_default_ctx(&t, |ctx| compress(&t, ctx)).0.unwrap();
         assert!(out.contains(" src/mod29/: file.rs 29\n … 70 more files\n 100 files changed"));
         assert!(!out.contains("mod30/"));
+    }
+
+    #[test]
+    fn paragraph_subjects_are_cut_with_the_start_kept() {
+        let long = "Proxy: Responses over WebSocket compressed, ".repeat(10);
+        let mut t = String::new();
+        for i in 0..3 {
+            t.push_str(&format!("commit {i:040x}\nAuthor: A <a@x>\nDate:   Thu Dec 3 06:08:19 2026 +0000\n\n    {long}{i}\n\n    short body line\n\n"));
+        }
+        let (out, key) = with_default_ctx(&t, |ctx| compress(&t, ctx));
+        let out = out.unwrap();
+        assert_eq!(out.matches(&long[..MSG_LINE]).count(), 3, "{out}");
+        assert_eq!(out.matches("short body line").count(), 3);
+        assert!(out.contains("3 message lines longer than 200 characters cut"));
+        assert!(out.contains(&key.unwrap()));
     }
 }
