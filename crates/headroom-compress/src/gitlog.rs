@@ -128,6 +128,10 @@ fn blame_re() -> &'static Regex {
 /// commit, author and date and the alignment padding go. `None` unless ≥ 90 % of the lines
 /// are blame lines.
 fn blame(t: &str) -> Option<String> {
+    // Cheap rejection of every other git output: the first line must be a blame line.
+    if !blame_re().is_match(t.lines().next()?) {
+        return None;
+    }
     let mut out = String::with_capacity(t.len() / 2);
     let mut last: Option<(&str, &str)> = None;
     let (mut lines, mut matched) = (0usize, 0usize);

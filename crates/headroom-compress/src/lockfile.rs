@@ -21,8 +21,11 @@ pub fn detect(t: &str) -> Option<Kind> {
     if head.contains("# yarn lockfile v1") {
         return Some(Kind::Yarn);
     }
-    let packages =
-        t.matches("\n[[package]]\n").count() + usize::from(t.starts_with("[[package]]\n"));
+    // SIMD search, stopping at the third table: this runs on every line-based output.
+    let packages = memchr::memmem::find_iter(t.as_bytes(), b"\n[[package]]\n")
+        .take(3)
+        .count()
+        + usize::from(t.starts_with("[[package]]\n"));
     if packages >= 3 && t.contains("\nname = \"") && t.contains("\nversion = \"") {
         return Some(Kind::Toml);
     }
