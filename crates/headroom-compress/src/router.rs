@@ -300,11 +300,12 @@ fn detect_lines(t: &str) -> ContentKind {
     ContentKind::Text
 }
 
-/// Where a JSON document starts after at most 10 short non-JSON lines, if the rest parses.
+/// Where a JSON document starts after at most [`PRELUDE`] short non-JSON lines, if the rest
+/// parses.
 fn json_after_prelude(t: &str) -> Option<usize> {
     let mut at = 0;
     for (i, line) in t.split_inclusive('\n').enumerate() {
-        if i > 10 {
+        if i > PRELUDE {
             return None;
         }
         let l = line.trim_start();
@@ -321,6 +322,10 @@ fn json_after_prelude(t: &str) -> Option<usize> {
     }
     None
 }
+
+/// Status lines allowed before a JSON document: `cargo metadata` prints `Updating …`,
+/// `Downloading crates …` and one `Downloaded x v1.2.3` per crate it fetched.
+const PRELUDE: usize = 40;
 
 /// Claude Code's cut of a long Bash output: `... [N lines truncated] ...` as the last line.
 /// Returns the output before it and the marker (with the blank lines before it).
@@ -604,5 +609,25 @@ mod tests {
             t.push_str(&format!("Setting up lib{i} (1.{i}-1) ...\n"));
         }
         assert_eq!(detect(&t).0, ContentKind::Log);
+    }
+
+    #[test]
+    fn json_after_a_dozen_status_lines_is_json() {
+        let mut t = String::from("    Updating crates.io index\n Downloading crates ...\n");
+        for i in 0..10 {
+            t.push_str(&format!("  Downloaded crate{i} v1.0.{i}\n"));
+        }
+        let rows: Vec<_> = (0..40)
+            .map(|i| serde_json::json!({"name": format!("pkg-{i}"), "version": "1.0.0"}))
+            .collect();
+        t.push_str(&serde_json::to_string_pretty(&serde_json::json!({"packages": rows})).unwrap());
+        let ((kind, out), _) = with_default_ctx(&t, |ctx| compress_text(&t, ctx));
+        assert!(
+            matches!(kind, ContentKind::Json | ContentKind::JsonTable),
+            "{kind:?}"
+        );
+        let out = out.unwrap();
+        assert!(out.starts_with("    Updating crates.io index\n"), "{out}");
+        assert!(out.contains("pkg-39"));
     }
 }
