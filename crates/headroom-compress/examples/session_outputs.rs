@@ -81,16 +81,24 @@ fn main() {
             .to_owned();
         if show == Some(i) {
             println!("{sent}");
+            let _ = std::fs::remove_dir_all(&tmp);
             return;
         }
         before += text.len();
         after += sent.len();
+        if show.is_some() {
+            continue;
+        }
         println!(
             "{:>5.1} KB -> {:>5.1} KB ({:>4.1} % saved)  {cmd}",
             text.len() as f64 / 1000.0,
             sent.len() as f64 / 1000.0,
             100.0 * (1.0 - sent.len() as f64 / text.len().max(1) as f64)
         );
+    }
+    if show.is_some() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return;
     }
     println!(
         "{:>5.1} KB -> {:>5.1} KB ({:>4.1} % saved)  all five",
