@@ -113,7 +113,7 @@ def extract(text, patterns, cap=400):
 
 
 def record(name, cls, command, cwd, facts=(), details=(), question=None, shape_cmd=None,
-           max_bytes=MAX_BYTES, keep_tail=False, stdin=None):
+           max_bytes=MAX_BYTES, keep_tail=False, stdin=None, not_in=None):
     """Run `command` (bash, stdout+stderr interleaved like a terminal) and record it."""
     if ONLY and ONLY not in name:
         return
@@ -155,7 +155,8 @@ def record(name, cls, command, cwd, facts=(), details=(), question=None, shape_c
         "exit_code": r.returncode,
         "bytes": len(text.encode()),
         "question": question,
-        "facts": extract(text, facts),
+        "facts": [f for f in extract(text, facts)
+                  if not (not_in and any(f in l for l in text.splitlines() if re.search(not_in, l)))],
         "details": [d for d in extract(text, details) if d],
     }
     if cut:
@@ -410,6 +411,15 @@ def main():
     record("sed_source_range", "source", "sed -n '1,400p' src/ast/parse.rs", REG_SYNTAX(),
            facts=[r"(pub struct ParserBuilder.*)"])
     record("cat_readme", "source", "cat README.md", repo, facts=[r"^(# .*)"])
+    # Lockfiles printed through a shell: every package name and version stays in view.
+    # A name that also occurs in the dropped `source = "registry+https://…"` lines (`http`)
+    # would count as present in a cut input that no longer holds the package.
+    record("cat_cargo_lock", "lockfile", "cat Cargo.lock", repo,
+           facts=[r'^name = "([^"]+)"', r'^version = "([^"]+)"'], not_in=r"://",
+           question="which version of serde does the workspace lock?")
+    record("cat_package_lock", "lockfile", "cat package-lock.json", NPMPROJ(),
+           facts=[r'^\s+"node_modules/([^"]+)": \{', r'^\s+"version": "([^"]+)"'],
+           question="which yargs-parser version is installed?")
     record("cat_cargo_toml", "small", "cat Cargo.toml", CRATE("either"), facts=[r'^(name = .*)'])
     record("cargo_version", "small", "cargo --version --verbose", T, facts=[r"^(cargo \S+)"])
     record("uname", "small", "uname -a; cat /etc/os-release", T, facts=[r"^(PRETTY_NAME=.*)"])

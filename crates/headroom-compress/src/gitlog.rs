@@ -7,7 +7,8 @@
 //!
 //! Every commit keeps its full hash, date, subject and its `N files changed, …` summary; the
 //! author is written only when it changes, the indent and blank lines go, and message bodies
-//! longer than [`BODY`] lines are cut. Stat lines lose padding and bar and are grouped by
+//! longer than [`BODY`] lines are cut, as are message lines (a subject that is a paragraph)
+//! longer than [`MSG_LINE`] characters. Stat lines lose padding and bar and are grouped by
 //! directory (`dir/: a.rs 12, b.rs 3`); a block of more than [`STAT_FILES`] files keeps the
 //! first ones and counts the rest. Everything dropped is retrievable by the marker's key.
 
@@ -18,6 +19,9 @@ use std::sync::OnceLock;
 
 /// Message lines kept per commit.
 const BODY: usize = 8;
+/// Message lines longer than this are cut (a subject that is a whole paragraph: its start
+/// says what the commit did; the rest is retrievable).
+const MSG_LINE: usize = 200;
 /// File lines of one `--stat` block kept in view.
 const STAT_FILES: usize = 30;
 
@@ -109,7 +113,67 @@ fn flush_stat(block: &mut Vec<(&str, &str)>, out: &mut String, st: &mut Stats) {
     block.clear();
 }
 
+/// `git blame`: `hash [path] (author date tz   N) code`.
+fn blame_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(r"^(\^?[0-9a-f]{7,40}(?: [^\s(]+)?) \((.*?\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4})\s+(\d+)\) ?(.*)$")
+            .expect("valid regex")
+    })
+}
+
+/// `git blame` written once per run of lines from the same commit: a `hash (author date)`
+/// header, then `N) code` for each line, the code byte-exact. Lossless: only the repeated
+/// commit, author and date and the alignment padding go. `None` unless ≥ 90 % of the lines
+/// are blame lines.
+fn blame(t: &str) -> Option<String> {
+    // Cheap rejection of every other git output: the first line must be a blame line.
+    if !blame_re().is_match(t.lines().next()?) {
+        return None;
+    }
+    let mut out = String::with_capacity(t.len() / 2);
+    let mut last: Option<(&str, &str)> = None;
+    let (mut lines, mut matched) = (0usize, 0usize);
+    for l in t.lines() {
+        lines += 1;
+        let Some(c) = blame_re().captures(l) else {
+            out.push_str(l);
+            out.push('\n');
+            last = None;
+            continue;
+        };
+        matched += 1;
+        let (Some(hash), Some(meta), Some(no), Some(code)) =
+            (c.get(1), c.get(2), c.get(3), c.get(4))
+        else {
+            continue;
+        };
+        let key = (hash.as_str(), meta.as_str().trim_end());
+        if last != Some(key) {
+            out.push_str(key.0);
+            out.push_str(" (");
+            out.push_str(key.1);
+            out.push_str(")\n");
+            last = Some(key);
+        }
+        out.push_str(no.as_str());
+        out.push_str(") ");
+        out.push_str(code.as_str());
+        out.push('\n');
+    }
+    (lines >= 3 && matched * 10 >= lines * 9).then(|| {
+        format!(
+            "[headroom: git blame grouped by commit: \"hash (author date)\" once per run of lines, then \"line) code\"]\n{}",
+            out.trim_end()
+        )
+    })
+}
+
 pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
+    if let Some(b) = blame(t) {
+        return Some(b);
+    }
     if !ctx.options.lossy {
         return None;
     }
@@ -118,6 +182,7 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     let mut msg_lines = 0usize;
     let mut cut = 0usize;
     let mut authors_dropped = 0usize;
+    let mut long = 0usize;
     let mut block: Vec<(&str, &str)> = Vec::new();
     let mut st = Stats::default();
     for l in t.lines() {
@@ -148,6 +213,12 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
             msg_lines += 1;
             if msg_lines > BODY {
                 cut += 1;
+                continue;
+            }
+            if m.len() > MSG_LINE + 20 {
+                out.push_str(text::truncate_chars(m, MSG_LINE));
+                out.push_str("…\n");
+                long += 1;
                 continue;
             }
             out.push_str(m);
@@ -184,6 +255,12 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
         what.push(format!(
             "{} message lines beyond {BODY} per commit omitted",
             text::fmt_count(cut)
+        ));
+    }
+    if long > 0 {
+        what.push(format!(
+            "{} message lines longer than {MSG_LINE} characters cut (…)",
+            text::fmt_count(long)
         ));
     }
     if what.is_empty() {
@@ -237,5 +314,30 @@ mod tests {
         let out = with_default_ctx(&t, |ctx| compress(&t, ctx)).0.unwrap();
         assert!(out.contains(" src/mod29/: file.rs 29\n … 70 more files\n 100 files changed"));
         assert!(!out.contains("mod30/"));
+    }
+
+    #[test]
+    fn paragraph_subjects_are_cut_with_the_start_kept() {
+        let long = "Proxy: Responses over WebSocket compressed, ".repeat(10);
+        let mut t = String::new();
+        for i in 0..3 {
+            t.push_str(&format!("commit {i:040x}\nAuthor: A <a@x>\nDate:   Thu Dec 3 06:08:19 2026 +0000\n\n    {long}{i}\n\n    short body line\n\n"));
+        }
+        let (out, key) = with_default_ctx(&t, |ctx| compress(&t, ctx));
+        let out = out.unwrap();
+        assert_eq!(out.matches(&long[..MSG_LINE]).count(), 3, "{out}");
+        assert_eq!(out.matches("short body line").count(), 3);
+        assert!(out.contains("3 message lines longer than 200 characters cut"));
+        assert!(out.contains(&key.unwrap()));
+    }
+
+    #[test]
+    fn blame_is_grouped_by_commit_losslessly() {
+        let t = "eb77e964 (Seed maintainers 2026-11-21 08:22:13 +0000   1) //! Router\neb77e964 (Seed maintainers 2026-11-21 08:22:13 +0000   2) \neb77e964 (Seed maintainers 2026-11-21 08:22:13 +0000   3)     let x = 1;\n^1a2b3c4 (Other Person    2026-11-22 09:00:00 +0100  10) fn detect_lines(t: &str) {\neb77e964 (Seed maintainers 2026-11-21 08:22:13 +0000  11) }\n";
+        let (out, _) = with_default_ctx(t, |ctx| compress(t, ctx));
+        assert_eq!(
+            out.unwrap(),
+            "[headroom: git blame grouped by commit: \"hash (author date)\" once per run of lines, then \"line) code\"]\neb77e964 (Seed maintainers 2026-11-21 08:22:13 +0000)\n1) //! Router\n2) \n3)     let x = 1;\n^1a2b3c4 (Other Person    2026-11-22 09:00:00 +0100)\n10) fn detect_lines(t: &str) {\neb77e964 (Seed maintainers 2026-11-21 08:22:13 +0000)\n11) }"
+        );
     }
 }

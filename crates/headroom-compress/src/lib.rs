@@ -18,11 +18,13 @@
 //! block is and runs the matching transform, and [`tokens`] does the accounting. See
 //! `docs/compression.md` for the user-facing description.
 
+mod cargojson;
 mod diag;
 mod diff;
 mod gitlog;
 mod json;
 mod jsonbig;
+mod lockfile;
 mod log;
 pub mod retrieval;
 mod router;

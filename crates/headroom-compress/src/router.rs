@@ -30,6 +30,9 @@ pub enum ContentKind {
     Table,
     /// `git log` (medium format, optionally with `--stat`).
     GitLog,
+    /// A lockfile printed through a shell (`Cargo.lock`, `poetry.lock`, `uv.lock`, `go.sum`,
+    /// `yarn.lock`).
+    Lockfile,
     /// Anything else (whitespace normalisation only).
     Text,
 }
@@ -46,6 +49,7 @@ impl ContentKind {
             ContentKind::Diagnostics => "diagnostics",
             ContentKind::Table => "table",
             ContentKind::GitLog => "git_log",
+            ContentKind::Lockfile => "lockfile",
             ContentKind::Text => "text",
         }
     }
@@ -115,6 +119,7 @@ fn log_re() -> &'static Regex {
             | ^\s*test\s+\S+\s
             | ^\s*(not\ )?ok\ \d+\ -\ | ^\s*duration_ms:\ | ^\#\ (tests|pass|fail|suites)\ \d+
             | ^\s*[✔✖ℹ]\ 
+            | ^(Selecting\ previously\ unselected|Preparing\ to\ unpack|Unpacking|Setting\ up|Processing\ triggers\ for|\(Reading\ database)\ 
             ",
         )
         .expect("valid regex")
@@ -223,6 +228,9 @@ fn detect_lines(t: &str) -> ContentKind {
     {
         return ContentKind::Diff;
     }
+    if crate::lockfile::detect(t).is_some() {
+        return ContentKind::Lockfile;
+    }
     let lines = sample(t);
     if lines.len() < 3 {
         return ContentKind::Text;
@@ -292,11 +300,12 @@ fn detect_lines(t: &str) -> ContentKind {
     ContentKind::Text
 }
 
-/// Where a JSON document starts after at most 10 short non-JSON lines, if the rest parses.
+/// Where a JSON document starts after at most [`PRELUDE`] short non-JSON lines, if the rest
+/// parses.
 fn json_after_prelude(t: &str) -> Option<usize> {
     let mut at = 0;
     for (i, line) in t.split_inclusive('\n').enumerate() {
-        if i > 10 {
+        if i > PRELUDE {
             return None;
         }
         let l = line.trim_start();
@@ -313,6 +322,10 @@ fn json_after_prelude(t: &str) -> Option<usize> {
     }
     None
 }
+
+/// Status lines allowed before a JSON document: `cargo metadata` prints `Updating …`,
+/// `Downloading crates …` and one `Downloaded x v1.2.3` per crate it fetched.
+const PRELUDE: usize = 40;
 
 /// Claude Code's cut of a long Bash output: `... [N lines truncated] ...` as the last line.
 /// Returns the output before it and the marker (with the blank lines before it).
@@ -349,6 +362,10 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
         let (kind, new) = compress_text_at(body, ctx, depth.max(2));
         return (kind, new.map(|new| format!("{new}{cut}")));
     }
+    // `cargo … --message-format=json`: one JSON document per line, sent as rendered text.
+    if let Some(out) = cargo_json(t, ctx) {
+        return (ContentKind::Diagnostics, Some(out));
+    }
     let (kind, root) = detect(t);
     // JSON printed after a few status lines (`cargo metadata` after `Updating index`).
     if root.is_none() && depth <= 2 {
@@ -360,6 +377,14 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
         }
     }
     let out = match (kind, &root) {
+        (ContentKind::Json | ContentKind::JsonTable, Some(root))
+            if crate::lockfile::is_package_lock(t, root) =>
+        {
+            return (
+                ContentKind::Lockfile,
+                crate::lockfile::package_lock(t, root, ctx),
+            );
+        }
         (ContentKind::Json, Some(root)) if depth == 0 => wrapped_text(t, root, ctx)
             .or_else(|| crate::jsonbig::compress(t, root, ctx))
             .or_else(|| crate::table::compress(t, root, ctx)),
@@ -374,6 +399,9 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
         (ContentKind::Diff, _) => crate::diff::compress(t, ctx),
         (ContentKind::Table, _) => crate::rows::compress(t, ctx),
         (ContentKind::GitLog, _) => crate::gitlog::compress(t, ctx),
+        (ContentKind::Lockfile, _) => {
+            crate::lockfile::detect(t).and_then(|k| crate::lockfile::compress(t, k, ctx))
+        }
         (ContentKind::Text, _) => crate::rows::collapse_runs(t, ctx),
     };
     // Line-oriented kinds fall back to the lossless normalisation. Not diffs (a context line
@@ -402,8 +430,20 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
         let (kind, new) = compress_problems(body, ctx);
         return (kind, new.map(|new| format!("{new}{cut}")));
     }
+    // Every rendered diagnostic stays; the log transform keeps every problem line of it.
+    if let Some(out) = cargo_json(t, ctx) {
+        return (ContentKind::Diagnostics, Some(out));
+    }
     let (kind, root) = detect(t);
     match (kind, &root) {
+        (ContentKind::Json | ContentKind::JsonTable, Some(root))
+            if crate::lockfile::is_package_lock(t, root) =>
+        {
+            (
+                ContentKind::Lockfile,
+                crate::lockfile::package_lock(t, root, ctx),
+            )
+        }
         (ContentKind::Json | ContentKind::JsonTable, Some(root)) => {
             let lossless = Options {
                 lossy: false,
@@ -420,7 +460,11 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
         // Outputs that are not logs keep their own transform: it keeps every search hit,
         // every commit, the asked and failing rows of a table.
         (
-            ContentKind::Search | ContentKind::Listing | ContentKind::GitLog | ContentKind::Table,
+            ContentKind::Search
+            | ContentKind::Listing
+            | ContentKind::GitLog
+            | ContentKind::Table
+            | ContentKind::Lockfile,
             _,
         ) => compress_text_at(t, ctx, 2),
         (ContentKind::Text, _) if crate::rows::looks_like_source_text(t) => {
@@ -437,6 +481,17 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
             (ContentKind::Log, out)
         }
     }
+}
+
+/// Cheap pre-check (a `{"reason":"` line near the start) before the cargo JSON transform.
+fn cargo_json(t: &str, ctx: &Ctx<'_>) -> Option<String> {
+    let head = &t.as_bytes()[..t.len().min(2000)];
+    if !head.starts_with(b"{\"reason\":\"")
+        && memchr::memmem::find(head, b"\n{\"reason\":\"").is_none()
+    {
+        return None;
+    }
+    crate::cargojson::compress(t, ctx)
 }
 
 /// Header lines Codex puts before a command's output in its text envelopes.
@@ -542,5 +597,37 @@ mod tests {
         assert!(inner.contains(k.as_deref().unwrap()));
         assert_eq!(v["metadata"]["exit_code"], 101);
         assert!(out.len() * 4 < t.len());
+    }
+
+    #[test]
+    fn apt_and_dpkg_install_output_is_a_log() {
+        let mut t = String::new();
+        for i in 0..40 {
+            t.push_str(&format!("Selecting previously unselected package lib{i}.\nPreparing to unpack .../{i:03}-lib{i}_1.{i}-1_amd64.deb ...\nUnpacking lib{i} (1.{i}-1) ...\n"));
+        }
+        for i in 0..40 {
+            t.push_str(&format!("Setting up lib{i} (1.{i}-1) ...\n"));
+        }
+        assert_eq!(detect(&t).0, ContentKind::Log);
+    }
+
+    #[test]
+    fn json_after_a_dozen_status_lines_is_json() {
+        let mut t = String::from("    Updating crates.io index\n Downloading crates ...\n");
+        for i in 0..10 {
+            t.push_str(&format!("  Downloaded crate{i} v1.0.{i}\n"));
+        }
+        let rows: Vec<_> = (0..40)
+            .map(|i| serde_json::json!({"name": format!("pkg-{i}"), "version": "1.0.0"}))
+            .collect();
+        t.push_str(&serde_json::to_string_pretty(&serde_json::json!({"packages": rows})).unwrap());
+        let ((kind, out), _) = with_default_ctx(&t, |ctx| compress_text(&t, ctx));
+        assert!(
+            matches!(kind, ContentKind::Json | ContentKind::JsonTable),
+            "{kind:?}"
+        );
+        let out = out.unwrap();
+        assert!(out.starts_with("    Updating crates.io index\n"), "{out}");
+        assert!(out.contains("pkg-39"));
     }
 }

@@ -118,11 +118,24 @@ pub fn compress_search(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     if context_dropped == 0 && hits * 2 < files.len() * 3 {
         return None;
     }
+    let keep = survey_sample(&files, hits, ctx);
+    let mut sampled = 0usize;
     let mut out = String::with_capacity(t.len() / 2);
-    for f in &files {
+    for (fi, f) in files.iter().enumerate() {
         out.push_str(f.path);
+        let shown = keep.as_ref().map(|k| &k[fi]);
+        if let Some(shown) = shown {
+            let more = f.hits.len() - shown.iter().filter(|&&b| b).count();
+            if more > 0 {
+                out.push_str(&format!(" (+{more})"));
+                sampled += more;
+            }
+        }
         out.push('\n');
-        for (txt, nos) in &f.hits {
+        for (hi, (txt, nos)) in f.hits.iter().enumerate() {
+            if shown.is_some_and(|s| !s[hi]) {
+                continue;
+            }
             out.push_str("  ");
             if !nos.is_empty() {
                 out.push_str(&nos.join(","));
@@ -152,7 +165,18 @@ pub fn compress_search(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     if cut > 0 {
         what.push(format!("{} long lines cut", text::fmt_count(cut)));
     }
-    let header = "[headroom: hits grouped by file, \"line: text\"]\n";
+    if sampled > 0 {
+        what.push(format!(
+            "{} of {} hits not shown (\"(+N)\" after a path)",
+            text::fmt_count(sampled),
+            text::fmt_count(hits)
+        ));
+    }
+    let header = if sampled > 0 {
+        "[headroom: hits grouped by file, \"line: text\"; a survey: every file, its first hits and the hits naming the question's terms]\n"
+    } else {
+        "[headroom: hits grouped by file, \"line: text\"]\n"
+    };
     let mut s = String::with_capacity(out.len() + 200);
     s.push_str(header);
     s.push_str(out.trim_end());
@@ -161,6 +185,92 @@ pub fn compress_search(t: &str, ctx: &Ctx<'_>) -> Option<String> {
         s.push_str(&ctx.marker(&what.join(", ")));
     }
     Some(s)
+}
+
+/// A search with more than this many distinct hits whose grouped text is over
+/// [`SURVEY_BYTES`] is a survey (`grep -rn 'fn '` over a tree): it is cut to a sample.
+const SURVEY_HITS: usize = 150;
+const SURVEY_BYTES: usize = 10_000;
+/// Hits a survey keeps in view, spread over its files (at least [`SURVEY_PER_FILE`] each).
+const SURVEY_KEEP: usize = 100;
+const SURVEY_PER_FILE: usize = 2;
+/// Hits kept for naming a rare question term.
+const SURVEY_ASKED: usize = 40;
+
+/// Hits that report a problem stay in a survey like everywhere else.
+fn problem_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(error|failed|failure|panicked)\b|FAILED").expect("valid regex")
+    })
+}
+
+/// Which hits a survey keeps (`None`: not a survey, every hit stays). Every file keeps its
+/// first hits — the same number for each, so the sample reads as an outline of the tree — and
+/// every hit naming a question term that is rare among the hits (the one the user asked
+/// about) or reporting a problem (`error`, `failed`, `panicked`) is kept wherever it is. Deterministic: a function of the output and the question.
+fn survey_sample(files: &[FileHits<'_>], hits: usize, ctx: &Ctx<'_>) -> Option<Vec<Vec<bool>>> {
+    if !ctx.options.lossy || hits <= SURVEY_HITS {
+        return None;
+    }
+    let bytes: usize = files
+        .iter()
+        .map(|f| {
+            f.path.len()
+                + 1
+                + f.hits
+                    .iter()
+                    .map(|(t, n)| {
+                        t.len().min(MAX_LINE) + 4 + n.iter().map(|x| x.len() + 1).sum::<usize>()
+                    })
+                    .sum::<usize>()
+        })
+        .sum();
+    if bytes <= SURVEY_BYTES {
+        return None;
+    }
+    let per_file = (SURVEY_KEEP / files.len().max(1)).max(SURVEY_PER_FILE);
+    let limit = (hits / 20).max(5);
+    let terms: Vec<String> = ctx
+        .question
+        .map(text::query_terms)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|term| {
+            let n = files
+                .iter()
+                .flat_map(|f| f.hits.iter())
+                .filter(|(t, _)| t.to_ascii_lowercase().contains(term.as_str()))
+                .take(limit + 1)
+                .count();
+            n > 0 && n <= limit
+        })
+        .collect();
+    let mut asked = 0usize;
+    let keep = files
+        .iter()
+        .map(|f| {
+            f.hits
+                .iter()
+                .enumerate()
+                .map(|(i, (t, _))| {
+                    if i < per_file || problem_re().is_match(t) {
+                        return true;
+                    }
+                    if asked < SURVEY_ASKED && !terms.is_empty() {
+                        let lower = t.to_ascii_lowercase();
+                        if terms.iter().any(|term| lower.contains(term.as_str())) {
+                            asked += 1;
+                            return true;
+                        }
+                    }
+                    false
+                })
+                .collect()
+        })
+        .collect();
+    Some(keep)
 }
 
 /// Directory listings: one line per directory, `dir/: name, name, …`. Lossless.
@@ -243,5 +353,56 @@ mod tests {
             compress_listing(t).unwrap(),
             "[headroom: paths grouped by directory as \"dir/: name, name\"]\n./src/: a.rs, b.rs, c/\n./docs/: x.md"
         );
+    }
+
+    #[test]
+    fn a_survey_keeps_every_file_its_first_hits_the_asked_and_the_failing_ones() {
+        let mut t = String::new();
+        for f in 0..20 {
+            for l in 0..12 {
+                let name = match (f, l) {
+                    (7, 9) => "text_envelope".to_owned(),
+                    (3, 5) => "parse_error_failed".to_owned(),
+                    _ => format!("helper_{f}_{l}"),
+                };
+                t.push_str(&format!(
+                    "crates/core/src/module_{f}.rs:{}:    pub fn {name}(input: &str) -> Option<String> {{\n",
+                    10 + l * 7
+                ));
+            }
+        }
+        let options = crate::Options::default();
+        let key = std::cell::OnceCell::new();
+        let ctx = Ctx {
+            question: Some("where is text_envelope defined?"),
+            options: &options,
+            key: &key,
+            original: &t,
+        };
+        let out = compress_search(&t, &ctx).unwrap();
+        for f in 0..20 {
+            assert!(out.contains(&format!("module_{f}.rs")), "file {f} in view");
+            assert!(
+                out.contains(&format!("pub fn helper_{f}_0(")),
+                "first hit of {f}"
+            );
+        }
+        assert!(out.contains("pub fn text_envelope("), "{out}");
+        assert!(out.contains("pub fn parse_error_failed("), "{out}");
+        assert!(!out.contains("helper_12_11"), "{out}");
+        assert!(out.contains("module_12.rs (+"), "{out}");
+        assert!(out.contains(&format!("key \"{}\"", key.get().unwrap())));
+        assert!(out.len() * 3 < t.len(), "{} of {}", out.len(), t.len());
+        // Lossless mode keeps every hit.
+        let lossless = crate::Options {
+            lossy: false,
+            ..crate::Options::default()
+        };
+        let ctx = Ctx {
+            options: &lossless,
+            ..ctx
+        };
+        let all = compress_search(&t, &ctx).unwrap();
+        assert!(all.contains("helper_12_11"));
     }
 }

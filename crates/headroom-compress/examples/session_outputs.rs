@@ -1,0 +1,110 @@
+//! `cargo run --release -p headroom-compress --example session_outputs [-- --show N]` — the
+//! five bulkiest Bash outputs of the real-session benchmark (`tests/tests/real_sessions.rs`),
+//! reproduced by running the same commands on this checkout and sent through
+//! `compress_request` as a Claude Code `tool_result` of a `Bash` `tool_use` carrying the
+//! command. Prints KB before → after per output, so a transform change can be measured in
+//! seconds instead of a full e2e session. `--show N` prints what output N forwards; `--at REF`
+//! runs the commands on a temporary clone at REF instead of this checkout.
+
+use headroom_compress::{compress_request, Api, Options};
+use serde_json::json;
+use std::path::Path;
+use std::process::Command;
+
+const COMMANDS: [&str; 5] = [
+    "git -C repo log --stat -n 60 | head -c 24000",
+    "grep -rn 'fn ' repo/crates --include=*.rs | sort | head -c 24000",
+    "find repo/crates -type f | sort | xargs ls -la | head -c 24000",
+    "cat repo/Cargo.lock | head -c 20000",
+    "git -C repo show --stat --format=fuller HEAD~3",
+];
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let show: Option<usize> = std::env::args()
+        .skip_while(|a| a != "--show")
+        .nth(1)
+        .and_then(|n| n.parse().ok());
+    let tmp = std::env::temp_dir().join(format!("hr-session-outputs-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    // `repo` as in the session: a symlink to this checkout inside a temp dir, or with
+    // `--at REF` a clone at that commit (the outputs then do not move with HEAD, so before
+    // and after numbers compare the same inputs).
+    let link = tmp.join("repo");
+    let _ = std::fs::remove_file(&link);
+    let at: Option<String> = std::env::args().skip_while(|a| a != "--at").nth(1);
+    let root = root.canonicalize().expect("checkout");
+    if let Some(at) = &at {
+        let ok = Command::new("git")
+            .args(["clone", "-q", "--no-checkout"])
+            .arg(&root)
+            .arg(&link)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new("git")
+                .arg("-C")
+                .arg(&link)
+                .args(["checkout", "-q", at])
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(ok, "clone of {} at {at} failed", root.display());
+    } else {
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&root, &link).expect("symlink");
+    }
+    let (mut before, mut after) = (0usize, 0usize);
+    for (i, cmd) in COMMANDS.iter().enumerate() {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!("{cmd} 2>&1"))
+            .current_dir(&tmp)
+            .output()
+            .expect("bash");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let body = json!({
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 8192,
+            "tools": [{"name": "Bash", "description": "Run a shell command", "input_schema": {"type": "object"}}],
+            "messages": [
+                {"role": "user", "content": "look around the repository"},
+                {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01", "name": "Bash", "input": {"command": cmd}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": text}]}
+            ]
+        });
+        let bytes = serde_json::to_vec(&body).expect("json");
+        let o = compress_request(Api::AnthropicMessages, &bytes, &Options::default());
+        let fwd = o.body.unwrap_or_else(|| bytes.clone());
+        let v: serde_json::Value = serde_json::from_slice(&fwd).expect("forwarded json");
+        let sent = v["messages"][2]["content"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if show == Some(i) {
+            println!("{sent}");
+            let _ = std::fs::remove_dir_all(&tmp);
+            return;
+        }
+        before += text.len();
+        after += sent.len();
+        if show.is_some() {
+            continue;
+        }
+        println!(
+            "{:>5.1} KB -> {:>5.1} KB ({:>4.1} % saved)  {cmd}",
+            text.len() as f64 / 1000.0,
+            sent.len() as f64 / 1000.0,
+            100.0 * (1.0 - sent.len() as f64 / text.len().max(1) as f64)
+        );
+    }
+    if show.is_some() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return;
+    }
+    println!(
+        "{:>5.1} KB -> {:>5.1} KB ({:>4.1} % saved)  all five",
+        before as f64 / 1000.0,
+        after as f64 / 1000.0,
+        100.0 * (1.0 - after as f64 / before.max(1) as f64)
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
