@@ -110,6 +110,36 @@ fn signals_sent_to_wrap_reach_the_tool() {
 }
 
 #[test]
+fn signals_sent_to_wrap_reach_openclaw_and_the_config_is_restored() {
+    let world = World::new();
+    let script = world.bin.join("openclaw");
+    let out_file = world.out.join("trapped");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ntrap 'echo TERM >> {f}; exit 143' TERM\necho $$ > {f}.pid\nwhile :; do sleep 0.02; done\n",
+            f = out_file.display()
+        ),
+    )
+    .unwrap();
+    make_executable(&script);
+    let port = free_port().to_string();
+    let mut wrap = world.spawn(&["wrap", "--no-proxy", "--port", &port, "openclaw"], &[]);
+    world.wait_out("trapped.pid");
+    assert!(world.home.join(".openclaw/openclaw.json").exists());
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &wrap.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = wrap.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(world.read_out("trapped"), "TERM\n");
+    // wrap outlived the signal and took its edit out again.
+    assert_eq!(std::fs::read_dir(&world.home).unwrap().count(), 0);
+}
+
+#[test]
 fn the_generic_form_sets_both_base_urls() {
     let world = World::new();
     world.fake_tool("my-agent");

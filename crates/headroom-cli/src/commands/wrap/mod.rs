@@ -13,6 +13,8 @@
 mod docker;
 mod ensure;
 mod ephemeral;
+#[cfg(unix)]
+mod forward;
 mod lease;
 mod openclaw;
 mod probe;
@@ -338,18 +340,31 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
 }
 
 /// Run the tool as a child and return its exit status (a signal death as 128+N), outliving
-/// Ctrl-C so the caller can clean up after it: the tool gets the terminal's signals itself.
+/// Ctrl-C so the caller can clean up after it: the tool gets the terminal's signals itself, and
+/// a signal sent to `wrap` alone is passed on to it ([`forward`]).
 fn run_child(launch: Launch) -> Result<ExitCode> {
     use anyhow::Context;
-    use std::sync::atomic::AtomicBool;
-    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-    crate::commands::install::signals::install(&INTERRUPTED);
+    #[cfg(unix)]
+    forward::install();
+    #[cfg(not(unix))]
+    {
+        use std::sync::atomic::AtomicBool;
+        static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+        crate::commands::install::signals::install(&INTERRUPTED);
+    }
     let mut child = Command::new(&launch.program)
         .args(&launch.args)
         .envs(launch.env)
         .spawn()
         .with_context(|| format!("cannot run {}", launch.program.display()))?;
-    let status = child.wait().context("waiting for the tool failed")?;
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for the tool failed")? {
+            break status;
+        }
+        #[cfg(unix)]
+        forward::pass_on(child.id());
+        std::thread::sleep(Duration::from_millis(20));
+    };
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
