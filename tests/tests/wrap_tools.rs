@@ -301,6 +301,33 @@ fn openclaw_without_a_config_gets_one_for_the_session_only() {
 }
 
 #[test]
+fn an_openclaw_config_headroom_cannot_edit_is_refused_before_anything_starts() {
+    let world = World::new();
+    fake_openclaw(&world);
+    let config = world.home.join(".openclaw/openclaw.json");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    // JSON5 that OpenClaw reads but Headroom does not edit.
+    std::fs::write(&config, "{ models: {} }\n").unwrap();
+    let port = free_port();
+    let out = world.run(&["wrap", "--port", &port.to_string(), "openclaw"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("openclaw.json") && err.contains("fix the file"),
+        "{err}"
+    );
+    assert!(
+        world.read_out("openclaw.env").is_empty(),
+        "OpenClaw must not run"
+    );
+    assert!(!port_is_open(port), "no proxy may be started");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "{ models: {} }\n"
+    );
+}
+
+#[test]
 fn unwrap_openclaw_undoes_what_a_killed_wrap_left() {
     let world = World::new();
     fake_openclaw(&world);

@@ -259,6 +259,9 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
     }
     // Build the env before starting anything, so a bad value fails without side effects.
     let env = tools::env_for(&target, port, &|key| std::env::var_os(key))?;
+    if let Some(oc_env) = &openclaw_env {
+        openclaw::preflight(oc_env, port)?;
+    }
     let mut tool_args = tool_args;
     if let Some(gateway) = &gateway {
         match tools::claude_settings_override(port, &tool_args) {

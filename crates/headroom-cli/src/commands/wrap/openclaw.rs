@@ -72,6 +72,27 @@ fn unwire_locked(env: &Environment) -> Result<bool> {
     Ok(true)
 }
 
+/// Check, changing nothing, that the edit can be made (the config parses, is writable, no
+/// other owner holds it), so a bad config fails before a proxy is started.
+pub fn preflight(env: &Environment, port: u16) -> Result<()> {
+    let current = Wiring::load(env, OWNER).map_err(engine_error)?;
+    if current.active {
+        return Ok(());
+    }
+    if let Err(why) = wiring::support(env, Tool::Openclaw, Scope::Provider) {
+        if why.contains("installed deployment") {
+            return Ok(());
+        }
+        return Err(user_error(
+            format!("cannot route OpenClaw for this session: {why}"),
+            None,
+        ));
+    }
+    let desired = BTreeMap::from([(Tool::Openclaw, Scope::Provider)]);
+    wiring::plan(env, OWNER, &current, &desired, true, port).map_err(engine_error)?;
+    Ok(())
+}
+
 /// A session's hold on the edit; [`Session::end`] undoes it when no other session holds it.
 pub struct Session {
     lease: PathBuf,
