@@ -311,6 +311,26 @@ pub fn openclaw_gateways(env: &Environment) -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// A provider the user had on another API adapter (say a gateway that speaks OpenAI chat
+/// completions for Anthropic models) is switched to the one Headroom serves: say so.
+fn openclaw_api_notes(change: &FileChange, notes: &mut Vec<String>) {
+    let Edit::JsonSet { keys, .. } = &change.edit else {
+        return;
+    };
+    for key in keys
+        .iter()
+        .filter(|k| k.path.last().is_some_and(|l| l == "api"))
+    {
+        if let Some(previous) = key.previous.as_ref().filter(|p| **p != key.value) {
+            notes.push(format!(
+                "warning: OpenClaw's `{}` provider used `api: {previous}`; Headroom sets {} (what it serves for that provider). If your upstream only speaks the old API, keep that provider out of Headroom (`remove` puts the setting back)",
+                key.path.get(2).map(String::as_str).unwrap_or("?"),
+                key.value
+            ));
+        }
+    }
+}
+
 fn is_loopback(url: &str) -> bool {
     ["://127.0.0.1", "://localhost", "://[::1]"]
         .iter()
@@ -737,15 +757,19 @@ pub(crate) fn tool_wiring(
                         Some(0o644),
                         overlay,
                     )?,
-                    Tool::Openclaw => compute_change(
-                        "openclaw",
-                        "json-provider",
-                        false,
-                        openclaw_config(env),
-                        openclaw_edit(port),
-                        Some(0o600),
-                        overlay,
-                    )?,
+                    Tool::Openclaw => {
+                        let change = compute_change(
+                            "openclaw",
+                            "json-provider",
+                            false,
+                            openclaw_config(env),
+                            openclaw_edit(port),
+                            Some(0o600),
+                            overlay,
+                        )?;
+                        openclaw_api_notes(&change, notes);
+                        change
+                    }
                     _ => continue,
                 };
                 files.push(change);

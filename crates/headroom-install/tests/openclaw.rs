@@ -208,6 +208,27 @@ fn a_gateway_in_openclaw_becomes_the_upstream_and_comes_back_on_remove() {
 }
 
 #[test]
+fn switching_a_providers_api_adapter_is_said() {
+    let fx = Fixture::new(OsKind::Linux);
+    fx.write(
+        CONFIG,
+        "{\"models\": {\"providers\": {\"anthropic\": {\"api\": \"openai-completions\"}}}}\n",
+    );
+    let p = plan(
+        &fx.env,
+        &req(&[Tool::Openclaw], Scope::Provider, free_port()),
+    )
+    .unwrap();
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("`anthropic` provider used `api: \"openai-completions\"`")),
+        "{:?}",
+        p.notes
+    );
+}
+
+#[test]
 fn a_symlinked_config_stays_a_symlink() {
     let fx = Fixture::new(OsKind::Linux);
     let target = fx.write("dotfiles/openclaw.json", USER_CONFIG);
