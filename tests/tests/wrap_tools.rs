@@ -110,6 +110,36 @@ fn signals_sent_to_wrap_reach_the_tool() {
 }
 
 #[test]
+fn signals_sent_to_wrap_reach_openclaw_and_the_config_is_restored() {
+    let world = World::new();
+    let script = world.bin.join("openclaw");
+    let out_file = world.out.join("trapped");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ntrap 'echo TERM >> {f}; exit 143' TERM\necho $$ > {f}.pid\nwhile :; do sleep 0.02; done\n",
+            f = out_file.display()
+        ),
+    )
+    .unwrap();
+    make_executable(&script);
+    let port = free_port().to_string();
+    let mut wrap = world.spawn(&["wrap", "--no-proxy", "--port", &port, "openclaw"], &[]);
+    world.wait_out("trapped.pid");
+    assert!(world.home.join(".openclaw/openclaw.json").exists());
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &wrap.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = wrap.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(world.read_out("trapped"), "TERM\n");
+    // wrap outlived the signal and took its edit out again.
+    assert_eq!(std::fs::read_dir(&world.home).unwrap().count(), 0);
+}
+
+#[test]
 fn the_generic_form_sets_both_base_urls() {
     let world = World::new();
     world.fake_tool("my-agent");
@@ -143,9 +173,7 @@ fn each_tool_gets_its_env() {
     let p = port.to_string();
     let anthropic = format!("http://127.0.0.1:{port}");
     let openai = format!("http://127.0.0.1:{port}/v1");
-    for tool in [
-        "claude", "codex", "copilot", "aider", "opencode", "openclaw",
-    ] {
+    for tool in ["claude", "codex", "copilot", "aider", "opencode"] {
         world.fake_tool(tool);
         let out = world
             .headroom(["wrap", "--no-proxy", "--port", &p, tool])
@@ -176,8 +204,6 @@ fn each_tool_gets_its_env() {
     );
     assert_eq!(get("aider", "OPENAI_API_BASE"), Some(openai.clone()));
     assert_eq!(get("aider", "ANTHROPIC_BASE_URL"), Some(anthropic.clone()));
-    assert_eq!(get("openclaw", "ANTHROPIC_BASE_URL"), Some(anthropic));
-    assert_eq!(get("openclaw", "OPENAI_BASE_URL"), Some(openai.clone()));
     let config: serde_json::Value =
         serde_json::from_str(&get("opencode", "OPENCODE_CONFIG_CONTENT").unwrap()).unwrap();
     assert_eq!(
@@ -186,6 +212,183 @@ fn each_tool_gets_its_env() {
     );
     // No dotfile was touched.
     assert_eq!(std::fs::read_dir(&world.home).unwrap().count(), 0);
+    let _ = anthropic;
+}
+
+/// A fake `openclaw` that saves the config it would read (and its env) while it runs.
+fn fake_openclaw(world: &World) {
+    let script = format!(
+        "#!/bin/sh\ncp \"$HOME/.openclaw/openclaw.json\" \"{out}/openclaw.config\" 2>/dev/null\nenv | sort > \"{out}/openclaw.env\"\necho $$ > \"{out}/openclaw.pid.tmp\" && mv \"{out}/openclaw.pid.tmp\" \"{out}/openclaw.pid\"\nif [ -n \"$WAIT\" ]; then\n  while [ ! -e \"{out}/openclaw.release\" ]; do sleep 0.02; done\nfi\nexit ${{EXIT:-0}}\n",
+        out = world.out.display()
+    );
+    let path = world.bin.join("openclaw");
+    std::fs::write(&path, script).unwrap();
+    make_executable(&path);
+}
+
+const OPENCLAW_CONFIG: &str = "{\n  // mine\n  \"models\": {\n    \"providers\": {\n      \"anthropic\": { \"apiKey\": \"${ANTHROPIC_API_KEY}\" }\n    }\n  },\n  \"gateway\": { \"port\": 18789 }\n}\n";
+
+#[test]
+fn openclaw_gets_its_config_edited_for_the_session_and_restored_after() {
+    let world = World::new();
+    fake_openclaw(&world);
+    let config = world.home.join(".openclaw/openclaw.json");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, OPENCLAW_CONFIG).unwrap();
+    let port = free_port();
+    let out = world
+        .headroom([
+            "wrap",
+            "--no-proxy",
+            "--port",
+            &port.to_string(),
+            "openclaw",
+        ])
+        .env("EXIT", "7")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let seen: serde_json::Value = serde_json::from_str(&headroom_install::jsonc::strip_comments(
+        &world.read_out("openclaw.config"),
+    ))
+    .unwrap();
+    let providers = &seen["models"]["providers"];
+    assert_eq!(
+        providers["anthropic"]["baseUrl"],
+        format!("http://127.0.0.1:{port}")
+    );
+    assert_eq!(providers["anthropic"]["api"], "anthropic-messages");
+    assert_eq!(providers["anthropic"]["apiKey"], "${ANTHROPIC_API_KEY}");
+    assert_eq!(
+        providers["openai"]["baseUrl"],
+        format!("http://127.0.0.1:{port}/v1")
+    );
+    assert_eq!(providers["openai"]["api"], "openai-responses");
+    // OpenClaw reads no base-URL variable; wrap sets none for it.
+    let env = world.read_out("openclaw.env");
+    assert!(
+        !env.contains("ANTHROPIC_BASE_URL") && !env.contains("OPENAI_BASE_URL"),
+        "{env}"
+    );
+    // Restored byte for byte once OpenClaw exits, and said so.
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), OPENCLAW_CONFIG);
+    assert!(stderr(&out).contains("restored"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("plugin"), "{}", stderr(&out));
+    // Nothing left to undo.
+    let out = world.run(&["unwrap", "openclaw"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to undo"));
+}
+
+#[test]
+fn openclaw_without_a_config_gets_one_for_the_session_only() {
+    let world = World::new();
+    fake_openclaw(&world);
+    let port = free_port();
+    let out = world.run(&[
+        "wrap",
+        "--no-proxy",
+        "--port",
+        &port.to_string(),
+        "openclaw",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(world
+        .read_out("openclaw.config")
+        .contains("anthropic-messages"));
+    // The file and the `.openclaw` directory it needed are gone again.
+    assert_eq!(std::fs::read_dir(&world.home).unwrap().count(), 0);
+}
+
+#[test]
+fn an_openclaw_config_headroom_cannot_edit_is_refused_before_anything_starts() {
+    let world = World::new();
+    fake_openclaw(&world);
+    let config = world.home.join(".openclaw/openclaw.json");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    // JSON5 that OpenClaw reads but Headroom does not edit.
+    std::fs::write(&config, "{ models: {} }\n").unwrap();
+    let port = free_port();
+    let out = world.run(&["wrap", "--port", &port.to_string(), "openclaw"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("openclaw.json") && err.contains("fix the file"),
+        "{err}"
+    );
+    assert!(
+        world.read_out("openclaw.env").is_empty(),
+        "OpenClaw must not run"
+    );
+    assert!(!port_is_open(port), "no proxy may be started");
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "{ models: {} }\n"
+    );
+}
+
+#[test]
+fn unwrap_openclaw_undoes_what_a_killed_wrap_left() {
+    let world = World::new();
+    fake_openclaw(&world);
+    let config = world.home.join(".openclaw/openclaw.json");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, OPENCLAW_CONFIG).unwrap();
+    let port = free_port().to_string();
+    let mut wrap = world.spawn(
+        &["wrap", "--no-proxy", "--port", &port, "openclaw"],
+        &[("WAIT", "1")],
+    );
+    world.wait_out("openclaw.pid");
+    // SIGKILL: wrap cannot clean up.
+    wrap.kill().unwrap();
+    wrap.wait().unwrap();
+    std::fs::write(world.out.join("openclaw.release"), "").unwrap();
+    assert!(std::fs::read_to_string(&config)
+        .unwrap()
+        .contains("anthropic-messages"));
+    let out = world.run(&["unwrap", "openclaw"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("restored"));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), OPENCLAW_CONFIG);
+}
+
+#[test]
+fn a_second_wrap_openclaw_recovers_a_stale_edit_first() {
+    let world = World::new();
+    fake_openclaw(&world);
+    let config = world.home.join(".openclaw/openclaw.json");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    // The user's own gateway: it must stay the destination, behind Headroom.
+    let mine = OPENCLAW_CONFIG.replace(
+        "\"apiKey\"",
+        "\"baseUrl\": \"https://llm.corp.example\", \"apiKey\"",
+    );
+    std::fs::write(&config, &mine).unwrap();
+    let first = free_port().to_string();
+    let mut wrap = world.spawn(
+        &["wrap", "--no-proxy", "--port", &first, "openclaw"],
+        &[("WAIT", "1")],
+    );
+    world.wait_out("openclaw.pid");
+    wrap.kill().unwrap();
+    wrap.wait().unwrap();
+    std::fs::write(world.out.join("openclaw.release"), "").unwrap();
+    std::fs::remove_file(world.out.join("openclaw.pid")).unwrap();
+    let second = free_port().to_string();
+    let out = world.run(&["wrap", "--no-proxy", "--port", &second, "openclaw"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("undid the OpenClaw edit"), "{err}");
+    assert!(
+        err.contains("forwards Anthropic requests to https://llm.corp.example")
+            && err.contains("models.providers.anthropic.baseUrl"),
+        "{err}"
+    );
+    assert!(world
+        .read_out("openclaw.config")
+        .contains(&format!("http://127.0.0.1:{second}")));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), mine);
 }
 
 #[test]

@@ -64,6 +64,10 @@ pub struct Environment {
     pub claude_config_dir: Option<PathBuf>,
     pub codex_home: Option<PathBuf>,
     pub opencode_config: Option<PathBuf>,
+    /// OpenClaw's config file when its env moves it (`OPENCLAW_CONFIG_PATH`, else
+    /// `openclaw.json` in `OPENCLAW_STATE_DIR`, else in `$OPENCLAW_HOME/.openclaw`); `None`:
+    /// `~/.openclaw/openclaw.json`.
+    pub openclaw_config: Option<PathBuf>,
     pub xdg_config_home: Option<PathBuf>,
     pub zdotdir: Option<PathBuf>,
     /// The `headroom` executable supervisors run (`current_exe()` in the CLI).
@@ -117,6 +121,7 @@ impl Environment {
             claude_config_dir: None,
             codex_home: None,
             opencode_config: None,
+            openclaw_config: None,
             xdg_config_home: None,
             zdotdir: None,
             headroom_exe: PathBuf::from("/usr/local/bin/headroom"),
@@ -205,6 +210,7 @@ impl Environment {
             claude_config_dir: var("CLAUDE_CONFIG_DIR").map(PathBuf::from),
             codex_home: var("CODEX_HOME").map(PathBuf::from),
             opencode_config: var("OPENCODE_CONFIG").map(PathBuf::from),
+            openclaw_config: openclaw_config_from(&var, &home),
             xdg_config_home: var("XDG_CONFIG_HOME").map(PathBuf::from),
             zdotdir: var("ZDOTDIR").map(PathBuf::from),
             headroom_exe,
@@ -315,4 +321,31 @@ fn is_executable(path: &Path) -> bool {
         }
         _ => false,
     }
+}
+
+/// Where OpenClaw reads its config when its env moves it, in its own order
+/// (`src/config/paths.ts` of the `openclaw` package): `OPENCLAW_CONFIG_PATH`, else
+/// `openclaw.json` in `OPENCLAW_STATE_DIR`, else in `$OPENCLAW_HOME/.openclaw`. A leading `~`
+/// is the user's home, as OpenClaw expands it. `None`: the default `~/.openclaw/openclaw.json`.
+pub fn openclaw_config_from(
+    var: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+    home: &Path,
+) -> Option<PathBuf> {
+    let expand = |v: std::ffi::OsString| -> PathBuf {
+        let s = v.to_string_lossy();
+        let s = s.trim();
+        match s.strip_prefix("~") {
+            Some("") => home.to_path_buf(),
+            Some(rest) if rest.starts_with('/') || rest.starts_with('\\') => home.join(&rest[1..]),
+            _ => PathBuf::from(s),
+        }
+    };
+    let set = |k: &str| var(k).filter(|v| !v.to_string_lossy().trim().is_empty());
+    if let Some(p) = set("OPENCLAW_CONFIG_PATH") {
+        return Some(expand(p));
+    }
+    if let Some(d) = set("OPENCLAW_STATE_DIR") {
+        return Some(expand(d).join("openclaw.json"));
+    }
+    set("OPENCLAW_HOME").map(|h| expand(h).join(".openclaw").join("openclaw.json"))
 }

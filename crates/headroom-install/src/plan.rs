@@ -208,10 +208,7 @@ fn claude_gateway(env: &Environment) -> Option<String> {
         .get("ANTHROPIC_BASE_URL")?
         .as_str()?
         .trim();
-    let local = ["://127.0.0.1", "://localhost", "://[::1]"]
-        .iter()
-        .any(|l| url.contains(l));
-    (!url.is_empty() && !local).then(|| url.to_owned())
+    (!url.is_empty() && !is_loopback(url)).then(|| url.to_owned())
 }
 
 /// `~/.codex/config.toml` (honours `CODEX_HOME`).
@@ -241,6 +238,105 @@ pub fn opencode_config(env: &Environment) -> PathBuf {
     }
 }
 
+/// OpenClaw's config: `~/.openclaw/openclaw.json`, or where its env moves it
+/// ([`crate::env::openclaw_config_from`]). OpenClaw reads it as JSON5; Headroom edits JSON with
+/// comments and trailing commas, the format OpenClaw itself writes.
+pub fn openclaw_config(env: &Environment) -> PathBuf {
+    env.openclaw_config
+        .clone()
+        .unwrap_or_else(|| env.home.join(".openclaw").join("openclaw.json"))
+}
+
+/// The OpenClaw model providers Headroom routes, each with the API adapter OpenClaw must use
+/// for it and the suffix of Headroom's URL it needs. OpenClaw treats a provider entry that sets
+/// `baseUrl` as a custom endpoint and would talk OpenAI chat completions to it, so `api` is
+/// set too (checked with the real OpenClaw 2026.9.6: without it, Anthropic models go out as
+/// `POST /chat/completions`). The user's key, auth mode, headers and models stay theirs.
+pub const OPENCLAW_PROVIDERS: [(&str, &str, &str); 2] = [
+    ("anthropic", "anthropic-messages", ""),
+    ("openai", "openai-responses", "/v1"),
+];
+
+/// The edit that points OpenClaw's Anthropic and OpenAI providers at Headroom on `port`:
+/// `models.providers.<id>.baseUrl` and `.api` (the rest of each provider entry is kept).
+pub fn openclaw_edit(port: u16) -> Edit {
+    let mut keys = Vec::new();
+    for (id, api, suffix) in OPENCLAW_PROVIDERS {
+        let path = |leaf: &str| {
+            ["models", "providers", id, leaf]
+                .map(str::to_owned)
+                .to_vec()
+        };
+        keys.push(JsonKey {
+            path: path("baseUrl"),
+            value: Value::from(format!("http://127.0.0.1:{port}{suffix}")),
+            previous: None,
+        });
+        keys.push(JsonKey {
+            path: path("api"),
+            value: Value::from(api),
+            previous: None,
+        });
+    }
+    Edit::JsonSet {
+        keys,
+        created: Vec::new(),
+    }
+}
+
+/// Gateways OpenClaw's config sends its providers to (a `baseUrl` that is not a loopback
+/// address, so not Headroom's own wiring): (`ANTHROPIC_TARGET_API_URL` or
+/// `OPENAI_TARGET_API_URL`, URL). An unreadable file gives none (planning reports it).
+pub fn openclaw_gateways(env: &Environment) -> Vec<(&'static str, String)> {
+    let Ok(Some(bytes)) = fsx::read_opt(&openclaw_config(env)) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let Ok(value) = serde_json::from_str::<Value>(&crate::jsonc::strip_comments(&text)) else {
+        return Vec::new();
+    };
+    OPENCLAW_PROVIDERS
+        .iter()
+        .zip(["ANTHROPIC_TARGET_API_URL", "OPENAI_TARGET_API_URL"])
+        .filter_map(|((id, _, _), var)| {
+            let url = value
+                .get("models")?
+                .get("providers")?
+                .get(*id)?
+                .get("baseUrl")?
+                .as_str()?
+                .trim();
+            (!url.is_empty() && !is_loopback(url)).then(|| (var, url.to_owned()))
+        })
+        .collect()
+}
+
+/// A provider the user had on another API adapter (say a gateway that speaks OpenAI chat
+/// completions for Anthropic models) is switched to the one Headroom serves: say so.
+fn openclaw_api_notes(change: &FileChange, notes: &mut Vec<String>) {
+    let Edit::JsonSet { keys, .. } = &change.edit else {
+        return;
+    };
+    for key in keys
+        .iter()
+        .filter(|k| k.path.last().is_some_and(|l| l == "api"))
+    {
+        if let Some(previous) = key.previous.as_ref().filter(|p| **p != key.value) {
+            notes.push(format!(
+                "warning: OpenClaw's `{}` provider used `api: {previous}`; Headroom sets {} (what it serves for that provider). If your upstream only speaks the old API, keep that provider out of Headroom (`remove` puts the setting back)",
+                key.path.get(2).map(String::as_str).unwrap_or("?"),
+                key.value
+            ));
+        }
+    }
+}
+
+fn is_loopback(url: &str) -> bool {
+    ["://127.0.0.1", "://localhost", "://[::1]"]
+        .iter()
+        .any(|l| url.contains(l))
+}
+
 fn tool_config_dir(env: &Environment, tool: Tool) -> PathBuf {
     match tool {
         Tool::Claude => claude_settings(env)
@@ -249,7 +345,10 @@ fn tool_config_dir(env: &Environment, tool: Tool) -> PathBuf {
             .unwrap_or_default(),
         Tool::Codex => codex_home(env),
         Tool::Opencode => env.config_home().join("opencode"),
-        Tool::Openclaw => env.home.join(".openclaw"),
+        Tool::Openclaw => openclaw_config(env)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
         Tool::Copilot => env.home.join(".copilot"),
         Tool::Aider => env.home.join(".aider.conf.yml"),
         Tool::Cursor => env.home.join(".cursor"),
@@ -265,6 +364,7 @@ pub fn detect_tools(env: &Environment) -> Vec<ToolInfo> {
                 Tool::Claude => claude_settings(env),
                 Tool::Codex => codex_config(env),
                 Tool::Opencode => opencode_config(env),
+                Tool::Openclaw => openclaw_config(env),
                 other => tool_config_dir(env, other),
             };
             let config_exists = tool_config_dir(env, tool).exists();
@@ -285,6 +385,12 @@ pub fn detect_tools(env: &Environment) -> Vec<ToolInfo> {
                     .map(|p| format!("model_provider = {p}")),
                 Tool::Opencode => {
                     crate::jsonc::get_raw(t, &["provider", "headroom", "options", "baseURL"])
+                        .ok()
+                        .flatten()
+                        .map(|raw| raw.trim_matches('"').to_owned())
+                }
+                Tool::Openclaw => {
+                    crate::jsonc::get_raw(t, &["models", "providers", "anthropic", "baseUrl"])
                         .ok()
                         .flatten()
                         .map(|raw| raw.trim_matches('"').to_owned())
@@ -310,17 +416,17 @@ pub fn scope_supports(scope: Scope, tool: Tool) -> bool {
 /// Why `scope` cannot wire `tool` (`None`: it can).
 pub fn unsupported_reason(scope: Scope, tool: Tool) -> Option<String> {
     match (scope, tool) {
-        (Scope::Provider, Tool::Claude | Tool::Codex | Tool::Opencode) => None,
-        (Scope::Provider, Tool::Openclaw) => Some(
-            "OpenClaw is wired through its plugin (`headroom wrap openclaw`), not a config edit"
-                .to_owned(),
-        ),
+        (Scope::Provider, Tool::Claude | Tool::Codex | Tool::Opencode | Tool::Openclaw) => None,
         (Scope::Provider, t) => Some(format!(
             "{} has no config file Headroom can edit, so provider scope cannot wire it",
             t.display_name()
         )),
         (_, Tool::Opencode) => Some(
             "OpenCode reads no base-URL environment variable; it is wired through its opencode.json"
+                .to_owned(),
+        ),
+        (_, Tool::Openclaw) => Some(
+            "OpenClaw reads no base-URL environment variable (its providers take their URL from openclaw.json); it is wired through its openclaw.json"
                 .to_owned(),
         ),
         _ => None,
@@ -651,6 +757,19 @@ pub(crate) fn tool_wiring(
                         Some(0o644),
                         overlay,
                     )?,
+                    Tool::Openclaw => {
+                        let change = compute_change(
+                            "openclaw",
+                            "json-provider",
+                            false,
+                            openclaw_config(env),
+                            openclaw_edit(port),
+                            Some(0o600),
+                            overlay,
+                        )?;
+                        openclaw_api_notes(&change, notes);
+                        change
+                    }
                     _ => continue,
                 };
                 files.push(change);
@@ -679,9 +798,6 @@ pub(crate) fn tool_wiring(
                         vars.push((k.to_owned(), v));
                     }
                 }
-            }
-            if targets.contains(&Tool::Openclaw) {
-                notes.push("OpenClaw reads no base-URL variable; run `headroom wrap openclaw` to wire its plugin".to_owned());
             }
             if env.os != OsKind::Windows {
                 let env_only: Vec<&str> = targets
@@ -1093,6 +1209,46 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
                     claude_settings(env).display()
                 ));
                 base_env.insert(ANTHROPIC_TARGET.to_owned(), url.clone());
+            }
+        }
+        // A provider-scope deployment being replaced already routes OpenClaw's gateway.
+        if let Some(url) = existing
+            .as_ref()
+            .and_then(|m| m.base_env.get("OPENAI_TARGET_API_URL").cloned())
+        {
+            base_env
+                .entry("OPENAI_TARGET_API_URL".to_owned())
+                .or_insert(url);
+        }
+        // The same for OpenClaw's providers: a `baseUrl` the user set is replaced by Headroom's,
+        // so it becomes the deployment's upstream for that API.
+        if targets.contains(&Tool::Openclaw) {
+            for (var, url) in openclaw_gateways(env) {
+                match base_env.get(var) {
+                    Some(current) if current.trim_end_matches('/') == url.trim_end_matches('/') => {}
+                    Some(current) => {
+                        return Err(Error::user(
+                            format!(
+                                "OpenClaw sends its {} provider to {} ({}), but this deployment's {var} is already {}: one proxy cannot forward to both",
+                                if var.starts_with("ANTHROPIC") { "Anthropic" } else { "OpenAI" },
+                                headroom_protocol::redact_url(&url),
+                                openclaw_config(env).display(),
+                                headroom_protocol::redact_url(current)
+                            ),
+                            Some("install OpenClaw in a profile of its own on another port (`--profile openclaw --port 8788 --target openclaw`), or point both tools at the same gateway"),
+                        ))
+                    }
+                    None => {
+                        notes.push(format!(
+                            "OpenClaw's gateway {} (models.providers.{}.baseUrl in {}) becomes this deployment's {} upstream: OpenClaw → Headroom → your gateway (`remove` puts the setting back)",
+                            headroom_protocol::redact_url(&url),
+                            if var.starts_with("ANTHROPIC") { "anthropic" } else { "openai" },
+                            openclaw_config(env).display(),
+                            if var.starts_with("ANTHROPIC") { "Anthropic" } else { "OpenAI" },
+                        ));
+                        base_env.insert(var.to_owned(), url);
+                    }
+                }
             }
         }
     } else if let Some(url) = &gateway {

@@ -189,13 +189,6 @@ impl Support {
         if let Some(why) = plan::unsupported_reason(scope, tool) {
             return Err(why);
         }
-        // Deployments accept it (with a note, for `--providers all`); a toggle would do nothing.
-        if tool == Tool::Openclaw {
-            return Err(
-                "OpenClaw reads no base-URL variable; it is wired through its plugin: run `headroom wrap openclaw`"
-                    .to_owned(),
-            );
-        }
         // System files belong to an administrator's deliberate command, not a toggle in an
         // app (even one running as root). Tests point `root` elsewhere to exercise the scope.
         if scope == Scope::System && self.real_root {

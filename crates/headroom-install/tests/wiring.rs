@@ -293,8 +293,8 @@ fn unsupported_choices_say_why() {
     let mut fx = Fixture::new(OsKind::Linux);
     let reason = |fx: &Fixture, t, s| wiring::support(&fx.env, t, s).unwrap_err();
     assert!(reason(&fx, Tool::Aider, Scope::Provider).contains("no config file"));
-    assert!(reason(&fx, Tool::Openclaw, Scope::User).contains("headroom wrap openclaw"));
-    assert!(reason(&fx, Tool::Openclaw, Scope::Provider).contains("plugin"));
+    assert!(reason(&fx, Tool::Openclaw, Scope::User).contains("openclaw.json"));
+    assert!(wiring::support(&fx.env, Tool::Openclaw, Scope::Provider).is_ok());
     assert!(reason(&fx, Tool::Opencode, Scope::User).contains("opencode.json"));
     assert!(wiring::support(&fx.env, Tool::Codex, Scope::User).is_ok());
     // System scope on the real root needs administrator rights.

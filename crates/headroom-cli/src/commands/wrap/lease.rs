@@ -133,6 +133,14 @@ impl PortState {
         }
     }
 
+    /// A state directory `wrap/<name>/` that belongs to a tool rather than a port (`wrap
+    /// openclaw`'s sessions, which share one config edit).
+    pub fn named(workspace: &Path, name: &str) -> Self {
+        PortState {
+            dir: workspace.join("wrap").join(name),
+        }
+    }
+
     pub fn leases_dir(&self) -> PathBuf {
         self.dir.join("leases")
     }
@@ -197,6 +205,20 @@ impl PortState {
             }
         }
         live
+    }
+
+    /// The first holder's pid of every live lease.
+    pub fn live_pids(&self) -> Vec<u32> {
+        let Ok(entries) = fs::read_dir(self.leases_dir()) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| fs::read(e.path()).ok())
+            .filter_map(|b| serde_json::from_slice::<Lease>(&b).ok())
+            .filter(Lease::is_live)
+            .filter_map(|l| l.holders.first().map(|h| h.pid))
+            .collect()
     }
 
     pub fn read_record(&self) -> Option<ProxyRecord> {

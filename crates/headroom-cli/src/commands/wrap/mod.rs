@@ -5,12 +5,18 @@
 //! then hand the terminal to the tool. On Unix `wrap` *execs* the tool, so the tool gets the TTY,
 //! every signal and the exit status exactly as if it had been started directly (a shell reports
 //! a signal death as 128+N), and the lease names the tool's own pid. Wiring is per run only
-//! (environment variables), so there is nothing to undo when the tool exits.
+//! (environment variables, Codex's `-c` overrides), so there is nothing to undo when the tool
+//! exits — except for OpenClaw, which reads its providers' URLs from its config file only:
+//! `wrap` edits that for the session, runs OpenClaw as a child and undoes the edit afterwards
+//! (see [`openclaw`]).
 
 mod docker;
 mod ensure;
 mod ephemeral;
+#[cfg(unix)]
+mod forward;
 mod lease;
+mod openclaw;
 mod probe;
 mod tools;
 
@@ -161,6 +167,19 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
             }
         }
     }
+    // OpenClaw: first undo an edit a killed `wrap openclaw` left, so its config shows the
+    // user's own provider URLs (a gateway there becomes this session's upstream).
+    let openclaw_env = (target == Target::Tool(Tool::Openclaw)).then(openclaw::environment);
+    let mut openclaw_gateways = Vec::new();
+    if let Some(env) = &openclaw_env {
+        if openclaw::recover(env)? {
+            eprintln!(
+                "headroom: undid the OpenClaw edit an earlier `headroom wrap openclaw` left in {}",
+                openclaw::config_path(env).display()
+            );
+        }
+        openclaw_gateways = headroom_install::plan::openclaw_gateways(env);
+    }
     let gateway = if target == Target::Tool(Tool::Claude) {
         let cwd = std::env::current_dir().unwrap_or_default();
         tools::claude_gateway(&cwd, &|key| std::env::var_os(key))
@@ -176,12 +195,47 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
         }
         _ => true,
     });
-    let wanted = ensure::wanted_upstreams(
-        port,
-        tools::providers(&target),
-        &|key| std::env::var(key).ok(),
-        gateway.as_ref().map(|g| (g.url.as_str(), g.file.as_path())),
-    );
+    let wanted = match &openclaw_env {
+        // OpenClaw reads no `*_BASE_URL` variable: only its config's gateways count.
+        Some(env) => {
+            let from = |var: &str| {
+                openclaw_gateways
+                    .iter()
+                    .find(|(v, _)| v.starts_with(var))
+                    .map(|(_, url)| url.clone())
+            };
+            let mut wanted = ensure::wanted_upstreams(
+                port,
+                tools::providers(&target),
+                &|key| match key {
+                    "ANTHROPIC_BASE_URL" => from("ANTHROPIC"),
+                    "OPENAI_BASE_URL" => from("OPENAI"),
+                    k => std::env::var(k).ok(),
+                },
+                None,
+            );
+            for w in &mut wanted {
+                if w.from.ends_with("_BASE_URL") {
+                    let id = if w.var.starts_with("ANTHROPIC") {
+                        "anthropic"
+                    } else {
+                        "openai"
+                    };
+                    w.from = format!(
+                        "models.providers.{id}.baseUrl in {}",
+                        openclaw::config_path(env).display()
+                    );
+                }
+            }
+            wanted
+        }
+        None => ensure::wanted_upstreams(
+            port,
+            tools::providers(&target),
+            &|key| std::env::var(key).ok(),
+            gateway.as_ref().map(|g| (g.url.as_str(), g.file.as_path())),
+        ),
+    };
     if !args.no_proxy && !explicit_port && !wanted.is_empty() {
         // The shared proxy forwards somewhere else: this session gets its own, so neither the
         // tool's gateway nor the other sessions' routing is silently replaced.
@@ -205,6 +259,9 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
     }
     // Build the env before starting anything, so a bad value fails without side effects.
     let env = tools::env_for(&target, port, &|key| std::env::var_os(key))?;
+    if let Some(oc_env) = &openclaw_env {
+        openclaw::preflight(oc_env, port)?;
+    }
     let mut tool_args = tool_args;
     if let Some(gateway) = &gateway {
         match tools::claude_settings_override(port, &tool_args) {
@@ -250,11 +307,77 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     };
-    launch(Launch {
+    let launch_spec = Launch {
         program,
         args: tools::args_for(&target, port, tool_args),
         env,
-    })
+    };
+    let Some(oc_env) = &openclaw_env else {
+        return launch(launch_spec);
+    };
+    match openclaw::wire(oc_env, port)? {
+        openclaw::Wired::ByDeployment(why) => {
+            eprintln!("headroom: OpenClaw's config is left as it is: {why}");
+            launch(launch_spec)
+        }
+        openclaw::Wired::Session(session) => {
+            eprintln!(
+                "headroom: {} points OpenClaw's anthropic and openai providers at port {port} for this session; the edit is undone when it ends (`headroom unwrap openclaw` if it is killed)",
+                openclaw::config_path(oc_env).display()
+            );
+            let result = run_child(launch_spec);
+            match session.end(oc_env) {
+                Ok(true) => eprintln!(
+                    "headroom: restored {}",
+                    openclaw::config_path(oc_env).display()
+                ),
+                Ok(false) => {}
+                Err(e) => eprintln!(
+                    "headroom: warning: could not undo the OpenClaw edit ({}); run `headroom unwrap openclaw`",
+                    crate::diagnostics::render(&e).trim()
+                ),
+            }
+            result
+        }
+    }
+}
+
+/// Run the tool as a child and return its exit status (a signal death as 128+N), outliving
+/// Ctrl-C so the caller can clean up after it: the tool gets the terminal's signals itself, and
+/// a signal sent to `wrap` alone is passed on to it ([`forward`]).
+fn run_child(launch: Launch) -> Result<ExitCode> {
+    use anyhow::Context;
+    #[cfg(unix)]
+    forward::install();
+    #[cfg(not(unix))]
+    {
+        use std::sync::atomic::AtomicBool;
+        static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+        crate::commands::install::signals::install(&INTERRUPTED);
+    }
+    let mut child = Command::new(&launch.program)
+        .args(&launch.args)
+        .envs(launch.env)
+        .spawn()
+        .with_context(|| format!("cannot run {}", launch.program.display()))?;
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for the tool failed")? {
+            break status;
+        }
+        #[cfg(unix)]
+        forward::pass_on(child.id());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return Ok(ExitCode::from((128 + sig).clamp(0, 255) as u8));
+        }
+    }
+    Ok(ExitCode::from(
+        status.code().unwrap_or(1).clamp(0, 255) as u8
+    ))
 }
 
 /// Without `--port` or `HEADROOM_PORT`: the port of the installed deployment that is running
@@ -374,9 +497,11 @@ fn launch(launch: Launch) -> Result<ExitCode> {
     ))
 }
 
-/// `headroom unwrap <tool>`: `wrap` wires tools per run only, so there is no file to restore.
-/// What can still point a tool at Headroom is an install deployment; that is `install remove`'s
-/// job, and silently editing its files here would break the deployment's own undo.
+/// `headroom unwrap <tool>`: `wrap` wires tools per run only, so there is no file to restore —
+/// but for OpenClaw, whose config edit a killed `wrap openclaw` can leave behind: that is
+/// undone here. What can still point a tool at Headroom is an install deployment; that is
+/// `install remove`'s job, and silently editing its files here would break the deployment's
+/// own undo.
 pub fn run_unwrap(args: UnwrapArgs) -> Result<ExitCode> {
     let tool = args
         .tool
@@ -391,11 +516,34 @@ pub fn run_unwrap(args: UnwrapArgs) -> Result<ExitCode> {
                 .any(|t| t.eq_ignore_ascii_case(tool.name()))
         })
         .collect();
-    println!(
-        "{}: nothing to undo from `headroom wrap` (it only sets environment variables for the one run; its session proxies keep their log and lock files in {}, which are safe to delete while no wrapped tool runs).",
-        tool.display_name(),
-        workspace.join("wrap").display()
-    );
+    if tool == Tool::Openclaw {
+        let env = openclaw::environment();
+        let config = openclaw::config_path(&env);
+        let (undone, live) = openclaw::unwrap(&env)?;
+        if undone {
+            println!(
+                "OpenClaw: restored {} (the edit `headroom wrap openclaw` made is undone).",
+                config.display()
+            );
+        } else {
+            println!(
+                "OpenClaw: nothing to undo from `headroom wrap` ({} holds no edit of its).",
+                config.display()
+            );
+        }
+        if !live.is_empty() {
+            eprintln!(
+                "headroom: warning: `headroom wrap openclaw` still runs (pid {}); OpenClaw there no longer goes through Headroom",
+                live.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+            );
+        }
+    } else {
+        println!(
+            "{}: nothing to undo from `headroom wrap` (it only sets environment variables for the one run; its session proxies keep their log and lock files in {}, which are safe to delete while no wrapped tool runs).",
+            tool.display_name(),
+            workspace.join("wrap").display()
+        );
+    }
     if tool == Tool::Codex {
         if let Some(config) = legacy_codex_wiring() {
             // Written by the Python `headroom wrap codex`; its exact layout (in-place `# was:`

@@ -1,8 +1,9 @@
 //! What `wrap` launches and how it points each tool at the proxy, per run only.
 //!
-//! Everything here is environment for the one child process: no dotfile is edited, so there is
-//! nothing to clean up when the tool exits or the machine crashes, and the user's config stays
-//! exactly as it was. The base env values come from the shared install table
+//! Everything here is environment (and arguments) for the one child process: no dotfile is
+//! edited, so there is nothing to clean up when the tool exits or the machine crashes, and the
+//! user's config stays exactly as it was. OpenClaw is the exception, wired through its config
+//! for the session by `openclaw.rs`, because it reads no base-URL variable. The base env values come from the shared install table
 //! ([`headroom_install::targets::Tool::env`]) so `wrap` and `install` never disagree.
 
 use std::ffi::{OsStr, OsString};
@@ -84,11 +85,8 @@ pub fn env_for(
                 opencode_config(port, current("OPENCODE_CONFIG_CONTENT"))?.into(),
             ));
         }
-        Tool::Openclaw => {
-            env.push(("ANTHROPIC_BASE_URL".into(), anthropic.into()));
-            env.push(("OPENAI_BASE_URL".into(), openai.into()));
-        }
-        Tool::Claude | Tool::Codex | Tool::Aider | Tool::Cursor => {}
+        // OpenClaw reads no base-URL variable: `wrap` edits its config (see `openclaw.rs`).
+        Tool::Claude | Tool::Codex | Tool::Aider | Tool::Cursor | Tool::Openclaw => {}
     }
     Ok(env)
 }
