@@ -105,9 +105,12 @@ fn a_missing_config_is_created_private_and_removed_again() {
     )
     .unwrap();
     apply(&fx.env, &p).unwrap();
-    let meta = std::fs::metadata(fx.home.join(CONFIG)).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(fx.home.join(CONFIG)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
     assert_eq!(
         parsed(&fx)["models"]["providers"]["openai"]["api"],
         "openai-responses"
@@ -228,6 +231,7 @@ fn switching_a_providers_api_adapter_is_said() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn a_symlinked_config_stays_a_symlink() {
     let fx = Fixture::new(OsKind::Linux);

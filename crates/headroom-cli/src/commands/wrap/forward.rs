@@ -11,14 +11,21 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 static PENDING: AtomicI32 = AtomicI32::new(0);
 
+// `si_code` values that mean "sent by kill()/sigqueue()". The libc crate defines them only for
+// Linux-like targets; the BSD family (macOS) uses the values of its <sys/signal.h>.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SENT_BY_PROCESS: [libc::c_int; 2] = [libc::SI_USER, libc::SI_QUEUE];
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const SENT_BY_PROCESS: [libc::c_int; 2] = [0x10001, 0x10002];
+
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo with SA_SIGINFO.
     let code = if info.is_null() {
-        libc::SI_USER
+        SENT_BY_PROCESS[0]
     } else {
         unsafe { (*info).si_code }
     };
-    if code == libc::SI_USER || code == libc::SI_QUEUE {
+    if SENT_BY_PROCESS.contains(&code) {
         PENDING.store(sig, Ordering::SeqCst);
     }
 }
