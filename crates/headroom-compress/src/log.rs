@@ -19,6 +19,75 @@ const MIN_RUN: usize = 3;
 /// Unremarkable lines that are neither in a run nor in head/tail: at most this many are kept
 /// (half from the start, half from the end).
 const SINGLES: usize = 60;
+/// Lines naming a rare term of the user's question that are kept wherever they are.
+const QUESTION_LINES: usize = 12;
+
+fn dpkg_line_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // Constant pattern, known valid.
+    RE.get_or_init(|| {
+        Regex::new(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (startup|status|install|upgrade|remove|purge|configure|trigproc|conffile) ")
+            .expect("valid regex")
+    })
+}
+
+/// dpkg's own log (`/var/log/dpkg.log`) records every package's passage through
+/// `half-installed`, `unpacked`, `half-configured` and `triggers-pending` plus a `configure`
+/// and `trigproc` step before the one line that says what happened to it: two thirds of the
+/// log restate what the outcome line says. Which lines are such intermediate steps: `None`
+/// unless most lines of `lines` are dpkg log lines. An `install P <none> V` followed later by
+/// `status installed P V` is an intermediate step too (a first install); installs over an
+/// older version, upgrades, removals and purges are kept.
+/// `text` holds `word` as a whole word (`ripgrep:amd64` names `ripgrep`; `runtime` does not
+/// name `run`).
+fn names_word(text: &str, word: &str) -> bool {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    text.match_indices(word).any(|(at, _)| {
+        !is_word(text[..at].chars().next_back()) && !is_word(text[at + word.len()..].chars().next())
+    })
+}
+
+/// Fields after date and time: action, then package and versions.
+fn dpkg_fields(l: &str) -> Vec<&str> {
+    l.split(' ').skip(2).collect()
+}
+
+fn dpkg_steps(lines: &[&str]) -> Option<Vec<bool>> {
+    let non_empty = lines.iter().filter(|l| !l.is_empty()).count();
+    let dpkg = lines.iter().filter(|l| dpkg_line_re().is_match(l)).count();
+    if non_empty < 20 || dpkg * 10 < non_empty * 8 {
+        return None;
+    }
+    let installed: std::collections::HashSet<(&str, &str)> = lines
+        .iter()
+        .filter(|l| dpkg_line_re().is_match(l))
+        .filter_map(|l| match dpkg_fields(l).as_slice() {
+            ["status", "installed", pkg, ver] => Some((*pkg, *ver)),
+            _ => None,
+        })
+        .collect();
+    Some(
+        lines
+            .iter()
+            .map(|l| {
+                if !dpkg_line_re().is_match(l) {
+                    return false;
+                }
+                match dpkg_fields(l).as_slice() {
+                    [
+                        "status",
+                        "half-installed" | "unpacked" | "half-configured" | "triggers-pending"
+                        | "triggers-awaited",
+                        ..,
+                    ] => true,
+                    ["configure" | "trigproc", ..] => true,
+                    ["install", pkg, "<none>", ver] => installed.contains(&(*pkg, *ver)),
+                    _ => false,
+                }
+            })
+            .collect(),
+    )
+}
 
 fn important_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -135,7 +204,20 @@ enum Mark {
 
 pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     let stripped = text::strip_ansi(t);
-    let raw_lines: Vec<&str> = stripped.split('\n').map(clean_line).collect();
+    let mut raw_lines: Vec<&str> = stripped.split('\n').map(clean_line).collect();
+    let total = raw_lines.iter().filter(|l| !l.is_empty()).count();
+    // dpkg's intermediate steps go first: what is left is one line per package and action.
+    let mut steps_dropped = 0;
+    if ctx.options.lossy {
+        if let Some(steps) = dpkg_steps(&raw_lines) {
+            steps_dropped = steps.iter().filter(|&&s| s).count();
+            let mut i = 0;
+            raw_lines.retain(|_| {
+                i += 1;
+                !steps[i - 1]
+            });
+        }
+    }
     // Compiler and linter diagnostics first: each kind once in full, every location kept.
     let grouped = if ctx.options.lossy {
         crate::diag::group(&raw_lines)
@@ -154,6 +236,23 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
 
     for m in marks.iter_mut().take(HEAD) {
         *m = Mark::Keep;
+    }
+    // The lines the user asked about ("when was ripgrep installed?").
+    if ctx.options.lossy {
+        let terms = crate::rows::rare_terms(&lines, ctx);
+        if !terms.is_empty() {
+            let mut kept = 0;
+            for (i, l) in lines.iter().enumerate() {
+                if kept >= QUESTION_LINES {
+                    break;
+                }
+                let lower = l.to_ascii_lowercase();
+                if terms.iter().any(|t| names_word(&lower, t)) {
+                    marks[i] = Mark::Keep;
+                    kept += 1;
+                }
+            }
+        }
     }
     // The tail: last TAIL non-empty lines.
     let mut tail_seen = 0;
@@ -257,7 +356,7 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     }
 
     let mut out = String::with_capacity(t.len() / 4);
-    let mut dropped_total = diag_dropped;
+    let mut dropped_total = diag_dropped + steps_dropped;
     let mut pending_drop = 0usize;
     let flush = |out: &mut String, pending: &mut usize| {
         if *pending > 0 {
@@ -304,7 +403,6 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     }
     if dropped_total > 0 {
         out.push('\n');
-        let total = raw_lines.iter().filter(|l| !l.is_empty()).count();
         out.push_str(&ctx.marker(&format!(
             "{} of {} log lines omitted",
             text::fmt_count(dropped_total),
@@ -360,5 +458,111 @@ mod tests {
         assert!(out.contains("more similar lines"));
         assert!(out.len() * 10 < log.len(), "{}", out.len());
         assert!(out.contains(k.as_deref().unwrap()));
+    }
+
+    fn dpkg_log() -> String {
+        let mut log = String::new();
+        for i in 0..60 {
+            let p = if i == 37 {
+                "ripgrep".to_string()
+            } else {
+                format!("lib{i}")
+            };
+            let t = format!("2025-06-24 14:42:{:02}", i % 60);
+            log.push_str(&format!("{t} install {p}:amd64 <none> 1.{i}-1\n"));
+            log.push_str(&format!("{t} status half-installed {p}:amd64 1.{i}-1\n"));
+            log.push_str(&format!("{t} status unpacked {p}:amd64 1.{i}-1\n"));
+            log.push_str(&format!("{t} configure {p}:amd64 1.{i}-1 <none>\n"));
+            log.push_str(&format!("{t} status half-configured {p}:amd64 1.{i}-1\n"));
+            log.push_str(&format!("{t} status installed {p}:amd64 1.{i}-1\n"));
+        }
+        log.push_str("2025-06-25 09:00:00 upgrade tzdata:all 2025a-1 2025b-1\n");
+        log.push_str("2025-06-25 09:00:01 status unpacked tzdata:all 2025b-1\n");
+        log.push_str("2025-06-25 09:00:02 status installed tzdata:all 2025b-1\n");
+        log.push_str("2025-06-25 09:00:03 remove oldpkg:amd64 2.0 <none>\n");
+        log
+    }
+
+    #[test]
+    fn dpkg_log_keeps_outcomes_and_the_package_asked_about() {
+        let log = dpkg_log();
+        let options = crate::Options::default();
+        let key = std::cell::OnceCell::new();
+        let ctx = Ctx {
+            question: Some("when was ripgrep installed?"),
+            options: &options,
+            key: &key,
+            original: &log,
+        };
+        let out = compress(&log, &ctx).unwrap();
+        assert!(
+            out.contains("2025-06-24 14:42:37 status installed ripgrep:amd64 1.37-1"),
+            "{out}"
+        );
+        assert!(out.contains("upgrade tzdata:all 2025a-1 2025b-1"), "{out}");
+        assert!(out.contains("status installed tzdata:all 2025b-1"), "{out}");
+        assert!(out.contains("remove oldpkg:amd64 2.0 <none>"), "{out}");
+        for step in [
+            "half-installed",
+            "unpacked",
+            "half-configured",
+            " configure ",
+            "install lib",
+        ] {
+            assert!(!out.contains(step), "{step:?} kept in\n{out}");
+        }
+        assert!(out.contains("of 364 log lines omitted"), "{out}");
+        assert!(out.len() * 8 < log.len(), "{} of {}", out.len(), log.len());
+    }
+
+    #[test]
+    fn question_terms_match_whole_words() {
+        assert!(names_word(
+            "2025 status installed ripgrep:amd64 13.0",
+            "ripgrep"
+        ));
+        assert!(!names_word(
+            "test config::tests::metrics_runtime_10 ... ok",
+            "run"
+        ));
+        assert!(names_word("run", "run"));
+    }
+
+    #[test]
+    fn dpkg_steps_only_for_dpkg_logs_and_never_in_lossless_mode() {
+        let log = dpkg_log();
+        let lines: Vec<&str> = log.lines().collect();
+        let steps = dpkg_steps(&lines).unwrap();
+        assert_eq!(steps.iter().filter(|&&s| s).count(), 60 * 5 + 1);
+        // An install over an older version is an action, not a step.
+        assert_eq!(
+            dpkg_steps(
+                &[
+                    &["2025-06-24 14:42:00 install a:amd64 1.0 1.1"; 20][..],
+                    &["x"][..]
+                ]
+                .concat()
+            ),
+            Some(vec![false; 21])
+        );
+        let mixed: Vec<&str> = lines
+            .iter()
+            .copied()
+            .zip(std::iter::repeat("compiling x"))
+            .flat_map(|(a, b)| [a, b])
+            .collect();
+        assert_eq!(dpkg_steps(&mixed), None);
+        let options = crate::Options {
+            lossy: false,
+            ..crate::Options::default()
+        };
+        let key = std::cell::OnceCell::new();
+        let ctx = Ctx {
+            question: None,
+            options: &options,
+            key: &key,
+            original: &log,
+        };
+        assert!(compress(&log, &ctx).is_none_or(|o| o.contains("half-installed")));
     }
 }

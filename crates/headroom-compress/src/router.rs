@@ -395,14 +395,18 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
         (ContentKind::JsonTable | ContentKind::Json, None) => None,
         (ContentKind::Log | ContentKind::Diagnostics, _) => crate::log::compress(t, ctx),
         (ContentKind::Search, _) => crate::search::compress_search(t, ctx),
-        (ContentKind::Listing, _) => crate::search::compress_listing(t),
+        (ContentKind::Listing, _) => crate::search::compress_listing(t, ctx),
         (ContentKind::Diff, _) => crate::diff::compress(t, ctx),
         (ContentKind::Table, _) => crate::rows::compress(t, ctx),
         (ContentKind::GitLog, _) => crate::gitlog::compress(t, ctx),
         (ContentKind::Lockfile, _) => {
             crate::lockfile::detect(t).and_then(|k| crate::lockfile::compress(t, k, ctx))
         }
-        (ContentKind::Text, _) => crate::rows::collapse_runs(t, ctx),
+        (ContentKind::Text, _) => {
+            let runs = crate::rows::collapse_runs(t, ctx);
+            let base = runs.as_deref().unwrap_or(t);
+            crate::rows::cut_long_lines(base, ctx).or(runs)
+        }
     };
     // Line-oriented kinds fall back to the lossless normalisation. Not diffs (a context line
     // holding a single space is significant) and not JSON (minified by its own transform).

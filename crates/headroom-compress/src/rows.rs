@@ -88,7 +88,7 @@ pub fn is_table(lines: &[&str]) -> bool {
 }
 
 /// Question terms that are rare in the rows (in at most a fifth of them, or five).
-fn rare_terms(rows: &[&str], ctx: &Ctx<'_>) -> Vec<String> {
+pub(crate) fn rare_terms(rows: &[&str], ctx: &Ctx<'_>) -> Vec<String> {
     let Some(q) = ctx.question else {
         return Vec::new();
     };
@@ -219,6 +219,90 @@ fn shape(l: &str) -> String {
 }
 
 /// Generic fallback: collapse runs of same-shaped lines in a large text.
+/// A line longer than this is cut (lossy mode): a package list on one line (`apt`'s
+/// history.log `Install:` lines run to 7 KB), a minified bundle, a base64 blob.
+const LONG_LINE: usize = 1_000;
+/// What stays of a cut line: its start (where the line says what it is)…
+const LONG_LINE_HEAD: usize = 240;
+/// …and this much either side of each question term in it (at most three windows).
+const LONG_LINE_WINDOW: usize = 80;
+
+/// Cuts every line longer than [`LONG_LINE`] bytes to its first [`LONG_LINE_HEAD`] bytes
+/// plus a window around each rare question term it names, saying how much of the line was
+/// cut; the original stays retrievable (one marker at the end). `None` when no line is that
+/// long, or for source code (a long line there is code the agent may need verbatim).
+pub fn cut_long_lines(t: &str, ctx: &Ctx<'_>) -> Option<String> {
+    if !ctx.options.lossy || !t.lines().any(|l| l.len() > LONG_LINE) || looks_like_source_text(t) {
+        return None;
+    }
+    let lines: Vec<&str> = t.lines().collect();
+    let terms = rare_terms(&lines, ctx);
+    let mut out = String::with_capacity(t.len() / 2);
+    let mut cut_lines = 0;
+    for l in &lines {
+        if l.len() <= LONG_LINE {
+            out.push_str(l);
+            out.push('\n');
+            continue;
+        }
+        cut_lines += 1;
+        let mut spans = vec![(0, floor(l, LONG_LINE_HEAD))];
+        let lower = l.to_ascii_lowercase();
+        for term in &terms {
+            for (at, _) in lower.match_indices(term.as_str()).take(3) {
+                let from = floor(l, at.saturating_sub(LONG_LINE_WINDOW));
+                let to = floor(l, (at + term.len() + LONG_LINE_WINDOW).min(l.len()));
+                spans.push((from, to));
+            }
+        }
+        spans.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for (a, b) in spans {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        let mut shown = 0;
+        let mut end = 0;
+        for (a, b) in merged {
+            if a > end {
+                out.push_str(" … ");
+            }
+            out.push_str(&l[a..b]);
+            shown += b - a;
+            end = b;
+        }
+        out.push_str(&format!(
+            " … [{} more bytes of this line cut]\n",
+            text::fmt_count(l.len() - shown)
+        ));
+    }
+    if !t.ends_with('\n') {
+        out.pop();
+    }
+    if !out.contains(ctx.key()) {
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&ctx.marker(&format!(
+            "{} long {} cut",
+            text::fmt_count(cut_lines),
+            if cut_lines == 1 { "line" } else { "lines" }
+        )));
+    }
+    (out.len() < t.len()).then_some(out)
+}
+
+/// The largest char boundary of `s` at or below `at`.
+fn floor(s: &str, at: usize) -> usize {
+    let mut at = at.min(s.len());
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
 pub fn collapse_runs(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     if !ctx.options.lossy || t.len() < MIN_FALLBACK {
         return None;

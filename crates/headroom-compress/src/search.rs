@@ -274,7 +274,7 @@ fn survey_sample(files: &[FileHits<'_>], hits: usize, ctx: &Ctx<'_>) -> Option<V
 }
 
 /// Directory listings: one line per directory, `dir/: name, name, …`. Lossless.
-pub fn compress_listing(t: &str) -> Option<String> {
+pub fn compress_listing(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     let mut dirs: Vec<(&str, Vec<&str>)> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
     for line in t.lines() {
@@ -296,15 +296,155 @@ pub fn compress_listing(t: &str) -> Option<String> {
         });
         dirs[i].1.push(name);
     }
-    let mut out = String::from("[headroom: paths grouped by directory as \"dir/: name, name\"]\n");
-    for (dir, names) in &dirs {
-        out.push_str(if dir.is_empty() { "./" } else { dir });
-        out.push_str(": ");
-        out.push_str(&names.join(", "));
+    let folds = if ctx.options.lossy {
+        fold_siblings(&dirs)
+    } else {
+        Vec::new()
+    };
+    let mut out = String::from("[headroom: paths grouped by directory as \"dir/: name, name\"");
+    if !folds.is_empty() {
+        out.push_str(
+            "; sibling dirs holding the same names as \"parent/{a, b, c}/: name\" (each of parent/a/, parent/b/, parent/c/ holds name)",
+        );
+    }
+    out.push_str("]\n");
+    let mut chains = 0;
+    let mut folded = vec![None; dirs.len()];
+    for (group, members) in folds.iter().enumerate() {
+        for &m in members {
+            folded[m] = Some(group);
+        }
+    }
+    for (i, (dir, names)) in dirs.iter().enumerate() {
+        match folded[i] {
+            // A fold is printed where its first member was.
+            Some(g) if folds[g][0] == i => {
+                let parent = parent_of(dir);
+                let children: Vec<&str> = folds[g]
+                    .iter()
+                    .map(|&m| &dirs[m].0[parent.len()..dirs[m].0.len() - 1])
+                    .collect();
+                out.push_str(&format!("{parent}{{{}}}/: ", children.join(", ")));
+            }
+            Some(_) => continue,
+            None => out.push_str(if dir.is_empty() { "./" } else { dir }),
+        }
+        if folded[i].is_none() {
+            out.push_str(": ");
+        }
+        if ctx.options.lossy {
+            let (joined, n) = join_chains(names);
+            chains += n;
+            out.push_str(&joined);
+        } else {
+            out.push_str(&names.join(", "));
+        }
         out.push('\n');
     }
-    Some(out.trim_end().to_string())
+    if chains > 0 {
+        out.insert_str(
+            out.find("]\n").unwrap_or(0),
+            "; names that extend the one before as \"name{,.1,.1.2}\" (name, name.1, name.1.2)",
+        );
+    }
+    let mut out = out.trim_end().to_string();
+    if !folds.is_empty() || chains > 0 {
+        // Lossless, but a path is no longer in view as one string: the original stays
+        // retrievable for an agent that wants to copy paths.
+        out.push('\n');
+        let dirs_folded: usize = folds.iter().map(Vec::len).sum();
+        let what = match (dirs_folded, chains) {
+            (0, c) => format!("{} name chains folded", text::fmt_count(c)),
+            (d, 0) => format!("{} sibling directories folded", text::fmt_count(d)),
+            (d, c) => format!(
+                "{} sibling directories and {} name chains folded",
+                text::fmt_count(d),
+                text::fmt_count(c)
+            ),
+        };
+        out.push_str(&ctx.marker(&what));
+    }
+    Some(out)
 }
+
+/// Names joined with ", ", each run of versioned names that extend the run's first name
+/// written once as `first{,rest1,rest2}` (`libz.so.1`, `libz.so.1.2.13` → `libz.so.1{,.2.13}`):
+/// shared libraries and their versioned links. The first name must end in a digit and each
+/// rest start with `.` and hold only digits and dots, so every name a user types (`libz.so`,
+/// `libz.so.1`) stays in view whole. Also returns how many runs.
+fn join_chains(names: &[&str]) -> (String, usize) {
+    let mut out = String::new();
+    let mut runs = 0;
+    let mut i = 0;
+    while i < names.len() {
+        let first = names[i];
+        let mut j = i + 1;
+        let versioned = first.ends_with(|c: char| c.is_ascii_digit());
+        while versioned
+            && j < names.len()
+            && names[j].len() > first.len()
+            && names[j].starts_with(first)
+            && names[j][first.len()..].starts_with('.')
+            && names[j][first.len()..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.')
+        {
+            j += 1;
+        }
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(first);
+        if j > i + 1 {
+            runs += 1;
+            out.push_str("{,");
+            let rests: Vec<&str> = names[i + 1..j].iter().map(|n| &n[first.len()..]).collect();
+            out.push_str(&rests.join(","));
+            out.push('}');
+        } else {
+            for n in &names[i + 1..j] {
+                out.push_str(", ");
+                out.push_str(n);
+            }
+        }
+        i = j;
+    }
+    (out, runs)
+}
+
+/// `dir/` without its last component: `a/b/c/` → `a/b/`; `""` when it has one component.
+fn parent_of(dir: &str) -> &str {
+    let inner = dir.strip_suffix('/').unwrap_or(dir);
+    match inner.rfind('/') {
+        Some(i) => &dir[..=i],
+        None => "",
+    }
+}
+
+/// Groups of at least [`MIN_FOLD`] directories with one parent whose names are the same
+/// (`/usr/share/doc/*/copyright`), in order of first appearance.
+fn fold_siblings(dirs: &[(&str, Vec<&str>)]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<(&str, &[&str]), usize> = HashMap::new();
+    for (i, (dir, names)) in dirs.iter().enumerate() {
+        let parent = parent_of(dir);
+        let child = &dir[parent.len()..dir.len().saturating_sub(1)];
+        if dir.is_empty() || child.is_empty() || child.contains(", ") || child.contains(['{', '}'])
+        {
+            continue;
+        }
+        let g = *index.entry((parent, names.as_slice())).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    groups.retain(|g| g.len() >= MIN_FOLD);
+    groups
+}
+
+/// Sibling directories with the same names are folded from this many on.
+const MIN_FOLD: usize = 4;
 
 #[cfg(test)]
 mod tests {
@@ -347,10 +487,52 @@ mod tests {
     }
 
     #[test]
+    fn listing_folds_sibling_dirs_with_the_same_names() {
+        let mut t = String::new();
+        for pkg in ["git", "gzip", "libc6", "zlib1g", "tar"] {
+            t.push_str(&format!("/usr/share/doc/{pkg}/copyright\n"));
+        }
+        t.push_str("/usr/share/doc/bash/README\n/etc/hosts\n");
+        let (out, key) = with_default_ctx(&t, |ctx| compress_listing(&t, ctx));
+        let out = out.unwrap();
+        assert!(
+            out.contains("\n/usr/share/doc/{git, gzip, libc6, zlib1g, tar}/: copyright\n/usr/share/doc/bash/: README\n/etc/: hosts\n"),
+            "{out}"
+        );
+        assert!(out.contains(key.as_deref().unwrap()), "{out}");
+        let libs = "libz.so\nlibz.so.1\nlibz.so.1.2.13\nlibzstd.so.1\nx\nx.bak\n";
+        let out = with_default_ctx(libs, |ctx| compress_listing(libs, ctx))
+            .0
+            .unwrap();
+        assert!(
+            out.contains("\n./: libz.so, libz.so.1{,.2.13}, libzstd.so.1, x, x.bak\n"),
+            "{out}"
+        );
+        // Three siblings are not enough, and lossless mode never folds.
+        let few = "/d/a/x\n/d/b/x\n/d/c/x\n";
+        let out = with_default_ctx(few, |ctx| compress_listing(few, ctx))
+            .0
+            .unwrap();
+        assert!(out.ends_with("/d/a/: x\n/d/b/: x\n/d/c/: x"), "{out}");
+        let options = crate::Options {
+            lossy: false,
+            ..crate::Options::default()
+        };
+        let cell = std::cell::OnceCell::new();
+        let ctx = Ctx {
+            question: None,
+            options: &options,
+            key: &cell,
+            original: &t,
+        };
+        assert!(!compress_listing(&t, &ctx).unwrap().contains('{'));
+    }
+
+    #[test]
     fn listing_groups_by_dir() {
         let t = "./src/a.rs\n./src/b.rs\n./docs/x.md\n./src/c/\n";
         assert_eq!(
-            compress_listing(t).unwrap(),
+            with_default_ctx(t, |ctx| compress_listing(t, ctx)).0.unwrap(),
             "[headroom: paths grouped by directory as \"dir/: name, name\"]\n./src/: a.rs, b.rs, c/\n./docs/: x.md"
         );
     }
