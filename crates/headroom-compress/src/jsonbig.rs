@@ -172,6 +172,72 @@ fn emit(n: &Node, st: &mut State<'_>, out: &mut Vec<u8>) {
     }
 }
 
+/// A JSON string longer than this (raw bytes) is cut: a package's whole README in `pip
+/// inspect`, a file's content or a patch in an API answer.
+const LONG_STRING: usize = 1_000;
+/// What stays of a cut string.
+const STRING_HEAD: usize = 240;
+
+/// The document with every string longer than [`LONG_STRING`] bytes cut to its first
+/// [`STRING_HEAD`] bytes and a note of what was cut (still valid JSON, every other byte
+/// unchanged), and how many strings were cut; `None` if none is that long. Strings that name
+/// a problem (`error`, `exception`, `traceback`, `fail`) are kept whole.
+pub fn cut_long_strings(t: &str, root: &Node) -> Option<(String, usize)> {
+    let mut spans = Vec::new();
+    long_strings(root, t.as_bytes(), &mut spans);
+    if spans.is_empty() {
+        return None;
+    }
+    let src = t.as_bytes();
+    let mut out = String::with_capacity(t.len() / 2);
+    let mut at = 0;
+    for span in &spans {
+        out.push_str(&t[at..span.start]);
+        // Inside the quotes: stop at a char boundary that is not inside an escape.
+        let inner = span.start + 1..span.end - 1;
+        let mut i = inner.start;
+        while i < inner.end && i - inner.start < STRING_HEAD {
+            i += match src[i] {
+                b'\\' if src.get(i + 1) == Some(&b'u') => 6,
+                b'\\' => 2,
+                _ => 1,
+            };
+            while i < inner.end && !t.is_char_boundary(i) {
+                i += 1;
+            }
+        }
+        let i = i.min(inner.end);
+        out.push('"');
+        out.push_str(&t[inner.start..i]);
+        out.push_str(&format!(
+            " … [{} more bytes cut]\"",
+            text::fmt_count(inner.end - i)
+        ));
+        at = span.end;
+    }
+    out.push_str(&t[at..]);
+    Some((out, spans.len()))
+}
+
+fn long_strings(n: &Node, src: &[u8], spans: &mut Vec<std::ops::Range<usize>>) {
+    match &n.kind {
+        Kind::Str { .. } if n.span.len() > LONG_STRING => {
+            let lower = String::from_utf8_lossy(n.raw(src)).to_ascii_lowercase();
+            if !["error", "exception", "traceback", "fail"]
+                .iter()
+                .any(|w| lower.contains(w))
+            {
+                spans.push(n.span.clone());
+            }
+        }
+        Kind::Array(items) => items.iter().for_each(|i| long_strings(i, src, spans)),
+        Kind::Object(members) => members
+            .iter()
+            .for_each(|(_, v)| long_strings(v, src, spans)),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +265,35 @@ mod tests {
         assert!(v["time"]["…"].as_str().unwrap().contains("more"));
         assert!(out.contains(key.as_deref().unwrap()));
         assert!(out.len() * 5 < doc.len());
+    }
+
+    #[test]
+    fn long_strings_are_cut_to_valid_json_and_problems_kept_whole() {
+        let readme = format!("caf\u{e9} \"quoted\"\n{}", "word ".repeat(400));
+        let trace = format!("Traceback: {}", "frame ".repeat(300));
+        let doc = serde_json::to_string_pretty(&serde_json::json!({
+            "name": "pkg", "description": readme, "log": trace, "short": "x",
+        }))
+        .unwrap();
+        let root = crate::json::parse_str(&doc).unwrap();
+        let (cut, n) = cut_long_strings(&doc, &root).unwrap();
+        assert_eq!(n, 1);
+        let v: serde_json::Value = serde_json::from_str(&cut).expect("valid JSON");
+        let d = v["description"].as_str().unwrap();
+        assert!(d.starts_with("caf\u{e9} \"quoted\"\nword word"), "{d}");
+        assert!(d.ends_with("more bytes cut]"), "{d}");
+        assert!(d.len() < 300, "{}", d.len());
+        assert_eq!(v["log"], serde_json::json!(trace));
+        assert_eq!(v["short"], "x");
+        // Every cut point is checked: escapes and multi-byte characters are never split.
+        for k in 0..12 {
+            let s = format!("{}{}", "\u{e9}\\\"".repeat(k), "\u{e9}a\\".repeat(300));
+            let doc = serde_json::to_string(&serde_json::json!({ "s": s })).unwrap();
+            let root = crate::json::parse_str(&doc).unwrap();
+            let (cut, _) = cut_long_strings(&doc, &root).unwrap();
+            serde_json::from_str::<serde_json::Value>(&cut).expect("valid JSON");
+        }
+        let small = r#"{"a":"b"}"#;
+        assert!(cut_long_strings(small, &crate::json::parse_str(small).unwrap()).is_none());
     }
 }

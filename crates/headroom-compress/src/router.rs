@@ -376,6 +376,39 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
             }
         }
     }
+    // Long strings (a README per package in `pip inspect`) are cut first; the shorter
+    // document then takes the same route.
+    // Not a wrapper: its one big string is the output itself, handled below.
+    if let (true, ContentKind::Json | ContentKind::JsonTable, Some(r)) =
+        (ctx.options.lossy, kind, &root)
+    {
+        let wrapper =
+            depth == 0 && kind == ContentKind::Json && wrapped_member(t, r, ctx).is_some();
+        if let Some((cut, n)) = (!wrapper)
+            .then(|| crate::jsonbig::cut_long_strings(t, r))
+            .flatten()
+        {
+            let (k, new) = compress_text_at(&cut, ctx, depth.max(1));
+            let mut out = new.unwrap_or_else(|| {
+                crate::json::parse_str(&cut)
+                    .map(|r| {
+                        let mut m = Vec::with_capacity(cut.len());
+                        crate::json::minify_into(r.raw(cut.as_bytes()), &mut m);
+                        String::from_utf8(m).unwrap_or_else(|_| cut.clone())
+                    })
+                    .unwrap_or_else(|_| cut.clone())
+            });
+            if !out.contains(ctx.key()) {
+                out.push('\n');
+                out.push_str(&ctx.marker(&format!(
+                    "{} long JSON {} cut",
+                    text::fmt_count(n),
+                    if n == 1 { "string" } else { "strings" }
+                )));
+            }
+            return (k, Some(out));
+        }
+    }
     let out = match (kind, &root) {
         (ContentKind::Json | ContentKind::JsonTable, Some(root))
             if crate::lockfile::is_package_lock(t, root) =>
@@ -531,17 +564,24 @@ fn text_envelope(t: &str) -> Option<(&str, &str)> {
 /// JSON envelopes around one big text, like Codex's shell results
 /// (`{"output":"<the log>","metadata":{"exit_code":1,…}}`): compress the text by its own kind
 /// and keep the envelope (minified). The marker inside names the key of the whole tool output.
-fn wrapped_text(t: &str, root: &crate::json::Node, ctx: &Ctx<'_>) -> Option<String> {
-    use crate::json::{self, Kind};
-    let src = t.as_bytes();
+/// The string member that is most of a JSON object (`{"output":"…","metadata":…}`), if any.
+fn wrapped_member<'n>(
+    t: &str,
+    root: &'n crate::json::Node,
+    ctx: &Ctx<'_>,
+) -> Option<&'n crate::json::Node> {
     let members = root.as_object()?;
     let (_, big) = members
         .iter()
         .filter(|(_, v)| v.is_str())
         .max_by_key(|(_, v)| v.span.len())?;
-    if big.span.len() * 2 < src.len() || big.span.len() < ctx.options.min_bytes {
-        return None;
-    }
+    (big.span.len() * 2 >= t.len() && big.span.len() >= ctx.options.min_bytes).then_some(big)
+}
+
+fn wrapped_text(t: &str, root: &crate::json::Node, ctx: &Ctx<'_>) -> Option<String> {
+    use crate::json::{self, Kind};
+    let src = t.as_bytes();
+    let big = wrapped_member(t, root, ctx)?;
     let Kind::Str { .. } = big.kind else {
         return None;
     };
