@@ -7,7 +7,7 @@
 //! tool outputs alone), the facts kept in view, the details kept in view or retrievable, and
 //! the compression time. Markdown, so it goes into docs/compression.md as is.
 //!
-//! Flags: `--entries` adds one line per entry (cc_string shape), `--lost` lists lost facts,
+//! Flags: `--entries` adds one line per entry (cc_string shape, or `--entries-shape NAME`), `--lost` lists lost facts,
 //! `--show NAME` prints that entry's forwarded tool output (Claude Code string shape) and its
 //! best compression time per shape, and exits, `--write-baseline` records the per-class savings in `corpus/baseline.json` for the test.
 
@@ -116,7 +116,14 @@ fn main() {
     if flag("--entries") {
         println!("\n| entry | class | kind | bytes | tokens before | after | saved | facts |");
         println!("|---|---|---|---:|---:|---:|---:|---:|");
-        for r in runs.iter().filter(|r| r.shape == Shape::CcString) {
+        // `--entries-shape NAME` lists another shape than the Claude Code string.
+        let shape = args
+            .iter()
+            .position(|a| a == "--entries-shape")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|n| SHAPES.into_iter().find(|s| s.name() == n))
+            .unwrap_or(Shape::CcString);
+        for r in runs.iter().filter(|r| r.shape == shape) {
             let e = &entries[r.entry];
             println!(
                 "| {} | {} | {} | {} | {} | {} | {:.1} % | {}/{} |",

@@ -26,10 +26,22 @@ struct State<'a> {
     src: &'a [u8],
     terms: Vec<String>,
     omitted: usize,
+    /// Most entries kept per container for matching the question or naming a problem.
+    matches: usize,
 }
 
 /// `None` if nothing was elided (the caller then minifies).
 pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
+    compress_with(t, root, ctx, MATCHES)
+}
+
+/// For a result the tool marked as an error (`is_error`): the same, but every entry that
+/// names a problem (or the question) is kept, however many there are.
+pub fn compress_problems(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
+    compress_with(t, root, ctx, usize::MAX)
+}
+
+fn compress_with(t: &str, root: &Node, ctx: &Ctx<'_>, matches: usize) -> Option<String> {
     if !ctx.options.lossy || t.len() < MIN_BYTES {
         return None;
     }
@@ -37,6 +49,7 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
         src: t.as_bytes(),
         terms: ctx.question.map(text::query_terms).unwrap_or_default(),
         omitted: 0,
+        matches,
     };
     let mut out = Vec::with_capacity(t.len() / 3);
     emit(root, &mut st, &mut out);
@@ -67,15 +80,15 @@ fn wanted(st: &State<'_>, raw: &[u8]) -> bool {
             .any(|w| s.contains(w))
 }
 
-/// Which of `n` entries to keep: head, tail, and up to [`MATCHES`] wanted ones.
-fn selection(n: usize, want: impl Fn(usize) -> bool) -> Vec<bool> {
+/// Which of `n` entries to keep: head, tail, and up to `cap` wanted ones.
+fn selection(n: usize, cap: usize, want: impl Fn(usize) -> bool) -> Vec<bool> {
     let mut keep = vec![false; n];
     for (i, k) in keep.iter_mut().enumerate() {
         *k = i < HEAD || i + TAIL >= n;
     }
     let mut extra = 0;
     for (i, k) in keep.iter_mut().enumerate() {
-        if !*k && extra < MATCHES && want(i) {
+        if !*k && extra < cap && want(i) {
             *k = true;
             extra += 1;
         }
@@ -100,7 +113,9 @@ fn emit(n: &Node, st: &mut State<'_>, out: &mut Vec<u8>) {
         Kind::Array(items) => {
             let long = items.len() > LONG && items.iter().all(is_scalar);
             let keep = if long {
-                selection(items.len(), |i| wanted(st, items[i].raw(st.src)))
+                selection(items.len(), st.matches, |i| {
+                    wanted(st, items[i].raw(st.src))
+                })
             } else {
                 vec![true; items.len()]
             };
@@ -132,7 +147,7 @@ fn emit(n: &Node, st: &mut State<'_>, out: &mut Vec<u8>) {
         Kind::Object(members) => {
             let long = members.len() > LONG;
             let keep = if long {
-                selection(members.len(), |i| {
+                selection(members.len(), st.matches, |i| {
                     let (k, v) = &members[i];
                     wanted(st, &st.src[k.span.clone()])
                         || (is_scalar(v) && wanted(st, v.raw(st.src)))
@@ -265,6 +280,28 @@ mod tests {
         assert!(v["time"]["…"].as_str().unwrap().contains("more"));
         assert!(out.contains(key.as_deref().unwrap()));
         assert!(out.len() * 5 < doc.len());
+    }
+
+    #[test]
+    fn error_results_keep_every_entry_naming_a_problem() {
+        let runs: serde_json::Map<String, serde_json::Value> = (0..200)
+            .map(|i| {
+                let state = if i % 5 == 0 { "failed: exit 1" } else { "ok" };
+                (format!("job{i}"), serde_json::json!(state))
+            })
+            .collect();
+        let doc = serde_json::to_string_pretty(&serde_json::json!({ "runs": runs })).unwrap();
+        let root = crate::json::parse_str(&doc).unwrap();
+        let failed = |out: &str| out.matches("failed: exit 1").count();
+        let all = with_default_ctx(&doc, |ctx| compress_problems(&doc, &root, ctx))
+            .0
+            .unwrap();
+        assert_eq!(failed(&all), 40, "{all}");
+        let some = with_default_ctx(&doc, |ctx| compress(&doc, &root, ctx))
+            .0
+            .unwrap();
+        assert!(failed(&some) < 40, "{some}");
+        assert!(all.len() * 2 < doc.len());
     }
 
     #[test]

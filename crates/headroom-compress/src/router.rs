@@ -456,8 +456,9 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
 /// For outputs whose every problem line matters (`is_error` results, logs and persisted
 /// outputs read from files): the log transform keeps every error, warning, failure, panic and
 /// traceback line with its block, failure sections and summaries, head and tail, and collapses
-/// the passing noise around them. JSON is only minified (a row sample could drop the failing
-/// row); diffs keep every changed line anyway.
+/// the passing noise around them. JSON tables are only minified (a row sample could drop the
+/// failing row); long lists and maps of scalars keep every entry naming a problem; diffs keep
+/// every changed line anyway.
 pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>) {
     if let Some((head, body)) = text_envelope(t) {
         let (kind, new) = compress_problems(body, ctx);
@@ -472,6 +473,16 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
         return (ContentKind::Diagnostics, Some(out));
     }
     let (kind, root) = detect(t);
+    // Long lists and maps of scalars (`npm view --json` in a failing run) keep every entry
+    // that names a problem; nothing else is cut.
+    if let (ContentKind::Json, Some(r)) = (kind, &root) {
+        if let Some(out) = (!crate::lockfile::is_package_lock(t, r))
+            .then(|| crate::jsonbig::compress_problems(t, r, ctx))
+            .flatten()
+        {
+            return (kind, Some(out));
+        }
+    }
     match (kind, &root) {
         (ContentKind::Json | ContentKind::JsonTable, Some(root))
             if crate::lockfile::is_package_lock(t, root) =>
@@ -515,7 +526,10 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
                 let n = text::normalize_whitespace(t);
                 (n.len() < t.len()).then_some(n)
             });
-            (ContentKind::Log, out)
+            // A package list on one line is not a problem line: cut it like anywhere else.
+            let base = out.as_deref().unwrap_or(t);
+            let cut = crate::rows::cut_long_lines_except(base, ctx, crate::log::has_problem);
+            (ContentKind::Log, cut.or(out))
         }
     }
 }

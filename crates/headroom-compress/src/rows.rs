@@ -232,7 +232,18 @@ const LONG_LINE_WINDOW: usize = 80;
 /// cut; the original stays retrievable (one marker at the end). `None` when no line is that
 /// long, or for source code (a long line there is code the agent may need verbatim).
 pub fn cut_long_lines(t: &str, ctx: &Ctx<'_>) -> Option<String> {
-    if !ctx.options.lossy || !t.lines().any(|l| l.len() > LONG_LINE) || looks_like_source_text(t) {
+    cut_long_lines_except(t, ctx, |_| false)
+}
+
+/// [`cut_long_lines`], leaving whole every line `keep` says must stay (a line reporting a
+/// problem, in an error result).
+pub fn cut_long_lines_except(
+    t: &str,
+    ctx: &Ctx<'_>,
+    keep: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let long = |l: &str| l.len() > LONG_LINE && !keep(l);
+    if !ctx.options.lossy || !t.lines().any(long) || looks_like_source_text(t) {
         return None;
     }
     let lines: Vec<&str> = t.lines().collect();
@@ -240,7 +251,7 @@ pub fn cut_long_lines(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     let mut out = String::with_capacity(t.len() / 2);
     let mut cut_lines = 0;
     for l in &lines {
-        if l.len() <= LONG_LINE {
+        if !long(l) {
             out.push_str(l);
             out.push('\n');
             continue;
