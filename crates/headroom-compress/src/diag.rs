@@ -69,6 +69,10 @@ struct Record {
     msg: String,
     /// An error with a code frame: kept whole where it is.
     keep_whole: bool,
+    /// A one-line format (`path:line:col: CODE message`, tsc): a grouped member may be
+    /// written as only what differs from the group's first message. Formats with a code
+    /// frame keep each member's message as the compiler wrote it.
+    one_line: bool,
 }
 
 /// Quoted names and numbers set aside, so `unused variable: \`a\`` and `\`b\`` group.
@@ -95,6 +99,49 @@ fn template(msg: &str) -> String {
         }
     }
     out
+}
+
+/// A message split into its words and its slots: quoted names and stand-alone numbers
+/// (`(86 > 79)`, not the `501` of `E501`), in order. The skeleton marks each slot with `\0`.
+fn slots(msg: &str) -> (String, Vec<&str>) {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let mut skeleton = String::with_capacity(msg.len());
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < msg.len() {
+        let rest = &msg[i..];
+        let c = rest.chars().next().unwrap_or(' ');
+        if c == '`' || c == '\'' || c == '"' {
+            if let Some(close) = rest[1..].find(c) {
+                out.push(&rest[..close + 2]);
+                skeleton.push('\0');
+                i += close + 2;
+                continue;
+            }
+        }
+        if c.is_ascii_digit() && !word(msg[..i].chars().next_back()) {
+            let len = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            if !word(rest[len..].chars().next()) {
+                out.push(&rest[..len]);
+                skeleton.push('\0');
+                i += len;
+                continue;
+            }
+        }
+        skeleton.push(c);
+        i += c.len_utf8();
+    }
+    (skeleton, out)
+}
+
+/// A member's message written as only its slots (`` `y` ``, `86, 79`) when everything else
+/// is the same as in the group's first message, so nothing is lost.
+fn difference(first: &str, msg: &str) -> Option<String> {
+    let (a, _) = slots(first);
+    let (b, parts) = slots(msg);
+    (a == b && !parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// Part of a block: indented, or a numbered code-frame line (`12 |     let x = 1;`).
@@ -152,6 +199,7 @@ fn records(lines: &[&str]) -> Vec<Record> {
                         } else {
                             msg
                         },
+                        one_line: false,
                         keep_whole: level == "error",
                     });
                     i = j;
@@ -166,6 +214,7 @@ fn records(lines: &[&str]) -> Vec<Record> {
                 key: format!("{} {}", &c[2], &c[3]),
                 loc: c[1].to_owned(),
                 msg: format!("{} {}: {}", &c[2], &c[3], &c[4]),
+                one_line: true,
                 keep_whole: false,
             });
             i += 1;
@@ -198,6 +247,7 @@ fn records(lines: &[&str]) -> Vec<Record> {
                     "{level}: {lint}{}{msg}",
                     if lint.is_empty() { "" } else { " " }
                 ),
+                one_line: false,
                 keep_whole: level.contains("error") && j > i + 1,
             });
             i = j;
@@ -210,6 +260,7 @@ fn records(lines: &[&str]) -> Vec<Record> {
                 key: c[2].to_owned(),
                 loc: c[1].to_owned(),
                 msg: format!("{} {}", &c[2], &c[3]),
+                one_line: true,
                 keep_whole: false,
             });
             i += 1;
@@ -273,14 +324,24 @@ pub fn group(lines: &[&str]) -> Option<(String, Vec<bool>, usize)> {
                     keep.push(true);
                 }
                 if members.len() > 1 {
+                    let varied = members[1..].iter().any(|&m| {
+                        recs[m].one_line
+                            && recs[m].msg != rec.msg
+                            && difference(&rec.msg, &recs[m].msg).is_some()
+                    });
                     out.push(format!(
-                        "  [{} more like this at:]",
-                        crate::text::fmt_count(members.len() - 1)
+                        "  [{} more like this at{}:]",
+                        crate::text::fmt_count(members.len() - 1),
+                        if varied {
+                            " — \"loc (a, b)\": the same message with its quoted names and numbers a, b"
+                        } else {
+                            ""
+                        }
                     ));
                     keep.push(true);
-                    let mut same: Vec<&str> = Vec::new();
+                    let mut same: Vec<String> = Vec::new();
                     let flush =
-                        |same: &mut Vec<&str>, out: &mut Vec<String>, keep: &mut Vec<bool>| {
+                        |same: &mut Vec<String>, out: &mut Vec<String>, keep: &mut Vec<bool>| {
                             for chunk in same.chunks(PER_LINE) {
                                 out.push(format!("  {}", chunk.join(", ")));
                                 keep.push(true);
@@ -291,7 +352,11 @@ pub fn group(lines: &[&str]) -> Option<(String, Vec<bool>, usize)> {
                         let x = &recs[m];
                         dropped += x.end - x.start;
                         if x.msg == rec.msg {
-                            same.push(&x.loc);
+                            same.push(x.loc.clone());
+                        } else if let Some(d) =
+                            x.one_line.then(|| difference(&rec.msg, &x.msg)).flatten()
+                        {
+                            same.push(format!("{} ({d})", x.loc));
                         } else {
                             flush(&mut same, &mut out, &mut keep);
                             out.push(format!("  {}: {}", x.loc, x.msg));
@@ -341,6 +406,7 @@ mod tests {
         );
         let lines: Vec<&str> = log.split('\n').collect();
         let (out, _, dropped) = group(&lines).unwrap();
+        // Every location, each with its message as rustc wrote it.
         for i in 0..20 {
             assert!(out.contains(&format!("src/lib.rs:{}:9", i + 3)), "{out}");
             assert!(out.contains(&format!("unused variable: `x{i}`")), "{out}");
@@ -349,6 +415,31 @@ mod tests {
         assert!(out.contains("[19 more like this at:]"));
         assert!(dropped > 50);
         assert!(out.len() * 2 < log.len());
+    }
+
+    #[test]
+    fn a_member_message_is_written_as_what_differs() {
+        assert_eq!(
+            difference(
+                "E501 Line too long (80 > 79)",
+                "E501 Line too long (86 > 79)"
+            )
+            .as_deref(),
+            Some("86, 79")
+        );
+        assert_eq!(
+            difference("ANN001 argument `x`", "ANN001 argument `iterable`").as_deref(),
+            Some("`iterable`")
+        );
+        // Other words: written whole by the caller.
+        assert_eq!(
+            difference("F401 `a` imported but unused", "F401 `a` redefined"),
+            None
+        );
+        assert_eq!(
+            difference("D103 Missing docstring", "D103 Missing docstring!"),
+            None
+        );
     }
 
     #[test]
@@ -368,7 +459,13 @@ mod tests {
         let lines: Vec<&str> = t.split('\n').collect();
         let (out, _, _) = group(&lines).unwrap();
         assert!(out.contains("pkg/m2.py:30:1"));
-        assert!(out.contains("src/a.ts(30,5): error TS7006: Parameter 'p29'"));
+        assert!(
+            out.contains(
+                "src/a.ts(1,5): error TS7006: Parameter 'p0' implicitly has an 'any' type."
+            ),
+            "{out}"
+        );
+        assert!(out.contains("src/a.ts(30,5) ('p29', 'any')"), "{out}");
         assert!(out.len() < t.len());
     }
 }
