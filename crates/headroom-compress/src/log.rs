@@ -95,14 +95,14 @@ fn important_re() -> &'static Regex {
     RE.get_or_init(|| {
         Regex::new(
             r"(?x)
-            (?i:\b(error|errors|fail|failed|failure|failures|failing|panic|panicked|fatal|exception|traceback|assert|assertion|warning|warnings|warn|critical|abort|aborted|segfault|segmentation\ fault|killed|timeout|timed\ out|denied|refused|cannot|undefined|unresolved|broken)\b)
-            | \w(Error|Exception|Failure)\b
+            (?i:(?-u:\b)(error|errors|fail|failed|failure|failures|failing|panic|panicked|fatal|exception|traceback|assert|assertion|warning|warnings|warn|critical|abort|aborted|segfault|segmentation\ fault|killed|timeout|timed\ out|denied|refused|cannot|undefined|unresolved|broken)(?-u:\b))
+            | \w(Error|Exception|Failure)(?-u:\b)
             | ^E\s
             | ^\s*-->\s
             | ^\s*Caused\ by
-            | \bFAILED\b | \bERROR\b
+            | (?-u:\b)FAILED(?-u:\b) | (?-u:\b)ERROR(?-u:\b)
             | ^\s*at\s.+:\d+
-            | ^\s*not\ ok\b | ^\s*✖
+            | ^\s*not\ ok(?-u:\b) | ^\s*✖
             | ^\s*\S{0,2}\s*(tests?|pass|passed|fail|failed|suites|skipped|cancelled|todo)\s+\d+\s*$
             ",
         )

@@ -106,12 +106,12 @@ fn log_re() -> &'static Regex {
         Regex::new(
             r"(?x)
             ^\s*(Compiling|Checking|Finished|Running|Downloaded|Downloading|Fresh|Building|Installing|Collecting|Fetching|Resolving|Updating|Doc-tests)\s
-            | \.\.\.\s*(ok|FAILED|ignored|passed|failed|skipped)\b
-            | \b(PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)\b
+            | \.\.\.\s*(ok|FAILED|ignored|passed|failed|skipped)(?-u:\b)
+            | (?-u:\b)(PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)(?-u:\b)
             | ^\s*(error|warning|note|help)(\[\w+\])?:
             | ^\s*\[?\s*\d{1,3}%\]?
             | ^\[?\d{4}-\d\d-\d\d[T\s]\d\d:\d\d
-            | ^\s*(INFO|WARN|WARNING|DEBUG|TRACE|ERROR|FATAL)\b
+            | ^\s*(INFO|WARN|WARNING|DEBUG|TRACE|ERROR|FATAL)(?-u:\b)
             | ^\s*(npm|yarn|pnpm)\s+(ERR|WARN|info|notice)
             | ^(=+|-+|_+)\s.*\s(=+|-+|_+)$
             | ^\s*(at\s+\S+\s*\(|File\s+\x22)

@@ -30,7 +30,7 @@ fn problem_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // Constant pattern, known valid.
     RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(error|errors|failed|failure|fatal|exited|unhealthy|crashloopbackoff|restarting|denied|killed|oomkilled|panic|critical)\b")
+        Regex::new(r"(?i)(?-u:\b)(error|errors|failed|failure|fatal|exited|unhealthy|crashloopbackoff|restarting|denied|killed|oomkilled|panic|critical)(?-u:\b)")
             .expect("valid regex")
     })
 }

@@ -202,7 +202,8 @@ fn problem_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // Constant pattern, known valid.
     RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(error|failed|failure|panicked)\b|FAILED").expect("valid regex")
+        Regex::new(r"(?i)(?-u:\b)(error|failed|failure|panicked)(?-u:\b)|FAILED")
+            .expect("valid regex")
     })
 }
 

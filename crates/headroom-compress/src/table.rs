@@ -81,7 +81,7 @@ fn error_value_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // Constant pattern, known valid.
     RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(error|errors|errored|exception|fail|failed|failing|failure|fatal|panic|panicked|critical|crash(ed)?|timed? ?out|denied|refused|unhealthy|down)\b")
+        Regex::new(r"(?i)(?-u:\b)(error|errors|errored|exception|fail|failed|failing|failure|fatal|panic|panicked|critical|crash(ed)?|timed? ?out|denied|refused|unhealthy|down)(?-u:\b)")
             .expect("valid regex")
     })
 }
