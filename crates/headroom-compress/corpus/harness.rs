@@ -88,11 +88,14 @@ pub enum Shape {
     CodexExec,
     /// Codex (Responses): JSON envelope `{"output":…,"metadata":{…}}`.
     CodexJson,
+    /// Codex (Responses): `exec_command` whose output Codex cut to its budget: `Total output
+    /// lines: N`, the first and last 5,000 bytes, `…N tokens truncated…` between them.
+    CodexCut,
     /// An MCP tool's text parts (Anthropic `tool_result`, tool `mcp__shell__run`).
     McpParts,
 }
 
-pub const SHAPES: [Shape; 9] = [
+pub const SHAPES: [Shape; 10] = [
     Shape::CcString,
     Shape::CcParts,
     Shape::CcTruncated,
@@ -101,6 +104,7 @@ pub const SHAPES: [Shape; 9] = [
     Shape::CodexShell,
     Shape::CodexExec,
     Shape::CodexJson,
+    Shape::CodexCut,
     Shape::McpParts,
 ];
 
@@ -115,13 +119,16 @@ impl Shape {
             Shape::CodexShell => "codex_shell",
             Shape::CodexExec => "codex_exec",
             Shape::CodexJson => "codex_json",
+            Shape::CodexCut => "codex_cut",
             Shape::McpParts => "mcp_parts",
         }
     }
     pub fn api(self) -> Api {
         match self {
             Shape::OpenAiChat => Api::OpenAiChat,
-            Shape::CodexShell | Shape::CodexExec | Shape::CodexJson => Api::OpenAiResponses,
+            Shape::CodexShell | Shape::CodexExec | Shape::CodexJson | Shape::CodexCut => {
+                Api::OpenAiResponses
+            }
             _ => Api::AnthropicMessages,
         }
     }
@@ -154,6 +161,31 @@ pub fn claude_truncate(out: &str) -> String {
     )
 }
 
+/// Codex's cut of an output over its budget (10,000 bytes here, what Codex 0.171 sent in the
+/// real sessions): the line count, then the first and last halves of the budget with the
+/// middle replaced by `…N tokens truncated…` (at char boundaries, usually mid-line).
+pub fn codex_truncate(out: &str) -> String {
+    const BUDGET: usize = 10_000;
+    let lines = out.lines().count();
+    if out.len() <= BUDGET {
+        return format!("Total output lines: {lines}\n\n{out}");
+    }
+    let mut left = BUDGET / 2;
+    while !out.is_char_boundary(left) {
+        left -= 1;
+    }
+    let mut right = out.len() - BUDGET / 2;
+    while !out.is_char_boundary(right) {
+        right += 1;
+    }
+    format!(
+        "Total output lines: {lines}\n\n{}…{} tokens truncated…{}",
+        &out[..left],
+        (right - left).div_ceil(4),
+        &out[right..]
+    )
+}
+
 /// The tool-output text exactly as the client puts it into the request.
 pub fn wrapped_text(e: &Entry, shape: Shape) -> String {
     let out = &e.output;
@@ -168,6 +200,12 @@ pub fn wrapped_text(e: &Entry, shape: Shape) -> String {
             out.len() / 4
         ),
         Shape::CodexJson => json!({"output": out, "metadata": {"exit_code": code, "duration_seconds": secs}}).to_string(),
+        Shape::CodexCut => format!(
+            "Chunk ID: {:06x}\nWall time: {secs:.4} seconds\nProcess exited with code {code}\nOriginal token count: {}\nOutput:\n{}",
+            out.len() % 0xffffff,
+            out.len() / 4,
+            codex_truncate(out)
+        ),
         _ => out.clone(),
     }
 }
@@ -227,8 +265,8 @@ pub fn request(e: &Entry, shape: Shape) -> Vec<u8> {
                 {"role": "tool", "tool_call_id": "call_1", "content": text}
             ]
         }),
-        Shape::CodexShell | Shape::CodexExec | Shape::CodexJson => {
-            let (name, args) = if shape == Shape::CodexExec {
+        Shape::CodexShell | Shape::CodexExec | Shape::CodexJson | Shape::CodexCut => {
+            let (name, args) = if matches!(shape, Shape::CodexExec | Shape::CodexCut) {
                 ("exec_command", json!({"cmd": e.command}))
             } else {
                 ("shell", json!({"command": ["bash", "-lc", e.command]}))

@@ -343,6 +343,65 @@ fn split_truncation(t: &str) -> Option<(&str, &str)> {
     Some((head, &t[head.len()..]))
 }
 
+/// Codex's cut of a long output: the middle is replaced by `…N tokens truncated…`, usually in
+/// the middle of a line. Returns the text before the marker, the marker, and the text after.
+fn split_codex_truncation(t: &str) -> Option<(&str, &str, &str)> {
+    const OPEN: &str = "…";
+    const CLOSE: &str = " tokens truncated…";
+    let end = t.find(CLOSE)? + CLOSE.len();
+    let start = t[..end - CLOSE.len()].rfind(OPEN)?;
+    let count = &t[start + OPEN.len()..end - CLOSE.len()];
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) || t[end..].contains(CLOSE) {
+        return None;
+    }
+    Some((&t[..start], &t[start..end], &t[end..]))
+}
+
+/// Compresses each side of Codex's cut with `f` and keeps the marker between them; `None`
+/// when `t` holds no such cut. The lines the cut runs through stay as they are, and a side
+/// that is a cut JSON document or lockfile is left alone: its transforms need it whole.
+fn around_codex_cut(
+    t: &str,
+    f: impl Fn(&str) -> (ContentKind, Option<String>),
+) -> Option<(ContentKind, Option<String>)> {
+    let (head, cut, tail) = split_codex_truncation(t)?;
+    let (head_lines, head_part) = head.split_at(head.rfind('\n').map_or(0, |i| i + 1));
+    let (tail_part, tail_lines) = tail.split_at(tail.find('\n').map_or(tail.len(), |i| i + 1));
+    let side = |text: &str| -> (ContentKind, Option<String>) {
+        if text.trim().is_empty() {
+            return (ContentKind::Text, None);
+        }
+        match f(text) {
+            (k @ (ContentKind::Json | ContentKind::JsonTable | ContentKind::Lockfile), _) => {
+                (k, None)
+            }
+            other => other,
+        }
+    };
+    let (kind, new_head) = side(head_lines);
+    let (_, new_tail) = side(tail_lines);
+    if new_head.is_none() && new_tail.is_none() {
+        return Some((kind, None));
+    }
+    let mut out = String::with_capacity(t.len() / 2);
+    match &new_head {
+        // A compressed side ends with its own note: what follows starts on a new line.
+        Some(h) => {
+            out.push_str(h);
+            out.push('\n');
+        }
+        None => out.push_str(head_lines),
+    }
+    out.push_str(head_part);
+    out.push_str(cut);
+    out.push_str(tail_part);
+    if !tail_part.ends_with('\n') && new_tail.is_some() {
+        out.push('\n');
+    }
+    out.push_str(new_tail.as_deref().unwrap_or(tail_lines));
+    Some((kind, Some(out)))
+}
+
 /// Detect and transform. `None` means the transform found nothing to do; the caller still
 /// checks that any result is actually smaller.
 pub fn compress_text(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>) {
@@ -361,6 +420,10 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
     if let Some((body, cut)) = split_truncation(t) {
         let (kind, new) = compress_text_at(body, ctx, depth.max(2));
         return (kind, new.map(|new| format!("{new}{cut}")));
+    }
+    // Codex cut the middle out: each side is compressed on its own, the marker kept between.
+    if let Some(out) = around_codex_cut(t, |side| compress_text_at(side, ctx, depth.max(2))) {
+        return out;
     }
     // `cargo … --message-format=json`: one JSON document per line, sent as rendered text.
     if let Some(out) = cargo_json(t, ctx) {
@@ -467,6 +530,9 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
     if let Some((body, cut)) = split_truncation(t) {
         let (kind, new) = compress_problems(body, ctx);
         return (kind, new.map(|new| format!("{new}{cut}")));
+    }
+    if let Some(out) = around_codex_cut(t, |side| compress_problems(side, ctx)) {
+        return out;
     }
     // Every rendered diagnostic stays; the log transform keeps every problem line of it.
     if let Some(out) = cargo_json(t, ctx) {
@@ -612,6 +678,47 @@ fn wrapped_text(t: &str, root: &crate::json::Node, ctx: &Ctx<'_>) -> Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codex_middle_cut_compresses_both_sides_and_keeps_the_marker() {
+        let mut head = String::new();
+        for i in 0..400 {
+            head.push_str(&format!("crates/a/src/lib.rs:{i}:fn item_{i}() {{}}\n"));
+        }
+        let mut tail = String::new();
+        for i in 600..1000 {
+            tail.push_str(&format!("crates/b/src/main.rs:{i}:fn other_{i}() {{}}\n"));
+        }
+        let t = format!(
+            "Exit code: 0\nWall time: 0.1 seconds\nTotal output lines: 1000\nOutput:\n{}…5120 tokens truncated…{}",
+            &head[..head.len() - 10],
+            &tail[12..]
+        );
+        let (out, _) = with_default_ctx(&t, |ctx| compress_text(&t, ctx));
+        let out = out.1.unwrap();
+        assert!(
+            out.starts_with(
+                "Exit code: 0\nWall time: 0.1 seconds\nTotal output lines: 1000\nOutput:\n"
+            ),
+            "{out}"
+        );
+        // The cut runs through two lines, which stay as they were around the marker.
+        assert!(out.contains("\ncrates/a/src/lib.rs:399:fn item…5120 tokens truncated…/main.rs:600:fn other_600() {}\n"), "{out}");
+        assert!(
+            out.contains("crates/a/src/lib.rs") && out.contains("crates/b/src/main.rs"),
+            "{out}"
+        );
+        assert!(out.len() * 10 < t.len() * 7, "{} of {}", out.len(), t.len());
+        assert_eq!(
+            split_codex_truncation("a…12 tokens truncated…b…3 tokens truncated…c"),
+            None
+        );
+        assert_eq!(split_codex_truncation("no cut here"), None);
+        assert_eq!(
+            split_codex_truncation("ab…7 tokens truncated…cd"),
+            Some(("ab", "…7 tokens truncated…", "cd"))
+        );
+    }
 
     #[test]
     fn codex_text_envelopes_are_compressed_inside_with_the_header_kept() {
