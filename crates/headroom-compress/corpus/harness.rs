@@ -88,8 +88,8 @@ pub enum Shape {
     CodexExec,
     /// Codex (Responses): JSON envelope `{"output":…,"metadata":{…}}`.
     CodexJson,
-    /// Codex (Responses): `exec_command` whose output Codex cut to its budget: `Total output
-    /// lines: N`, the first and last 5,000 bytes, `…N tokens truncated…` between them.
+    /// Codex (Responses): `exec_command` whose output Codex cut to its budget: a warning, `Total
+    /// output lines: N`, the first and last 5,000 bytes, `…N chars truncated…` between them.
     CodexCut,
     /// An MCP tool's text parts (Anthropic `tool_result`, tool `mcp__shell__run`).
     McpParts,
@@ -161,14 +161,14 @@ pub fn claude_truncate(out: &str) -> String {
     )
 }
 
-/// Codex's cut of an output over its budget (10,000 bytes here, what Codex 0.171 sent in the
-/// real sessions): the line count, then the first and last halves of the budget with the
-/// middle replaced by `…N tokens truncated…` (at char boundaries, usually mid-line).
+/// Codex's cut of an output over its budget, as Codex 0.171 sent it in the real sessions:
+/// `Warning: truncated output (original token count: N)`, `Total output lines: L`, a blank
+/// line, then the first and last 5,000 bytes with the middle replaced by `…N chars
+/// truncated…` (at char boundaries, usually mid-line). Shorter outputs go as they are.
 pub fn codex_truncate(out: &str) -> String {
     const BUDGET: usize = 10_000;
-    let lines = out.lines().count();
     if out.len() <= BUDGET {
-        return format!("Total output lines: {lines}\n\n{out}");
+        return out.to_owned();
     }
     let mut left = BUDGET / 2;
     while !out.is_char_boundary(left) {
@@ -179,9 +179,11 @@ pub fn codex_truncate(out: &str) -> String {
         right += 1;
     }
     format!(
-        "Total output lines: {lines}\n\n{}…{} tokens truncated…{}",
+        "Warning: truncated output (original token count: {})\nTotal output lines: {}\n\n{}…{} chars truncated…{}",
+        out.len() / 4,
+        out.lines().count(),
         &out[..left],
-        (right - left).div_ceil(4),
+        out[left..right].chars().count(),
         &out[right..]
     )
 }

@@ -343,18 +343,24 @@ fn split_truncation(t: &str) -> Option<(&str, &str)> {
     Some((head, &t[head.len()..]))
 }
 
-/// Codex's cut of a long output: the middle is replaced by `…N tokens truncated…`, usually in
-/// the middle of a line. Returns the text before the marker, the marker, and the text after.
+/// Codex's cut of a long output: the middle is replaced by `…N chars truncated…` (Codex 0.171;
+/// other versions count tokens), usually in the middle of a line. Returns the text before the marker, the marker, and the text after.
 fn split_codex_truncation(t: &str) -> Option<(&str, &str, &str)> {
     const OPEN: &str = "…";
-    const CLOSE: &str = " tokens truncated…";
-    let end = t.find(CLOSE)? + CLOSE.len();
-    let start = t[..end - CLOSE.len()].rfind(OPEN)?;
-    let count = &t[start + OPEN.len()..end - CLOSE.len()];
-    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) || t[end..].contains(CLOSE) {
-        return None;
-    }
-    Some((&t[..start], &t[start..end], &t[end..]))
+    [" chars truncated…", " tokens truncated…"]
+        .iter()
+        .find_map(|close| {
+            let end = t.find(close)? + close.len();
+            let start = t[..end - close.len()].rfind(OPEN)?;
+            let count = &t[start + OPEN.len()..end - close.len()];
+            if count.is_empty()
+                || !count.bytes().all(|b| b.is_ascii_digit())
+                || t[end..].contains(close)
+            {
+                return None;
+            }
+            Some((&t[..start], &t[start..end], &t[end..]))
+        })
 }
 
 /// Compresses each side of Codex's cut with `f` and keeps the marker between them; `None`
@@ -632,7 +638,25 @@ fn text_envelope(t: &str) -> Option<(&str, &str)> {
         offset += line.len();
         let line = line.trim_end_matches(['\n', '\r']);
         if line == "Output:" {
-            return (known > 0).then(|| t.split_at(offset));
+            if known == 0 {
+                return None;
+            }
+            // Codex puts its cut's header after `Output:`: `Warning: truncated output (…)`,
+            // `Total output lines: N` and a blank line. It stays at the top, verbatim.
+            let mut rest = &t[offset..];
+            let mut absorbed = false;
+            for key in ["Warning: truncated output", "Total output lines:"] {
+                if rest.starts_with(key) {
+                    let end = rest.find('\n').map_or(rest.len(), |i| i + 1);
+                    offset += end;
+                    rest = &rest[end..];
+                    absorbed = true;
+                }
+            }
+            if absorbed && rest.starts_with('\n') {
+                offset += 1;
+            }
+            return Some(t.split_at(offset));
         }
         if !ENVELOPE_KEYS.iter().any(|k| line.starts_with(k)) {
             return None;
@@ -641,9 +665,6 @@ fn text_envelope(t: &str) -> Option<(&str, &str)> {
     None
 }
 
-/// JSON envelopes around one big text, like Codex's shell results
-/// (`{"output":"<the log>","metadata":{"exit_code":1,…}}`): compress the text by its own kind
-/// and keep the envelope (minified). The marker inside names the key of the whole tool output.
 /// The string member that is most of a JSON object (`{"output":"…","metadata":…}`), if any.
 fn wrapped_member<'n>(
     t: &str,
@@ -658,6 +679,9 @@ fn wrapped_member<'n>(
     (big.span.len() * 2 >= t.len() && big.span.len() >= ctx.options.min_bytes).then_some(big)
 }
 
+/// JSON envelopes around one big text, like Codex's shell results
+/// (`{"output":"<the log>","metadata":{"exit_code":1,…}}`): compress the text by its own kind
+/// and keep the envelope (minified). The marker inside names the key of the whole tool output.
 fn wrapped_text(t: &str, root: &crate::json::Node, ctx: &Ctx<'_>) -> Option<String> {
     use crate::json::{self, Kind};
     let src = t.as_bytes();
@@ -690,7 +714,7 @@ mod tests {
             tail.push_str(&format!("crates/b/src/main.rs:{i}:fn other_{i}() {{}}\n"));
         }
         let t = format!(
-            "Exit code: 0\nWall time: 0.1 seconds\nTotal output lines: 1000\nOutput:\n{}…5120 tokens truncated…{}",
+            "Chunk ID: e9b528\nWall time: 0.0000 seconds\nProcess exited with code 0\nOriginal token count: 6000\nOutput:\nWarning: truncated output (original token count: 6000)\nTotal output lines: 1000\n\n{}…14000 chars truncated…{}",
             &head[..head.len() - 10],
             &tail[12..]
         );
@@ -698,12 +722,12 @@ mod tests {
         let out = out.1.unwrap();
         assert!(
             out.starts_with(
-                "Exit code: 0\nWall time: 0.1 seconds\nTotal output lines: 1000\nOutput:\n"
+                "Chunk ID: e9b528\nWall time: 0.0000 seconds\nProcess exited with code 0\nOriginal token count: 6000\nOutput:\nWarning: truncated output (original token count: 6000)\nTotal output lines: 1000\n\n[headroom: hits grouped"
             ),
             "{out}"
         );
         // The cut runs through two lines, which stay as they were around the marker.
-        assert!(out.contains("\ncrates/a/src/lib.rs:399:fn item…5120 tokens truncated…/main.rs:600:fn other_600() {}\n"), "{out}");
+        assert!(out.contains("\ncrates/a/src/lib.rs:399:fn item…14000 chars truncated…/main.rs:600:fn other_600() {}\n"), "{out}");
         assert!(
             out.contains("crates/a/src/lib.rs") && out.contains("crates/b/src/main.rs"),
             "{out}"
