@@ -361,6 +361,18 @@ impl View {
     pub fn has(&self, fact: &str) -> bool {
         self.plain.contains(fact) || self.squashed.contains(&squash(fact))
     }
+
+    /// Does the input hold `fact` as itself, not inside a longer word? (A client's cut can
+    /// leave `cfb` only inside a checksum; that is no package name to keep.)
+    pub fn names(&self, fact: &str) -> bool {
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let bounded = self.plain.match_indices(fact).any(|(at, _)| {
+            (!word(fact.chars().next()) || !word(self.plain[..at].chars().next_back()))
+                && (!word(fact.chars().next_back())
+                    || !word(self.plain[at + fact.len()..].chars().next()))
+        });
+        bounded || (fact.contains(char::is_whitespace) && self.squashed.contains(&squash(fact)))
+    }
 }
 
 /// The measured result of one entry in one shape.
@@ -419,7 +431,7 @@ pub fn run(entries: &[Entry], idx: usize, shape: Shape, repeats: usize, exact: b
     let view = View::new(&after_text);
     let input_view = View::new(&before_text);
     // Facts the (possibly truncated) input still holds.
-    let facts: Vec<&String> = e.facts.iter().filter(|f| input_view.has(f)).collect();
+    let facts: Vec<&String> = e.facts.iter().filter(|f| input_view.names(f)).collect();
     let details: Vec<&String> = e.details.iter().filter(|f| input_view.has(f)).collect();
     let lost_facts: Vec<String> = facts
         .iter()

@@ -363,49 +363,112 @@ fn split_codex_truncation(t: &str) -> Option<(&str, &str, &str)> {
         })
 }
 
-/// Compresses each side of Codex's cut with `f` and keeps the marker between them; `None`
-/// when `t` holds no such cut. The lines the cut runs through stay as they are, and a side
-/// that is a cut JSON document or lockfile is left alone: its transforms need it whole.
+/// Compresses a text holding Codex's cut with `f`; `None` when `t` holds no such cut, or the
+/// marker is already on a line of its own (then `t` goes the ordinary way). The marker is moved
+/// onto a line of its own so the transforms see whole lines (the half-lines around it become
+/// lines too). A cut JSON document or lockfile is left alone: its transforms need it whole.
+/// If the transform dropped the marker (a survey keeps only some lines), each side is
+/// compressed on its own instead, with the half-lines and the marker kept between them.
 fn around_codex_cut(
     t: &str,
     f: impl Fn(&str) -> (ContentKind, Option<String>),
 ) -> Option<(ContentKind, Option<String>)> {
     let (head, cut, tail) = split_codex_truncation(t)?;
+    let whole_lines = |s: &str, at_end: bool| {
+        s.is_empty()
+            || if at_end {
+                s.ends_with('\n')
+            } else {
+                s.starts_with('\n')
+            }
+    };
+    if whole_lines(head, true) && whole_lines(tail, false) {
+        return None;
+    }
+    let fragile = |k: ContentKind| {
+        matches!(
+            k,
+            ContentKind::Json | ContentKind::JsonTable | ContentKind::Lockfile
+        )
+    };
+    if head.trim_start().starts_with(['{', '[']) {
+        return Some((ContentKind::Json, None));
+    }
+    let lead = if whole_lines(head, true) { "" } else { "\n" };
+    let trail = if whole_lines(tail, false) { "" } else { "\n" };
+    let (kind, out) = f(&format!("{head}{lead}{cut}{trail}{tail}"));
+    if kind == ContentKind::Lockfile {
+        return Some((kind, lockfile_around_cut(head, cut, tail, &f)));
+    }
+    if fragile(kind) {
+        return Some((kind, None));
+    }
+    if out.as_deref().is_none_or(|o| o.contains(cut)) {
+        return Some((kind, out));
+    }
+    // Each side on its own.
     let (head_lines, head_part) = head.split_at(head.rfind('\n').map_or(0, |i| i + 1));
     let (tail_part, tail_lines) = tail.split_at(tail.find('\n').map_or(tail.len(), |i| i + 1));
-    let side = |text: &str| -> (ContentKind, Option<String>) {
-        if text.trim().is_empty() {
-            return (ContentKind::Text, None);
-        }
-        match f(text) {
-            (k @ (ContentKind::Json | ContentKind::JsonTable | ContentKind::Lockfile), _) => {
-                (k, None)
-            }
-            other => other,
-        }
+    let side = |text: &str| match f(text) {
+        _ if text.trim().is_empty() => None,
+        (k, _) if fragile(k) => None,
+        (_, new) => new,
     };
-    let (kind, new_head) = side(head_lines);
-    let (_, new_tail) = side(tail_lines);
+    let (new_head, new_tail) = (side(head_lines), side(tail_lines));
     if new_head.is_none() && new_tail.is_none() {
         return Some((kind, None));
     }
-    let mut out = String::with_capacity(t.len() / 2);
+    let mut joined = String::with_capacity(t.len() / 2);
     match &new_head {
         // A compressed side ends with its own note: what follows starts on a new line.
         Some(h) => {
-            out.push_str(h);
-            out.push('\n');
+            joined.push_str(h);
+            joined.push('\n');
         }
-        None => out.push_str(head_lines),
+        None => joined.push_str(head_lines),
     }
-    out.push_str(head_part);
-    out.push_str(cut);
-    out.push_str(tail_part);
+    joined.push_str(head_part);
+    joined.push_str(cut);
+    joined.push_str(tail_part);
     if !tail_part.ends_with('\n') && new_tail.is_some() {
-        out.push('\n');
+        joined.push('\n');
     }
-    out.push_str(new_tail.as_deref().unwrap_or(tail_lines));
-    Some((kind, Some(out)))
+    joined.push_str(new_tail.as_deref().unwrap_or(tail_lines));
+    Some((kind, Some(joined)))
+}
+
+/// A lockfile Codex cut: the entries the cut runs through (from the last blank line before it
+/// to the first one after it) stay as they were; the whole entries on either side are
+/// compressed as lockfiles of their own.
+fn lockfile_around_cut(
+    head: &str,
+    cut: &str,
+    tail: &str,
+    f: &impl Fn(&str) -> (ContentKind, Option<String>),
+) -> Option<String> {
+    let (head_body, head_rest) = head.split_at(head.rfind("\n\n").map_or(0, |i| i + 2));
+    let (tail_rest, tail_body) = tail.split_at(tail.find("\n\n").map_or(tail.len(), |i| i + 2));
+    let side = |text: &str| match f(text) {
+        (ContentKind::Lockfile, Some(new)) => Some(new),
+        _ => None,
+    };
+    let (new_head, new_tail) = (side(head_body), side(tail_body));
+    if new_head.is_none() && new_tail.is_none() {
+        return None;
+    }
+    let mut out = String::with_capacity(head.len() / 2 + tail.len() / 2);
+    match &new_head {
+        Some(h) => {
+            out.push_str(h.trim_end());
+            out.push_str("\n\n");
+        }
+        None => out.push_str(head_body),
+    }
+    out.push_str(head_rest);
+    out.push_str(cut);
+    out.push_str(tail_rest);
+    out.push_str(new_tail.as_deref().unwrap_or(tail_body));
+    Some(out)
 }
 
 /// Detect and transform. `None` means the transform found nothing to do; the caller still
@@ -726,8 +789,9 @@ mod tests {
             ),
             "{out}"
         );
-        // The cut runs through two lines, which stay as they were around the marker.
-        assert!(out.contains("\ncrates/a/src/lib.rs:399:fn item…14000 chars truncated…/main.rs:600:fn other_600() {}\n"), "{out}");
+        // The marker on a line of its own (search results keep it after the grouped hits,
+        // whose line numbers show the gap).
+        assert!(out.contains("\n…14000 chars truncated…\n"), "{out}");
         assert!(
             out.contains("crates/a/src/lib.rs") && out.contains("crates/b/src/main.rs"),
             "{out}"
