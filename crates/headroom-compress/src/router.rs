@@ -367,8 +367,9 @@ fn split_codex_truncation(t: &str) -> Option<(&str, &str, &str)> {
 /// marker is already on a line of its own (then `t` goes the ordinary way). The marker is moved
 /// onto a line of its own so the transforms see whole lines (the half-lines around it become
 /// lines too). A cut JSON document or lockfile is left alone: its transforms need it whole.
-/// If the transform dropped the marker (a survey keeps only some lines), each side is
-/// compressed on its own instead, with the half-lines and the marker kept between them.
+/// If the transform dropped the marker (a survey or a table sample keeps only some lines),
+/// each side is compressed on its own instead, with the half-lines and the marker kept
+/// between them; if neither side can be, the whole-text result gets the marker at its end.
 fn around_codex_cut(
     t: &str,
     f: impl Fn(&str) -> (ContentKind, Option<String>),
@@ -416,7 +417,9 @@ fn around_codex_cut(
     };
     let (new_head, new_tail) = (side(head_lines), side(tail_lines));
     if new_head.is_none() && new_tail.is_none() {
-        return Some((kind, None));
+        // Too little on either side for its transform: the whole-text result, with the
+        // marker after it (the rows it kept still show where they were).
+        return Some((kind, out.map(|o| format!("{}\n{cut}", o.trim_end()))));
     }
     let mut joined = String::with_capacity(t.len() / 2);
     match &new_head {
