@@ -138,6 +138,51 @@ fn push_value(v: &Node, src: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// First cell of a nested table's key row (a list of objects inside a cell).
+const NESTED_KEYS: &str = "@keys";
+
+/// A cell holding a list of at least three objects that all have the same keys in the same
+/// order (`cargo metadata`'s `dependencies`): written as rows, the first one the keys behind
+/// [`NESTED_KEYS`]. Lossless; `false` (nothing written) when the cell is not such a list.
+fn push_nested_table(v: &Node, src: &[u8], out: &mut Vec<u8>) -> bool {
+    let Some(items) = v.as_array() else {
+        return false;
+    };
+    let Some(first) = items.first().and_then(Node::as_object) else {
+        return false;
+    };
+    let same = |o: &Node| {
+        o.as_object().is_some_and(|m| {
+            m.len() == first.len()
+                && m.iter()
+                    .zip(first)
+                    .all(|((a, _), (b, _))| src[a.span.clone()] == src[b.span.clone()])
+        })
+    };
+    if items.len() < 3 || first.len() < 2 || !items.iter().all(same) {
+        return false;
+    }
+    out.extend_from_slice(b"[[");
+    json::encode_str(NESTED_KEYS, out);
+    for (k, _) in first {
+        out.push(b',');
+        out.extend_from_slice(&src[k.span.start - 1..k.span.end + 1]);
+    }
+    out.push(b']');
+    for item in items {
+        out.extend_from_slice(b",[");
+        for (i, (_, value)) in item.as_object().unwrap_or_default().iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_value(value, src, out);
+        }
+        out.push(b']');
+    }
+    out.push(b']');
+    true
+}
+
 /// `root` is the already parsed document `t` (the router parsed it to detect JSON).
 pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
     let src = t.as_bytes();
@@ -192,6 +237,7 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
     }
     approx += n * (columns.len() + 3);
 
+    let nested_tables = std::cell::Cell::new(false);
     let render_row = |r: usize, out: &mut Vec<u8>| {
         out.push(b'[');
         for (c, cell) in cells[r].iter().enumerate() {
@@ -199,7 +245,11 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
                 out.push(b',');
             }
             if let Some(v) = cell {
-                push_value(v, src, out);
+                if ctx.options.lossy && push_nested_table(v, src, out) {
+                    nested_tables.set(true);
+                } else {
+                    push_value(v, src, out);
+                }
             }
         }
         out.extend_from_slice(b"]\n");
@@ -224,6 +274,16 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
         "[headroom: {what} holds {n} objects, written as a table: the first row lists the keys, each later row is one object's values in that order; an empty cell means the key is absent]\n",
     );
     out.extend_from_slice(intro.as_bytes());
+    // Said in the intro only when some cell was written as a nested table.
+    let intro_end = header_at + intro.len() - 2;
+    let explain = |buf: &mut Vec<u8>| {
+        if nested_tables.get() {
+            let note = format!(
+                "; a cell holding a list of objects with the same keys is written the same way, as rows whose first one is \"{NESTED_KEYS}\" and the keys"
+            );
+            buf.splice(intro_end..intro_end, note.into_bytes());
+        }
+    };
     out.extend_from_slice(b"[");
     for (i, k) in col_keys.iter().enumerate() {
         if i > 0 {
@@ -232,7 +292,6 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
         json::encode_str(&k.text(src), &mut out);
     }
     out.extend_from_slice(b"]\n");
-    let _ = header_at;
 
     let lossy = ctx.options.lossy && n > ctx.options.max_rows && approx > SMALL_TABLE;
     if !lossy {
@@ -242,6 +301,7 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
         while out.last() == Some(&b'\n') {
             out.pop();
         }
+        explain(&mut out);
         return String::from_utf8(out).ok();
     }
 
@@ -278,6 +338,7 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
         text::fmt_count(n)
     ));
     s.extend_from_slice(m.as_bytes());
+    explain(&mut s);
     String::from_utf8(s).ok()
 }
 
@@ -564,5 +625,46 @@ mod tests {
         assert!(out.contains(k.get().unwrap()));
         assert!(out.contains("rows omitted"));
         assert!(out.len() < t.len() / 3);
+    }
+
+    #[test]
+    fn lists_of_same_keyed_objects_in_a_cell_become_nested_tables() {
+        let rows: Vec<serde_json::Value> = (0..8)
+            .map(|i| {
+                serde_json::json!({
+                    "name": format!("pkg{i}"),
+                    "deps": [
+                        {"name": "a", "req": "^1", "optional": false},
+                        {"name": "b", "req": "^2", "optional": true},
+                        {"name": "c", "req": "*", "optional": false},
+                    ],
+                    "odd": [{"x": 1}, {"y": 2}, {"x": 3}],
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({ "packages": rows }).to_string();
+        let root = crate::json::parse_str(&doc).unwrap();
+        let o = Options::default();
+        let key = OnceCell::new();
+        let out = compress(&doc, &root, &ctx(&o, &key, &doc)).unwrap();
+        assert!(
+            out.contains(r#"[["@keys","name","req","optional"],["a","^1",false],["b","^2",true],["c","*",false]]"#),
+            "{out}"
+        );
+        // Different keys: written as they were.
+        assert!(out.contains(r#"[{"x":1},{"y":2},{"x":3}]"#), "{out}");
+        assert!(
+            out.contains(
+                r#"is written the same way, as rows whose first one is "@keys" and the keys]"#
+            ),
+            "{out}"
+        );
+        // Lossless mode keeps the objects.
+        let lossless = Options {
+            lossy: false,
+            ..Options::default()
+        };
+        let out = compress(&doc, &root, &ctx(&lossless, &key, &doc)).unwrap();
+        assert!(!out.contains("@keys"), "{out}");
     }
 }
