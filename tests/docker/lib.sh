@@ -11,7 +11,10 @@ HEADROOM_CI_CACHE="${HEADROOM_CI_CACHE:-/var/tmp/headroom-ci}"
 BASE_IMAGE="${HEADROOM_TEST_BASE_IMAGE:-localhost/debian:bookworm-slim}"
 
 # podman with the global flags that work here. Overridable for machines where the defaults work.
-read -r -a PODMAN_GLOBAL_FLAGS <<<"${HEADROOM_PODMAN_FLAGS:---storage-driver vfs --runtime runc --cgroup-manager cgroupfs}"
+# The suite keeps its own store (under the cache) and run state: podman's default store may
+# already exist with another storage driver (any `podman` typed on the machine creates it with
+# overlay), and podman refuses a store whose driver does not match; nor should a test touch it.
+read -r -a PODMAN_GLOBAL_FLAGS <<<"${HEADROOM_PODMAN_FLAGS:---root $HEADROOM_CI_CACHE/containers/storage --runroot /run/headroom-ci-containers --storage-driver vfs --runtime runc --cgroup-manager cgroupfs}"
 pm() { podman "${PODMAN_GLOBAL_FLAGS[@]}" "$@"; }
 
 # The Debian mirror apt is configured with (deb822 or one-line format).
