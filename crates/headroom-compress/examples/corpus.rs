@@ -7,7 +7,7 @@
 //! tool outputs alone), the facts kept in view, the details kept in view or retrievable, and
 //! the compression time. Markdown, so it goes into docs/compression.md as is.
 //!
-//! Flags: `--entries` adds one line per entry (cc_string shape, or `--entries-shape NAME`), `--lost` lists lost facts,
+//! Flags: `--entries` adds one line per entry (cc_string shape, or `--entries-shape NAME`), `--lost` lists lost facts, `--show NAME [--shape SHAPE]` prints one forwarded output,
 //! `--show NAME` prints that entry's forwarded tool output (Claude Code string shape) and its
 //! best compression time per shape, and exits, `--write-baseline` records the per-class savings in `corpus/baseline.json` for the test.
 
@@ -26,14 +26,26 @@ fn main() {
             .iter()
             .find(|e| &e.name == name)
             .unwrap_or_else(|| panic!("no corpus entry {name}"));
-        let body = request(e, Shape::CcString);
+        // `--shape NAME` shows it as that client shape sends it (default cc_string).
+        let shape = args
+            .iter()
+            .position(|a| a == "--shape")
+            .and_then(|i| args.get(i + 1))
+            .map(|n| {
+                *SHAPES
+                    .iter()
+                    .find(|s| s.name() == n)
+                    .unwrap_or_else(|| panic!("no client shape {n}"))
+            })
+            .unwrap_or(Shape::CcString);
+        let body = request(e, shape);
         let out = headroom_compress::compress_request(
-            Shape::CcString.api(),
+            shape.api(),
             &body,
             &headroom_compress::Options::default(),
         );
         let fwd = out.body.unwrap_or(body);
-        println!("{}", forwarded_text(Shape::CcString, &fwd));
+        println!("{}", forwarded_text(shape, &fwd));
         let idx = entries.iter().position(|x| x.name == e.name).unwrap_or(0);
         if let Ok(n) = std::env::var("CORPUS_LOOP") {
             // For a profiler: the is_error shape in a loop.

@@ -323,6 +323,32 @@ fn json_after_prelude(t: &str) -> Option<usize> {
     None
 }
 
+/// Where a pretty-printed JSON document that status lines follow ends (npm's `npm notice …`
+/// on stderr after `npm ls --json`): just after its closing line, the first line that is a
+/// bare `}` or `]`. `None` unless that much parses and at most [`PRELUDE`] lines follow.
+fn json_before_epilogue(t: &str) -> Option<usize> {
+    let at = top_level_close(t)?;
+    let rest = &t[at..];
+    (!rest.trim().is_empty()
+        && !rest.trim_start().starts_with(['{', '['])
+        && rest.lines().count() <= PRELUDE
+        && crate::json::parse_str(&t[..at]).is_ok())
+    .then_some(at)
+}
+
+/// Just after the first line that is a bare `}` or `]`: in pretty-printed JSON only the
+/// top-level document closes at column 0.
+fn top_level_close(t: &str) -> Option<usize> {
+    let mut at = 0;
+    for line in t.split_inclusive('\n') {
+        at += line.len();
+        if matches!(line.trim_end(), "}" | "]") && !line.starts_with([' ', '\t']) {
+            return Some(at);
+        }
+    }
+    None
+}
+
 /// Status lines allowed before a JSON document: `cargo metadata` prints `Updating …`,
 /// `Downloading crates …` and one `Downloaded x v1.2.3` per crate it fetched.
 const PRELUDE: usize = 40;
@@ -366,7 +392,7 @@ fn split_codex_truncation(t: &str) -> Option<(&str, &str, &str)> {
 /// Compresses a text holding Codex's cut with `f`; `None` when `t` holds no such cut, or the
 /// marker is already on a line of its own (then `t` goes the ordinary way). The marker is moved
 /// onto a line of its own so the transforms see whole lines (the half-lines around it become
-/// lines too). A cut JSON document or lockfile is left alone: its transforms need it whole.
+/// lines too). A cut JSON document is only minified (its transforms need it whole); a cut lockfile keeps the entries the cut runs through.
 /// If the transform dropped the marker (a survey or a table sample keeps only some lines),
 /// each side is compressed on its own instead, with the half-lines and the marker kept
 /// between them; if neither side can be, the whole-text result gets the marker at its end.
@@ -383,6 +409,9 @@ fn around_codex_cut(
                 s.starts_with('\n')
             }
     };
+    if head.trim_start().starts_with(['{', '[']) {
+        return Some((ContentKind::Json, json_around_cut(head, cut, tail)));
+    }
     if whole_lines(head, true) && whole_lines(tail, false) {
         return None;
     }
@@ -392,9 +421,6 @@ fn around_codex_cut(
             ContentKind::Json | ContentKind::JsonTable | ContentKind::Lockfile
         )
     };
-    if head.trim_start().starts_with(['{', '[']) {
-        return Some((ContentKind::Json, None));
-    }
     let lead = if whole_lines(head, true) { "" } else { "\n" };
     let trail = if whole_lines(tail, false) { "" } else { "\n" };
     let (kind, out) = f(&format!("{head}{lead}{cut}{trail}{tail}"));
@@ -438,6 +464,53 @@ fn around_codex_cut(
     }
     joined.push_str(new_tail.as_deref().unwrap_or(tail_lines));
     Some((kind, Some(joined)))
+}
+
+/// Pretty-printed JSON that does not parse because it was cut (by Codex, `head -c`, a pager):
+/// its transforms need the whole document, so it is only minified — whitespace between tokens
+/// goes, every key and value stays byte for byte. Only for text that is visibly indented JSON,
+/// never JSON Lines (one document per line: joining them would make one invalid text).
+fn pretty_json_fragment(t: &str) -> bool {
+    if !t.trim_start().starts_with(['{', '[']) {
+        return false;
+    }
+    let lines: Vec<&str> = t.lines().take(200).collect();
+    let indented = lines
+        .iter()
+        .filter(|l| l.starts_with([' ', '\t']) || matches!(l.trim_end(), "}" | "]" | "}," | "],"))
+        .count();
+    lines.len() >= 8 && indented * 10 >= lines.len() * 8
+}
+
+/// The minified fragment; the first line of a fragment that starts in the middle of a line
+/// (after Codex's cut) is kept as it is: whether it starts inside a string is unknown. A JSON
+/// string never holds a raw newline, so every later line starts outside one.
+fn minify_fragment(t: &str, starts_mid_line: bool) -> String {
+    let (first, rest) = if starts_mid_line {
+        t.split_at(t.find('\n').map_or(t.len(), |i| i + 1))
+    } else {
+        ("", t)
+    };
+    // Whatever follows the document's closing line is not part of it.
+    let (json, after) = rest.split_at(top_level_close(rest).unwrap_or(rest.len()));
+    let mut out = Vec::with_capacity(t.len());
+    out.extend_from_slice(first.as_bytes());
+    crate::json::minify_into(json.as_bytes(), &mut out);
+    if !after.is_empty() {
+        out.push(b'\n');
+        out.extend_from_slice(after.as_bytes());
+    }
+    String::from_utf8(out).unwrap_or_else(|_| t.to_owned())
+}
+
+/// A cut JSON document: each side minified, the marker kept on its own line between them.
+fn json_around_cut(head: &str, cut: &str, tail: &str) -> Option<String> {
+    if !pretty_json_fragment(head) {
+        return None;
+    }
+    let head = minify_fragment(head, false);
+    let tail = minify_fragment(tail, !tail.starts_with('\n'));
+    Some(format!("{head}\n{cut}\n{}", tail.trim_start_matches('\n')))
 }
 
 /// A lockfile Codex cut: the entries the cut runs through (from the last blank line before it
@@ -502,6 +575,23 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
         return (ContentKind::Diagnostics, Some(out));
     }
     let (kind, root) = detect(t);
+    if root.is_none() && depth <= 2 {
+        if let Some(at) = json_before_epilogue(t) {
+            let (k, new) = compress_text_at(&t[..at], ctx, 2);
+            return (
+                k,
+                new.map(|new| format!("{}\n{}", new.trim_end(), &t[at..])),
+            );
+        }
+    }
+    // A document that ends here and is followed by more (a second document) is not a cut one.
+    if root.is_none()
+        && pretty_json_fragment(t)
+        && top_level_close(t).is_none_or(|at| t[at..].trim().is_empty())
+    {
+        let out = minify_fragment(t, false);
+        return (ContentKind::Json, (out.len() < t.len()).then_some(out));
+    }
     // JSON printed after a few status lines (`cargo metadata` after `Updating index`).
     if root.is_none() && depth <= 2 {
         if let Some(at) = json_after_prelude(t) {
@@ -832,6 +922,74 @@ mod tests {
         // A text that merely mentions an exit code is not an envelope.
         assert!(text_envelope("Exit code: 1\nsomething else\nOutput:\nx").is_none());
         assert!(text_envelope("Output:\nno header").is_none());
+    }
+
+    /// `npm ls --json`-like pretty JSON, `n` packages.
+    fn pretty_tree(n: usize) -> String {
+        let mut t = String::from("{\n  \"name\": \"app\",\n  \"dependencies\": {\n");
+        for i in 0..n {
+            t.push_str(&format!(
+                "    \"pkg-{i}\": {{\n      \"version\": \"1.{i}.0\",\n      \"overridden\": false,\n      \"note\": \"a b  c\"\n    }},\n"
+            ));
+        }
+        t.push_str("    \"last\": {}\n  }\n}\n");
+        t
+    }
+
+    #[test]
+    fn cut_pretty_json_is_minified_with_every_token_kept() {
+        let whole = pretty_tree(60);
+        let cut = &whole[..whole.len() * 2 / 3];
+        assert!(crate::json::parse_str(cut).is_err());
+        let (kind, out) = with_default_ctx(cut, |ctx| compress_text(cut, ctx)).0;
+        assert_eq!(kind, ContentKind::Json);
+        let out = out.unwrap();
+        let mut expected = Vec::new();
+        crate::json::minify_into(cut.as_bytes(), &mut expected);
+        assert_eq!(out.as_bytes(), expected);
+        assert!(out.contains(r#""pkg-7":{"version":"1.7.0","overridden":false,"note":"a b  c"}"#));
+        // JSON Lines are not joined into one text.
+        let lines: String = (0..40)
+            .map(|i| format!("{{\"id\": {i}, \"ok\": true}}\n"))
+            .collect();
+        let (_, out) = with_default_ctx(&lines, |ctx| compress_text(&lines, ctx)).0;
+        assert!(out.is_none_or(|o| o.lines().count() >= 40));
+    }
+
+    #[test]
+    fn json_followed_by_status_lines_is_compressed_as_json_with_the_lines_kept() {
+        let notice = "npm notice\nnpm notice New minor version of npm available! 11.19.1 -> 11.21.3\nnpm notice To update run: npm install -g npm@11.21.3\nnpm notice\n";
+        let whole = format!("{}{notice}", pretty_tree(60));
+        let (kind, out) = with_default_ctx(&whole, |ctx| compress_text(&whole, ctx)).0;
+        assert!(matches!(kind, ContentKind::Json | ContentKind::JsonTable));
+        let out = out.unwrap();
+        assert!(out.ends_with(notice), "{out}");
+        assert!(out.len() < whole.len() / 2);
+        // Cut by Codex: the notice after the document's end is kept as it was too.
+        let (a, b) = (whole.len() / 3, whole.len() / 2);
+        let t = format!("{}…{} chars truncated…{}", &whole[..a], b - a, &whole[b..]);
+        let (_, out) = with_default_ctx(&t, |ctx| compress_text(&t, ctx)).0;
+        assert!(out.unwrap().ends_with(notice));
+    }
+
+    #[test]
+    fn codex_cut_json_keeps_the_marker_and_the_half_lines() {
+        let whole = pretty_tree(80);
+        let (a, b) = (whole.len() / 3 + 7, whole.len() * 2 / 3 + 5);
+        let t = format!("{}…{} chars truncated…{}", &whole[..a], b - a, &whole[b..]);
+        let (kind, out) = with_default_ctx(&t, |ctx| compress_text(&t, ctx)).0;
+        assert_eq!(kind, ContentKind::Json);
+        let out = out.unwrap();
+        let marker = format!("\n…{} chars truncated…\n", b - a);
+        let (head, tail) = out.split_once(&marker).expect("marker on its own line");
+        let mut expected = Vec::new();
+        crate::json::minify_into(&whole.as_bytes()[..a], &mut expected);
+        assert_eq!(head.as_bytes(), expected);
+        // The tail's first half-line as it came, the rest minified.
+        let half = &whole[b..][..whole[b..].find('\n').unwrap() + 1];
+        assert!(tail.starts_with(half), "{tail}");
+        assert!(tail.len() < whole.len() - b);
+        assert!(tail.ends_with("\"last\":{}}}"));
     }
 
     #[test]
