@@ -1,7 +1,9 @@
 //! What a real coding session costs through Headroom, with the real client and real tool
 //! outputs: the pinned Claude Code CLI runs a scripted agent loop — the mock model asks for one
-//! `Bash` command per turn, Claude Code really runs it on this repository and sends the output
-//! back — once through `headroom proxy` and once through `headroom proxy --no-optimize`. What
+//! `Bash` command per turn, Claude Code really runs it and sends the output back — history,
+//! listings, searches, a diff and the lockfile of this repository, a failing build and a test
+//! run with two failures in a small Rust project, a package manager's JSON — once through
+//! `headroom proxy` and once through `headroom proxy --no-optimize`. What
 //! the mock received is priced as Anthropic bills it with its prompt cache
 //! ([`headroom_testkit::cache`]): the optimised session must cost less, `tools` must never
 //! change mid-conversation, and each tool output must be sent with the same bytes on every
@@ -32,17 +34,137 @@ fn real_claude() -> PathBuf {
     bin
 }
 
-/// Read-only commands an agent runs while finding its way around this repository, each
-/// bounded below the ~30 KB at which Claude Code swaps an output for a file preview.
+/// The commands an agent runs in a session, each bounded below the ~30 KB at which Claude Code
+/// swaps an output for a file preview: finding its way around this repository (history, a
+/// listing, a search, the lockfile, a diff, a commit), then building and testing a project
+/// (see [`project`]) and asking a package manager for JSON.
 fn commands(repo: &Path) -> Vec<String> {
     let r = repo.display();
+    let project = project();
+    let cargo = |args: &str| {
+        format!(
+            "cd {} && PATH={}:$PATH CARGO_HOME={} cargo {args} 2>&1 | head -c 24000",
+            project.dir.display(),
+            project.toolchain.display(),
+            project.cargo_home.display(),
+        )
+    };
     vec![
         format!("git -C {r} log --stat -n 60 | head -c 24000"),
-        format!("grep -rn 'fn ' {r}/crates --include=*.rs | sort | head -c 24000"),
         format!("find {r}/crates {r}/tests -type f | sort | xargs ls -la | head -c 24000"),
+        format!("grep -rn 'fn ' {r}/crates --include=*.rs | sort | head -c 24000"),
+        cargo("build"),
+        cargo("test --lib"),
+        format!("git -C {r} diff {SESSION_DIFF} -- crates/headroom-compress/src | head -c 24000"),
         format!("cat {r}/Cargo.lock | head -c 20000"),
+        format!(
+            "cd {r}/.ci/clients && npm_config_update_notifier=false npm ls --json --all --depth 2"
+        ),
         format!("git -C {r} show --stat --format=fuller HEAD~3 | head -c 20000"),
     ]
+}
+
+/// A fixed range of this repository's history, so the diff is the same on every run.
+const SESSION_DIFF: &str = "39cd3c3~1 8fab0a8";
+
+/// A small Rust project built and tested in the session, written the way projects are while
+/// someone works on them: a library whose modules carry an unused import and an unused
+/// variable each, ninety-six unit tests of which two fail, and a binary that does not compile.
+/// Built once per test binary (under cargo's per-target temp dir) so every session sees the
+/// same outputs and no session waits for a compile.
+struct Project {
+    dir: PathBuf,
+    toolchain: PathBuf,
+    cargo_home: PathBuf,
+}
+
+fn project() -> &'static Project {
+    static PROJECT: std::sync::OnceLock<Project> = std::sync::OnceLock::new();
+    PROJECT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("session-project");
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join("ledger");
+        let cargo_home = root.join("cargo-home");
+        std::fs::create_dir_all(dir.join("src/bin")).unwrap();
+        std::fs::create_dir_all(&cargo_home).unwrap();
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            "[package]\nname = \"ledger\"\nversion = \"0.3.1\"\nedition = \"2021\"\n\n[dependencies]\n\n[workspace]\n",
+        )
+        .unwrap();
+        let modules = [
+            "accounts", "journal", "currency", "import", "export", "report", "rules", "audit",
+        ];
+        let verbs = ["parse", "validate", "normalize", "merge", "split", "summarize"];
+        let nouns = ["entry", "amount"];
+        let mut lib = String::from("//! Double-entry bookkeeping helpers.\n\n");
+        for (m, module) in modules.iter().enumerate() {
+            lib.push_str(&format!("pub mod {module};\n"));
+            let mut src = format!(
+                "//! The {module} stage.\n\nuse std::collections::HashMap;\n\n"
+            );
+            let mut tests = String::from("\n#[cfg(test)]\nmod tests {\n    use super::*;\n");
+            for (v, verb) in verbs.iter().enumerate() {
+                for (n, noun) in nouns.iter().enumerate() {
+                    let name = format!("{verb}_{noun}");
+                    let weight = m + v + n + 1;
+                    if v == 0 && n == 0 {
+                        src.push_str(&format!(
+                            "pub fn {name}(input: &str) -> usize {{\n    let scratch = input.trim();\n    input.len() * {weight}\n}}\n\n"
+                        ));
+                    } else {
+                        src.push_str(&format!(
+                            "pub fn {name}(input: &str) -> usize {{\n    input.len() * {weight}\n}}\n\n"
+                        ));
+                    }
+                    // Two tests expect what the code no longer does.
+                    let expected = if (m, v, n) == (2, 3, 1) || (m, v, n) == (6, 1, 0) {
+                        4 * weight + 1
+                    } else {
+                        4 * weight
+                    };
+                    tests.push_str(&format!(
+                        "\n    #[test]\n    fn {name}_scales_with_length() {{\n        assert_eq!({name}(\"abcd\"), {expected});\n    }}\n"
+                    ));
+                }
+            }
+            tests.push_str("}\n");
+            src.push_str(&tests);
+            std::fs::write(dir.join(format!("src/{module}.rs")), src).unwrap();
+        }
+        std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
+        std::fs::write(
+            dir.join("src/bin/ledger-report.rs"),
+            "use ledger::report;\n\nstruct Totals {\n    debit: u64,\n    credit: u64,\n}\n\nfn main() {\n    let args: Vec<String> = std::env::args().collect();\n    let width: u32 = report::summarize_entry(&args[1]);\n    let totals = Totals { debit: 0, credit: 0, balance: 0 };\n    println!(\"{} {}\", width, totals.debit.to_text());\n    let rate = report::normalize_amount(args[2]);\n    println!(\"{rate}\");\n}\n",
+        )
+        .unwrap();
+        let sysroot = std::process::Command::new("rustc")
+            .args(["--print", "sysroot"])
+            .output()
+            .expect("rustc runs");
+        let toolchain = PathBuf::from(String::from_utf8(sysroot.stdout).unwrap().trim()).join("bin");
+        // Compiled once up front; the session's commands then replay cargo's cached warnings.
+        for args in [&["build", "--lib"][..], &["test", "--lib", "--no-run"][..]] {
+            let status = std::process::Command::new(toolchain.join("cargo"))
+                .args(args)
+                .current_dir(&dir)
+                .env("CARGO_HOME", &cargo_home)
+                .env(
+                    "PATH",
+                    format!("{}:{}", toolchain.display(), std::env::var("PATH").unwrap()),
+                )
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success(), "cargo {args:?} in {}", dir.display());
+        }
+        Project {
+            dir,
+            toolchain,
+            cargo_home,
+        }
+    })
 }
 
 fn is_main_loop(body: &Value) -> bool {
@@ -184,7 +306,7 @@ fn outputs(body: &Value) -> Vec<String> {
 async fn a_real_claude_code_session_costs_less_through_headroom() {
     let optimized = session(true).await;
     let plain = session(false).await;
-    let n = commands(Path::new("/")).len();
+    let n = commands(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()).len();
     assert_eq!(
         optimized.len(),
         n + 1,
@@ -475,7 +597,7 @@ async fn a_real_codex_session_over_websocket_costs_less_through_headroom() {
 async fn codex_session_costs_less(transport: Transport) {
     let optimized = codex_session(true, transport).await;
     let plain = codex_session(false, transport).await;
-    let n = commands(Path::new("/")).len();
+    let n = commands(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()).len();
     assert_eq!(
         optimized.len(),
         n + 1,

@@ -1,21 +1,25 @@
 //! `cargo run --release -p headroom-compress --example session_outputs [-- --show N]` — the
-//! five bulkiest Bash outputs of the real-session benchmark (`tests/tests/real_sessions.rs`),
+//! Bash outputs of the real-session benchmark (`tests/tests/real_sessions.rs`) that come from
+//! this repository (its build and test runs of a scratch project are left to the e2e test),
 //! reproduced by running the same commands on this checkout and sent through
 //! `compress_request` as a Claude Code `tool_result` of a `Bash` `tool_use` carrying the
 //! command. Prints KB before → after per output, so a transform change can be measured in
 //! seconds instead of a full e2e session. `--show N` prints what output N forwards; `--at REF`
-//! runs the commands on a temporary clone at REF instead of this checkout.
+//! runs the commands on a temporary clone at REF instead of this checkout; `--run CMD` measures
+//! one command of your own instead (run by bash in the current directory; `--show 0` prints it).
 
 use headroom_compress::{compress_request, Api, Options};
 use serde_json::json;
 use std::path::Path;
 use std::process::Command;
 
-const COMMANDS: [&str; 5] = [
+const COMMANDS: [&str; 7] = [
     "git -C repo log --stat -n 60 | head -c 24000",
-    "grep -rn 'fn ' repo/crates --include=*.rs | sort | head -c 24000",
     "find repo/crates -type f | sort | xargs ls -la | head -c 24000",
+    "grep -rn 'fn ' repo/crates --include=*.rs | sort | head -c 24000",
+    "git -C repo diff 39cd3c3~1 8fab0a8 -- crates/headroom-compress/src | head -c 24000",
     "cat repo/Cargo.lock | head -c 20000",
+    "cd repo/.ci/clients && npm_config_update_notifier=false npm ls --json --all --depth 2",
     "git -C repo show --stat --format=fuller HEAD~3",
 ];
 
@@ -52,12 +56,18 @@ fn main() {
         #[cfg(unix)]
         std::os::unix::fs::symlink(&root, &link).expect("symlink");
     }
+    let run: Option<String> = std::env::args().skip_while(|a| a != "--run").nth(1);
+    let commands: Vec<&str> = match &run {
+        Some(cmd) => vec![cmd.as_str()],
+        None => COMMANDS.to_vec(),
+    };
+    let here = std::env::current_dir().expect("current dir");
     let (mut before, mut after) = (0usize, 0usize);
-    for (i, cmd) in COMMANDS.iter().enumerate() {
+    for (i, cmd) in commands.iter().enumerate() {
         let out = Command::new("bash")
             .arg("-c")
             .arg(format!("{cmd} 2>&1"))
-            .current_dir(&tmp)
+            .current_dir(if run.is_some() { &here } else { &tmp })
             .output()
             .expect("bash");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -101,7 +111,7 @@ fn main() {
         return;
     }
     println!(
-        "{:>5.1} KB -> {:>5.1} KB ({:>4.1} % saved)  all five",
+        "{:>5.1} KB -> {:>5.1} KB ({:>4.1} % saved)  all of them",
         before as f64 / 1000.0,
         after as f64 / 1000.0,
         100.0 * (1.0 - after as f64 / before.max(1) as f64)
