@@ -1,0 +1,239 @@
+//! The real OpenCode CLI (pinned in `.ci/clients/package.json`, installed there by
+//! `scripts/setup.sh test`, never on PATH) through the real `headroom wrap opencode`:
+//!
+//! * `opencode run` reaches Headroom with its own credentials for both built-in providers
+//!   (Anthropic Messages with `x-api-key`; OpenAI with `Authorization: Bearer`), through the
+//!   per-run `OPENCODE_CONFIG_CONTENT` that wrap merges into the user's own;
+//! * a tool loop: the scripted model asks OpenCode's own `bash` tool for a bulky real output,
+//!   OpenCode runs it and sends it back, and Headroom compresses it in that very request with
+//!   `headroom_retrieve` offered from the conversation's first request on.
+
+mod wrap_support;
+
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use headroom_testkit::{MockUpstream, Reply};
+use serde_json::{json, Value};
+use wrap_support::*;
+
+fn real_opencode() -> PathBuf {
+    let bin =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/clients/node_modules/.bin/opencode");
+    assert!(
+        bin.exists(),
+        "the pinned OpenCode CLI is missing at {}; run `scripts/setup.sh test` (it installs .ci/clients)",
+        bin.display()
+    );
+    bin
+}
+
+fn opencode_world() -> World {
+    let world = World::new();
+    std::os::unix::fs::symlink(real_opencode(), world.bin.join("opencode")).unwrap();
+    world
+}
+
+/// `headroom wrap --port P opencode -- run -m MODEL "…"`, non-interactive, with OpenCode's
+/// network extras (model list, updates, sharing) off and the npm registry it installs its
+/// plugin package from pointed at a closed loopback port (the install fails quietly and the
+/// run goes on; checked with `strace -e connect`): all traffic stays on loopback.
+async fn wrap_opencode(world: &World, port: u16, model: &str, env: &[(&str, String)]) -> Output {
+    let args = [
+        "wrap",
+        "--port",
+        &port.to_string(),
+        "opencode",
+        "--",
+        "run",
+        "-m",
+        model,
+        "Look around this folder.",
+    ]
+    .map(str::to_owned);
+    let mut cmd = world.headroom(&args);
+    cmd.env("OPENCODE_DISABLE_MODELS_FETCH", "true")
+        .env("OPENCODE_DISABLE_AUTOUPDATE", "true")
+        .env("OPENCODE_DISABLE_SHARE", "true")
+        .env("OPENCODE_DISABLE_LSP_DOWNLOAD", "true")
+        .env("OPENCODE_DISABLE_DEFAULT_PLUGINS", "true")
+        .env("npm_config_registry", "http://127.0.0.1:9/")
+        .env("HEADROOM_WRAP_PROXY_TIMEOUT", "30")
+        .current_dir(world.tmp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A bulky real output: this repository's function definitions.
+fn command() -> String {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    format!(
+        "grep -rn 'fn ' {}/crates --include=*.rs | sort | head -c 24000",
+        repo.canonicalize().unwrap().display()
+    )
+}
+
+fn has_tool(body: &Value, name: &str) -> bool {
+    body["tools"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t["name"] == name))
+}
+
+/// The model's side, on Anthropic Messages and OpenAI Responses: the main loop (a request
+/// offering OpenCode's `bash` tool) first asks for [`command`], then answers once the output is
+/// back; anything else (the session title) gets a short text.
+fn script(mock: &MockUpstream) {
+    mock.respond_with(|method, path, body| {
+        let anthropic = path.starts_with("/v1/messages");
+        if method != "POST" || !(anthropic || path.starts_with("/v1/responses")) {
+            return None;
+        }
+        let body: Value = serde_json::from_slice(body).ok()?;
+        let text = |t: &str| {
+            if anthropic {
+                Reply::anthropic_sse(t, Duration::ZERO)
+            } else {
+                Reply::openai_responses_sse(t, Duration::ZERO)
+            }
+        };
+        if !has_tool(&body, "bash") {
+            return Some(text("Looking around"));
+        }
+        if !outputs(&body).is_empty() {
+            return Some(text("All done: the crates define many functions."));
+        }
+        let input = json!({"command": command(), "description": "List function definitions"});
+        Some(if anthropic {
+            Reply::anthropic_tool_use_sse("toolu_01", "bash", &input)
+        } else {
+            Reply::openai_function_call_sse("call_01", "bash", &input)
+        })
+    });
+}
+
+/// The tool outputs a request carries, as sent (Anthropic `tool_result` content or Responses
+/// `function_call_output` output).
+fn outputs(body: &Value) -> Vec<String> {
+    let anthropic = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .filter(|b| b["type"] == "tool_result")
+        .map(|b| match &b["content"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+    let responses = body["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["type"] == "function_call_output")
+        .map(|i| match &i["output"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+    anthropic.chain(responses).collect()
+}
+
+/// One `wrap opencode` run with the tool loop, checked: every request carried OpenCode's own
+/// credential, the main loop offered `headroom_retrieve` from its first request with the same
+/// `tools` each time, and the bulky output arrived compressed with its retrieval key.
+async fn tool_loop(model: &str, env: &[(&str, String)], credential: (&str, &str)) {
+    let world = opencode_world();
+    let mock = MockUpstream::start().await;
+    script(&mock);
+    let mut env = env.to_vec();
+    env.push((
+        if model.starts_with("anthropic/") {
+            "ANTHROPIC_TARGET_API_URL"
+        } else {
+            "OPENAI_TARGET_API_URL"
+        },
+        mock.url(),
+    ));
+    let out = wrap_opencode(&world, free_port(), model, &env).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "opencode exited {:?}: {stdout}\n{stderr}",
+        out.status.code()
+    );
+    let reqs: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(
+        !reqs.is_empty(),
+        "OpenCode never reached Headroom: {stderr}"
+    );
+    for r in &reqs {
+        assert_eq!(
+            r.header(credential.0).as_deref(),
+            Some(credential.1),
+            "{} without OpenCode's credential",
+            r.path
+        );
+    }
+    let main: Vec<Value> = reqs
+        .iter()
+        .map(|r| r.json())
+        .filter(|b| has_tool(b, "bash"))
+        .collect();
+    assert_eq!(main.len(), 2, "the command, then the answer");
+    assert!(
+        has_tool(&main[0], "headroom_retrieve"),
+        "headroom_retrieve missing from the first request's tools"
+    );
+    assert_eq!(
+        main[1]["tools"], main[0]["tools"],
+        "tools changed mid-conversation"
+    );
+    let raw = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(command())
+        .output()
+        .unwrap()
+        .stdout;
+    let sent = outputs(&main[1]);
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].len() * 2 < raw.len(),
+        "the {} B output went out as {} B",
+        raw.len(),
+        sent[0].len()
+    );
+    assert!(sent[0].contains("headroom_retrieve"), "{}", sent[0]);
+    assert!(stdout.contains("All done"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrap_opencode_anthropic_reaches_headroom_and_its_bash_output_is_compressed() {
+    tool_loop(
+        "anthropic/claude-sonnet-4-5",
+        &[("ANTHROPIC_API_KEY", "sk-ant-opencode-e2e".into())],
+        ("x-api-key", "sk-ant-opencode-e2e"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrap_opencode_openai_reaches_headroom_and_its_bash_output_is_compressed() {
+    tool_loop(
+        "openai/gpt-5",
+        &[("OPENAI_API_KEY", "sk-openai-opencode-e2e".into())],
+        ("authorization", "Bearer sk-openai-opencode-e2e"),
+    )
+    .await;
+}
