@@ -237,3 +237,110 @@ async fn wrap_opencode_openai_reaches_headroom_and_its_bash_output_is_compressed
     )
     .await;
 }
+
+/// `install apply --scope provider --target opencode` (the engine's edit, applied for real to
+/// the fake HOME's `opencode.json`) routes OpenCode's own Anthropic and OpenAI providers — the
+/// ones its users pick — through a running proxy, with their own credentials.
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_scope_wiring_routes_the_real_opencode_through_headroom() {
+    let world = opencode_world();
+    let mock = MockUpstream::start().await;
+    script(&mock);
+    let port = free_port();
+    let env = headroom_install::Environment::for_home(&world.home, world.tmp.path().join("root"));
+    let desired = [(
+        headroom_install::targets::Tool::Opencode,
+        headroom_install::Scope::Provider,
+    )]
+    .into_iter()
+    .collect();
+    let plan = headroom_install::wiring::plan(
+        &env,
+        "e2e",
+        &headroom_install::wiring::Wiring::default(),
+        &desired,
+        true,
+        port,
+    )
+    .unwrap();
+    headroom_install::wiring::apply(&env, &plan).unwrap();
+    let mut proxy = world
+        .headroom([
+            "proxy",
+            "--port",
+            &port.to_string(),
+            "--anthropic-api-url",
+            &mock.url(),
+            "--openai-api-url",
+            &mock.url(),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        || port_is_open(port),
+        "the proxy to listen",
+    );
+    for (model, key_var, header, key) in [
+        (
+            "anthropic/claude-sonnet-4-5",
+            "ANTHROPIC_API_KEY",
+            "x-api-key",
+            "sk-ant-opencode-e2e",
+        ),
+        (
+            "openai/gpt-5",
+            "OPENAI_API_KEY",
+            "authorization",
+            "sk-openai-opencode-e2e",
+        ),
+    ] {
+        let before = mock.requests().len();
+        let mut cmd = std::process::Command::new(world.bin.join("opencode"));
+        cmd.args(["run", "-m", model, "Look around this folder."])
+            .env_clear()
+            .env(
+                "PATH",
+                format!("{}:/usr/local/bin:/usr/bin:/bin", world.bin.display()),
+            )
+            .env("HOME", &world.home)
+            .env(key_var, key)
+            .env("OPENCODE_DISABLE_MODELS_FETCH", "true")
+            .env("OPENCODE_DISABLE_AUTOUPDATE", "true")
+            .env("OPENCODE_DISABLE_SHARE", "true")
+            .env("OPENCODE_DISABLE_LSP_DOWNLOAD", "true")
+            .env("OPENCODE_DISABLE_DEFAULT_PLUGINS", "true")
+            .env("npm_config_registry", "http://127.0.0.1:9/")
+            .current_dir(world.tmp.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        let reached: Vec<_> = mock.requests().into_iter().skip(before).collect();
+        assert!(
+            !reached.is_empty(),
+            "{model}: OpenCode went around Headroom ({}): {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for r in &reached {
+            let want = if header == "authorization" {
+                format!("Bearer {key}")
+            } else {
+                key.to_owned()
+            };
+            assert_eq!(r.header(header).as_deref(), Some(want.as_str()), "{model}");
+        }
+        assert!(
+            out.status.success(),
+            "{model}: opencode exited {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}

@@ -238,6 +238,59 @@ pub fn opencode_config(env: &Environment) -> PathBuf {
     }
 }
 
+/// OpenCode's built-in providers Headroom routes, with the deployment variable a gateway the
+/// user set for each becomes. A provider of Headroom's own (`provider.headroom`) would route
+/// nothing: OpenCode's users pick `anthropic/…` and `openai/…` models, which would keep going
+/// direct (checked with the real OpenCode 1.18.33).
+pub const OPENCODE_PROVIDERS: [(&str, &str); 2] = [
+    ("anthropic", "ANTHROPIC_TARGET_API_URL"),
+    ("openai", "OPENAI_TARGET_API_URL"),
+];
+
+/// The edit that points OpenCode's Anthropic and OpenAI providers at Headroom on `port`:
+/// `provider.<id>.options.baseURL` (the AI SDK's base URLs include `/v1`; the rest of each
+/// provider entry — key, headers, models — stays the user's).
+pub fn opencode_edit(port: u16) -> Edit {
+    Edit::JsonSet {
+        keys: OPENCODE_PROVIDERS
+            .iter()
+            .map(|(id, _)| JsonKey {
+                path: ["provider", id, "options", "baseURL"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                value: Value::from(format!("http://127.0.0.1:{port}/v1")),
+                previous: None,
+            })
+            .collect(),
+        created: Vec::new(),
+    }
+}
+
+/// Gateways OpenCode's config sends its providers to (a `baseURL` that is not a loopback
+/// address): (deployment variable, URL). An unreadable file gives none (planning reports it).
+pub fn opencode_gateways(env: &Environment) -> Vec<(&'static str, String)> {
+    let Ok(Some(bytes)) = fsx::read_opt(&opencode_config(env)) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let Ok(value) = serde_json::from_str::<Value>(&crate::jsonc::strip_comments(&text)) else {
+        return Vec::new();
+    };
+    OPENCODE_PROVIDERS
+        .iter()
+        .filter_map(|(id, var)| {
+            let url = value
+                .get("provider")?
+                .get(*id)?
+                .get("options")?
+                .get("baseURL")?
+                .as_str()?
+                .trim();
+            (!url.is_empty() && !is_loopback(url)).then(|| (*var, url.to_owned()))
+        })
+        .collect()
+}
+
 /// OpenClaw's config: `~/.openclaw/openclaw.json`, or where its env moves it
 /// ([`crate::env::openclaw_config_from`]). OpenClaw reads it as JSON5; Headroom edits JSON with
 /// comments and trailing commas, the format OpenClaw itself writes.
@@ -384,7 +437,7 @@ pub fn detect_tools(env: &Environment) -> Vec<ToolInfo> {
                     })
                     .map(|p| format!("model_provider = {p}")),
                 Tool::Opencode => {
-                    crate::jsonc::get_raw(t, &["provider", "headroom", "options", "baseURL"])
+                    crate::jsonc::get_raw(t, &["provider", "anthropic", "options", "baseURL"])
                         .ok()
                         .flatten()
                         .map(|raw| raw.trim_matches('"').to_owned())
@@ -739,21 +792,10 @@ pub(crate) fn tool_wiring(
                     Tool::Codex => codex_change(env, port, overlay)?,
                     Tool::Opencode => compute_change(
                         "opencode",
-                        "json-block",
+                        "json-provider",
                         false,
                         opencode_config(env),
-                        Edit::JsonSet {
-                            keys: vec![JsonKey {
-                                path: vec!["provider".to_owned(), "headroom".to_owned()],
-                                value: serde_json::json!({
-                                    "npm": "@ai-sdk/openai-compatible",
-                                    "name": "Headroom",
-                                    "options": {"baseURL": format!("http://127.0.0.1:{port}/v1")}
-                                }),
-                                previous: None,
-                            }],
-                            created: Vec::new(),
-                        },
+                        opencode_edit(port),
                         Some(0o644),
                         overlay,
                     )?,
@@ -1220,34 +1262,72 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
                 .entry("OPENAI_TARGET_API_URL".to_owned())
                 .or_insert(url);
         }
-        // The same for OpenClaw's providers: a `baseUrl` the user set is replaced by Headroom's,
-        // so it becomes the deployment's upstream for that API.
+        // The same for OpenClaw's and OpenCode's providers: a base URL the user set is replaced
+        // by Headroom's, so it becomes the deployment's upstream for that API.
+        let mut gateways: Vec<(Tool, &'static str, String)> = Vec::new();
         if targets.contains(&Tool::Openclaw) {
-            for (var, url) in openclaw_gateways(env) {
-                match base_env.get(var) {
-                    Some(current) if current.trim_end_matches('/') == url.trim_end_matches('/') => {}
-                    Some(current) => {
-                        return Err(Error::user(
-                            format!(
-                                "OpenClaw sends its {} provider to {} ({}), but this deployment's {var} is already {}: one proxy cannot forward to both",
-                                if var.starts_with("ANTHROPIC") { "Anthropic" } else { "OpenAI" },
-                                headroom_protocol::redact_url(&url),
-                                openclaw_config(env).display(),
-                                headroom_protocol::redact_url(current)
-                            ),
-                            Some("install OpenClaw in a profile of its own on another port (`--profile openclaw --port 8788 --target openclaw`), or point both tools at the same gateway"),
-                        ))
-                    }
-                    None => {
-                        notes.push(format!(
-                            "OpenClaw's gateway {} (models.providers.{}.baseUrl in {}) becomes this deployment's {} upstream: OpenClaw → Headroom → your gateway (`remove` puts the setting back)",
-                            headroom_protocol::redact_url(&url),
-                            if var.starts_with("ANTHROPIC") { "anthropic" } else { "openai" },
-                            openclaw_config(env).display(),
+            gateways.extend(
+                openclaw_gateways(env)
+                    .into_iter()
+                    .map(|(var, url)| (Tool::Openclaw, var, url)),
+            );
+        }
+        if targets.contains(&Tool::Opencode) {
+            gateways.extend(
+                opencode_gateways(env)
+                    .into_iter()
+                    .map(|(var, url)| (Tool::Opencode, var, url)),
+            );
+        }
+        for (tool, var, url) in gateways {
+            let (file, key) = match tool {
+                Tool::Openclaw => (
+                    openclaw_config(env),
+                    format!(
+                        "models.providers.{}.baseUrl",
+                        if var.starts_with("ANTHROPIC") {
+                            "anthropic"
+                        } else {
+                            "openai"
+                        }
+                    ),
+                ),
+                _ => (
+                    opencode_config(env),
+                    format!(
+                        "provider.{}.options.baseURL",
+                        if var.starts_with("ANTHROPIC") {
+                            "anthropic"
+                        } else {
+                            "openai"
+                        }
+                    ),
+                ),
+            };
+            match base_env.get(var) {
+                Some(current) if current.trim_end_matches('/') == url.trim_end_matches('/') => {}
+                Some(current) => {
+                    let name = tool.display_name();
+                    return Err(Error::user(
+                        format!(
+                            "{name} sends its {} provider to {} ({key} in {}), but this deployment's {var} is already {}: one proxy cannot forward to both",
                             if var.starts_with("ANTHROPIC") { "Anthropic" } else { "OpenAI" },
-                        ));
-                        base_env.insert(var.to_owned(), url);
-                    }
+                            headroom_protocol::redact_url(&url),
+                            file.display(),
+                            headroom_protocol::redact_url(current)
+                        ),
+                        Some(&format!("install {name} in a profile of its own on another port (`--profile {t} --port 8788 --target {t}`), or point both tools at the same gateway", t = tool.name())),
+                    ));
+                }
+                None => {
+                    notes.push(format!(
+                        "{name}'s gateway {} ({key} in {}) becomes this deployment's {} upstream: {name} → Headroom → your gateway (`remove` puts the setting back)",
+                        headroom_protocol::redact_url(&url),
+                        file.display(),
+                        if var.starts_with("ANTHROPIC") { "Anthropic" } else { "OpenAI" },
+                        name = tool.display_name(),
+                    ));
+                    base_env.insert(var.to_owned(), url);
                 }
             }
         }

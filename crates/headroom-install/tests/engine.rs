@@ -955,6 +955,83 @@ fn a_claude_gateway_becomes_the_deployments_upstream() {
     );
 }
 
+#[test]
+fn an_opencode_gateway_becomes_the_deployments_upstream() {
+    let fx = Fixture::new(OsKind::Linux);
+    // OpenCode's Anthropic provider sent to a company gateway, with a header of the user's.
+    let original = "{\n  \"provider\": {\n    \"anthropic\": {\n      \"options\": {\n        \"baseURL\": \"https://llm.corp.example/anthropic/v1\",\n        \"headers\": { \"x-team\": \"blue\" }\n      }\n    }\n  }\n}\n";
+    fx.write(".config/opencode/opencode.json", original);
+    let before = snapshot(&fx.home);
+    let r = req(Preset::Service, Scope::Provider, &[Tool::Opencode]);
+    let p = plan(&fx.env, &r).unwrap();
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("OpenCode → Headroom → your gateway")
+                && n.contains("provider.anthropic.options.baseURL")),
+        "{:?}",
+        p.notes
+    );
+    assert_eq!(
+        p.manifest
+            .base_env
+            .get("ANTHROPIC_TARGET_API_URL")
+            .map(String::as_str),
+        Some("https://llm.corp.example/anthropic/v1")
+    );
+    assert!(!p.manifest.base_env.contains_key("OPENAI_TARGET_API_URL"));
+    apply(&fx.env, &p).unwrap();
+    let wired = fx.read(".config/opencode/opencode.json");
+    let url = format!("http://127.0.0.1:{}/v1", r.port);
+    for id in ["anthropic", "openai"] {
+        assert_eq!(
+            headroom_install::jsonc::get_raw(&wired, &["provider", id, "options", "baseURL"])
+                .unwrap(),
+            Some(format!("\"{url}\"")),
+            "{wired}"
+        );
+    }
+    assert!(wired.contains("\"x-team\": \"blue\""), "{wired}");
+    // Applying again (the file now points at Headroom) keeps the gateway as the upstream.
+    let again = plan(&fx.env, &r).unwrap();
+    assert_eq!(
+        again
+            .manifest
+            .base_env
+            .get("ANTHROPIC_TARGET_API_URL")
+            .map(String::as_str),
+        Some("https://llm.corp.example/anthropic/v1")
+    );
+    assert!(again.up_to_date);
+    remove(&fx.env, "default").unwrap();
+    assert_eq!(fx.read(".config/opencode/opencode.json"), original);
+    assert_eq!(snapshot(&fx.home), before);
+
+    // Claude Code's gateway elsewhere: one proxy cannot forward Anthropic to both.
+    fx.write(
+        ".claude/settings.json",
+        "{\"env\": {\"ANTHROPIC_BASE_URL\": \"https://other.example\"}}\n",
+    );
+    let err = plan(
+        &fx.env,
+        &req(
+            Preset::Service,
+            Scope::Provider,
+            &[Tool::Claude, Tool::Opencode],
+        ),
+    )
+    .unwrap_err();
+    assert!(
+        err.message.contains("one proxy cannot forward to both"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.hint.unwrap_or_default().contains("--target opencode"),
+        "a profile of its own"
+    );
+}
+
 /// The whole runtime matrix (issue 15): every preset × runtime × scope cell plans, applies,
 /// reports its supervisor and runtime, and is removed leaving HOME and the system root byte for
 /// byte as they were — on Linux, macOS and Windows (recording runner, fake `docker`). The

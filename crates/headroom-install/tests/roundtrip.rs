@@ -60,7 +60,8 @@ proptest! {
             let url = headroom_install::jsonc::get_raw(&settings, &["env", "ANTHROPIC_BASE_URL"]).unwrap();
             prop_assert_eq!(url, Some(format!("\"http://127.0.0.1:{port}\"")));
             let oc = std::fs::read_to_string(fx.home.join(".config/opencode/opencode.json")).unwrap();
-            prop_assert!(headroom_install::jsonc::get_raw(&oc, &["provider", "headroom", "options", "baseURL"]).unwrap().is_some());
+            prop_assert!(headroom_install::jsonc::get_raw(&oc, &["provider", "anthropic", "options", "baseURL"]).unwrap().is_some());
+            prop_assert!(headroom_install::jsonc::get_raw(&oc, &["provider", "openai", "options", "baseURL"]).unwrap().is_some());
         }
         if change {
             // Change the settings in place (other scope, other port), then remove.
