@@ -344,3 +344,55 @@ async fn provider_scope_wiring_routes_the_real_opencode_through_headroom() {
     let _ = proxy.kill();
     let _ = proxy.wait();
 }
+
+/// A gateway in OpenCode's own config (`provider.anthropic.options.baseURL`) stays the
+/// destination under `wrap`: OpenCode → Headroom → gateway, said on screen, the file untouched.
+/// (`127.1` is the gateway's address as a user might spell a host that is not one of the
+/// loopback forms Headroom takes for its own wiring; it reaches the mock on 127.0.0.1.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_in_opencode_config_is_chained_not_bypassed() {
+    let world = opencode_world();
+    let gateway = MockUpstream::start().await;
+    script(&gateway);
+    let gateway_url = gateway.url().replace("127.0.0.1", "127.1");
+    let config = format!(
+        "{{\n  \"$schema\": \"https://opencode.ai/config.json\",\n  \"provider\": {{\n    \"anthropic\": {{\n      \"options\": {{ \"baseURL\": \"{gateway_url}/v1\" }}\n    }}\n  }}\n}}\n"
+    );
+    let file = world.home.join(".config/opencode/opencode.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, &config).unwrap();
+    let out = wrap_opencode(
+        &world,
+        free_port(),
+        "anthropic/claude-sonnet-4-5",
+        &[("ANTHROPIC_API_KEY", "sk-ant-opencode-e2e".into())],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "opencode exited {:?}: {stderr}",
+        out.status.code()
+    );
+    assert!(
+        stderr.contains(&gateway_url) && stderr.contains("provider.anthropic.options.baseURL"),
+        "the chaining is not said: {stderr}"
+    );
+    let reached: Vec<_> = gateway
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(!reached.is_empty(), "the gateway got nothing: {stderr}");
+    let main: Vec<Value> = reached
+        .iter()
+        .map(|r| r.json())
+        .filter(|b| has_tool(b, "bash"))
+        .collect();
+    assert!(
+        main.iter().all(|b| has_tool(b, "headroom_retrieve")),
+        "the gateway's requests did not come through Headroom"
+    );
+    // (With its `$schema` line already there: OpenCode adds one to a config without it.)
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), config);
+}

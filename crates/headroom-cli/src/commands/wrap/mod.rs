@@ -195,36 +195,58 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
         }
         _ => true,
     });
-    let wanted = match &openclaw_env {
-        // OpenClaw reads no `*_BASE_URL` variable: only its config's gateways count.
-        Some(env) => {
+    // OpenCode: `wrap` overrides its providers' `baseURL` for the run, so a gateway its
+    // global config sets for them becomes this session's upstream instead of being bypassed.
+    let opencode_env = (target == Target::Tool(Tool::Opencode)).then(openclaw::environment);
+    // Tools whose config file names their providers' URLs: (gateways, where a URL came from).
+    let config_gateways = match (&openclaw_env, &opencode_env) {
+        (Some(env), _) => Some((
+            openclaw_gateways,
+            format!(
+                "models.providers.{{id}}.baseUrl in {}",
+                openclaw::config_path(env).display()
+            ),
+        )),
+        (_, Some(env)) => Some((
+            headroom_install::plan::opencode_gateways(env),
+            format!(
+                "provider.{{id}}.options.baseURL in {}",
+                headroom_install::plan::opencode_config(env).display()
+            ),
+        )),
+        _ => None,
+    };
+    let wanted = match &config_gateways {
+        Some((gateways, from_file)) => {
             let from = |var: &str| {
-                openclaw_gateways
+                gateways
                     .iter()
                     .find(|(v, _)| v.starts_with(var))
                     .map(|(_, url)| url.clone())
             };
+            // OpenClaw reads no `*_BASE_URL` variable: only its config's gateways count.
+            // OpenCode's providers read them, but a URL in its config beats the variable.
+            let env_too = opencode_env.is_some();
             let mut wanted = ensure::wanted_upstreams(
                 port,
                 tools::providers(&target),
                 &|key| match key {
-                    "ANTHROPIC_BASE_URL" => from("ANTHROPIC"),
-                    "OPENAI_BASE_URL" => from("OPENAI"),
+                    "ANTHROPIC_BASE_URL" => from("ANTHROPIC")
+                        .or_else(|| env_too.then(|| std::env::var(key).ok()).flatten()),
+                    "OPENAI_BASE_URL" => from("OPENAI")
+                        .or_else(|| env_too.then(|| std::env::var(key).ok()).flatten()),
                     k => std::env::var(k).ok(),
                 },
                 None,
             );
             for w in &mut wanted {
-                if w.from.ends_with("_BASE_URL") {
-                    let id = if w.var.starts_with("ANTHROPIC") {
-                        "anthropic"
-                    } else {
-                        "openai"
-                    };
-                    w.from = format!(
-                        "models.providers.{id}.baseUrl in {}",
-                        openclaw::config_path(env).display()
-                    );
+                let (id, prefix) = if w.var.starts_with("ANTHROPIC") {
+                    ("anthropic", "ANTHROPIC")
+                } else {
+                    ("openai", "OPENAI")
+                };
+                if w.from.ends_with("_BASE_URL") && from(prefix).is_some() {
+                    w.from = from_file.replace("{id}", id);
                 }
             }
             wanted
