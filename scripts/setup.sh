@@ -89,4 +89,17 @@ if [[ "$level" == test ]]; then
         echo "$want_hash" >"$clients/node_modules/.headroom-installed"
     fi
 fi
+if [[ "$level" == test ]]; then
+    # Aider (PyPI) for its real-client tests, pinned, in a venv of its own (its dependencies are
+    # many and heavy: installed once per pin, never on PATH).
+    aider_venv=.ci/.aider
+    aider_pin="aider-chat==0.86.2"
+    if [[ "$(cat "$aider_venv/.headroom-installed" 2>/dev/null)" != "$aider_pin" ]]; then
+        echo "setup: installing $aider_pin into $aider_venv (a few minutes, once)"
+        rm -rf "$aider_venv"
+        python3 -m venv "$aider_venv"
+        "$aider_venv/bin/pip" install -q --disable-pip-version-check "$aider_pin"
+        echo "$aider_pin" >"$aider_venv/.headroom-installed"
+    fi
+fi
 echo "setup: ready ($level)"
