@@ -486,15 +486,11 @@ mod tests {
     #[test]
     fn dpkg_log_keeps_outcomes_and_the_package_asked_about() {
         let log = dpkg_log();
-        let options = crate::Options::default();
-        let key = std::cell::OnceCell::new();
-        let ctx = Ctx {
-            question: Some("when was ripgrep installed?"),
-            options: &options,
-            key: &key,
-            original: &log,
-        };
-        let out = compress(&log, &ctx).unwrap();
+        let out = crate::router::with_ctx(&log, Some("when was ripgrep installed?"), true, |ctx| {
+            compress(&log, ctx)
+        })
+        .0
+        .unwrap();
         assert!(
             out.contains("2025-06-24 14:42:37 status installed ripgrep:amd64 1.37-1"),
             "{out}"
@@ -552,17 +548,7 @@ mod tests {
             .flat_map(|(a, b)| [a, b])
             .collect();
         assert_eq!(dpkg_steps(&mixed), None);
-        let options = crate::Options {
-            lossy: false,
-            ..crate::Options::default()
-        };
-        let key = std::cell::OnceCell::new();
-        let ctx = Ctx {
-            question: None,
-            options: &options,
-            key: &key,
-            original: &log,
-        };
-        assert!(compress(&log, &ctx).is_none_or(|o| o.contains("half-installed")));
+        let (out, _) = crate::router::with_ctx(&log, None, false, |ctx| compress(&log, ctx));
+        assert!(out.is_none_or(|o| o.contains("half-installed")));
     }
 }

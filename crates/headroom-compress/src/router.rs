@@ -69,10 +69,24 @@ pub struct Ctx<'a> {
 /// returns the retrieval key if a transform computed one.
 #[cfg(test)]
 pub(crate) fn with_default_ctx<R>(text: &str, f: impl FnOnce(&Ctx) -> R) -> (R, Option<String>) {
-    let options = Options::default();
+    with_ctx(text, None, true, f)
+}
+
+/// [`with_default_ctx`] with the user's question and lossy or lossless transforms.
+#[cfg(test)]
+pub(crate) fn with_ctx<R>(
+    text: &str,
+    question: Option<&str>,
+    lossy: bool,
+    f: impl FnOnce(&Ctx) -> R,
+) -> (R, Option<String>) {
+    let options = Options {
+        lossy,
+        ..Options::default()
+    };
     let key = OnceCell::new();
     let r = f(&Ctx {
-        question: None,
+        question,
         options: &options,
         key: &key,
         original: text,

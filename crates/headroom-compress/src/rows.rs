@@ -368,15 +368,10 @@ mod tests {
         }
         let lines: Vec<&str> = t.lines().collect();
         assert!(is_table(&lines));
-        let options = crate::Options::default();
-        let key = std::cell::OnceCell::new();
-        let ctx = Ctx {
-            question: Some("is git installed?"),
-            options: &options,
-            key: &key,
-            original: &t,
-        };
-        let out = compress(&t, &ctx).unwrap();
+        let out =
+            crate::router::with_ctx(&t, Some("is git installed?"), true, |ctx| compress(&t, ctx))
+                .0
+                .unwrap();
         assert!(out.contains("4242424 Jan  3 12:00 git"), "{out}");
         assert!(out.len() * 4 < t.len());
         let prose = "The quick brown fox jumps over the lazy dog today.\n".repeat(3)

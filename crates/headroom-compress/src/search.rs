@@ -515,18 +515,8 @@ mod tests {
             .0
             .unwrap();
         assert!(out.ends_with("/d/a/: x\n/d/b/: x\n/d/c/: x"), "{out}");
-        let options = crate::Options {
-            lossy: false,
-            ..crate::Options::default()
-        };
-        let cell = std::cell::OnceCell::new();
-        let ctx = Ctx {
-            question: None,
-            options: &options,
-            key: &cell,
-            original: &t,
-        };
-        assert!(!compress_listing(&t, &ctx).unwrap().contains('{'));
+        let (out, _) = crate::router::with_ctx(&t, None, false, |ctx| compress_listing(&t, ctx));
+        assert!(!out.unwrap().contains('{'));
     }
 
     #[test]
@@ -554,15 +544,10 @@ mod tests {
                 ));
             }
         }
-        let options = crate::Options::default();
-        let key = std::cell::OnceCell::new();
-        let ctx = Ctx {
-            question: Some("where is text_envelope defined?"),
-            options: &options,
-            key: &key,
-            original: &t,
-        };
-        let out = compress_search(&t, &ctx).unwrap();
+        let question = Some("where is text_envelope defined?");
+        let (out, key) =
+            crate::router::with_ctx(&t, question, true, |ctx| compress_search(&t, ctx));
+        let out = out.unwrap();
         for f in 0..20 {
             assert!(out.contains(&format!("module_{f}.rs")), "file {f} in view");
             assert!(
@@ -574,18 +559,11 @@ mod tests {
         assert!(out.contains("pub fn parse_error_failed("), "{out}");
         assert!(!out.contains("helper_12_11"), "{out}");
         assert!(out.contains("module_12.rs (+"), "{out}");
-        assert!(out.contains(&format!("key \"{}\"", key.get().unwrap())));
+        assert!(out.contains(&format!("key \"{}\"", key.unwrap())));
         assert!(out.len() * 3 < t.len(), "{} of {}", out.len(), t.len());
         // Lossless mode keeps every hit.
-        let lossless = crate::Options {
-            lossy: false,
-            ..crate::Options::default()
-        };
-        let ctx = Ctx {
-            options: &lossless,
-            ..ctx
-        };
-        let all = compress_search(&t, &ctx).unwrap();
+        let (all, _) = crate::router::with_ctx(&t, question, false, |ctx| compress_search(&t, ctx));
+        let all = all.unwrap();
         assert!(all.contains("helper_12_11"));
     }
 }
