@@ -574,6 +574,13 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
             let (kind, new) = compress_text_at(body, ctx, 2);
             return (kind, new.map(|new| format!("{head}{new}")));
         }
+        if let Some((head, body, tail)) = shell_envelope(t) {
+            let (kind, new) = compress_text_at(body, ctx, 2);
+            return (
+                kind,
+                new.map(|new| format!("{head}{}{tail}", new.trim_end())),
+            );
+        }
     }
     // A cut output: compress what is there, keep the marker verbatim.
     if let Some((body, cut)) = split_truncation(t) {
@@ -703,6 +710,13 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
         let (kind, new) = compress_problems(body, ctx);
         return (kind, new.map(|new| format!("{head}{new}")));
     }
+    if let Some((head, body, tail)) = shell_envelope(t) {
+        let (kind, new) = compress_problems(body, ctx);
+        return (
+            kind,
+            new.map(|new| format!("{head}{}{tail}", new.trim_end())),
+        );
+    }
     if let Some((body, cut)) = split_truncation(t) {
         let (kind, new) = compress_problems(body, ctx);
         return (kind, new.map(|new| format!("{new}{cut}")));
@@ -785,6 +799,54 @@ fn cargo_json(t: &str, ctx: &Ctx<'_>) -> Option<String> {
         return None;
     }
     crate::cargojson::compress(t, ctx)
+}
+
+/// Lines Gemini CLI and Qwen Code put after a command's output in their shell tool's result.
+const SHELL_TRAILER_KEYS: [&str; 6] = [
+    "Error:",
+    "Exit Code:",
+    "Signal:",
+    "Background PIDs:",
+    "Process Group PGID:",
+    "Process Group ID:",
+];
+
+/// The shell tool result of Gemini CLI and Qwen Code: `Command: …`, `Directory: …`, then
+/// `Output: ` with the output's first line on the same line, then `Error: …`, `Exit Code: …`,
+/// `Signal: …` and process ids. Returns the header (through `Output: `), the output, and the
+/// trailer (from the newline before `Error:`), the header and trailer kept verbatim. Without
+/// it the header and trailer were taken for lines of the output (moved around by grouping).
+fn shell_envelope(t: &str) -> Option<(&str, &str, &str)> {
+    if !t.starts_with("Command: ") {
+        return None;
+    }
+    let mut at = 0;
+    let mut body_start = None;
+    for line in t.split_inclusive('\n').take(4) {
+        if line.starts_with("Output: ") {
+            body_start = Some(at + "Output: ".len());
+            break;
+        }
+        if !(line.starts_with("Command: ") || line.starts_with("Directory: ")) {
+            return None;
+        }
+        at += line.len();
+    }
+    let body_start = body_start?;
+    // The trailer: the last `\nError:` after which every line is a trailer key.
+    let mut search = t.len();
+    while let Some(i) = t[body_start..search].rfind("\nError:") {
+        let i = body_start + i;
+        let trailer = &t[i + 1..];
+        if trailer
+            .lines()
+            .all(|l| l.is_empty() || SHELL_TRAILER_KEYS.iter().any(|k| l.starts_with(k)))
+        {
+            return Some((&t[..body_start], &t[body_start..i], &t[i..]));
+        }
+        search = i;
+    }
+    None
 }
 
 /// Header lines Codex puts before a command's output in its text envelopes.
@@ -1004,6 +1066,32 @@ mod tests {
         assert!(tail.starts_with(half), "{tail}");
         assert!(tail.len() < whole.len() - b);
         assert!(tail.ends_with("\"last\":{}}}"));
+    }
+
+    #[test]
+    fn gemini_and_qwen_shell_results_are_compressed_inside_with_header_and_trailer_kept() {
+        let mut out = String::new();
+        for f in 0..30 {
+            for l in 0..8 {
+                out.push_str(&format!(
+                    "src/module_{f}.rs:{}:pub fn item_{f}_{l}() {{}}\n",
+                    l * 10 + 1
+                ));
+            }
+        }
+        let head = "Command: grep -rn 'fn ' src\nDirectory: (root)\nOutput: ";
+        let tail = "\nError: (none)\nExit Code: 0\nSignal: 0\nBackground PIDs: (none)\nProcess Group PGID: 4242";
+        let t = format!("{head}{}{tail}", out.trim_end());
+        assert_eq!(shell_envelope(&t), Some((head, out.trim_end(), tail)));
+        let (kind, new) = with_default_ctx(&t, |ctx| compress_text(&t, ctx)).0;
+        assert_eq!(kind, ContentKind::Search);
+        let new = new.unwrap();
+        assert!(new.starts_with(head), "{new}");
+        assert!(new.ends_with(tail), "{new}");
+        assert!(new.len() < t.len());
+        // Not an envelope: no `Output:` line, or a trailer holding other lines.
+        assert!(shell_envelope("Command: ls\nsomething\nOutput: x\nError: (none)").is_none());
+        assert!(shell_envelope("Command: ls\nOutput: x\nError: y\nmore output").is_none());
     }
 
     #[test]

@@ -217,6 +217,31 @@ impl Reply {
         Reply::sse(out, Duration::ZERO)
     }
 
+    /// The OpenAI Chat Completions chunks of a turn that calls one tool (`tool_calls`), its
+    /// arguments streamed as deltas, ending with `finish_reason: "tool_calls"` and `[DONE]`.
+    pub fn openai_chat_tool_call_sse(call_id: &str, name: &str, arguments: &Value) -> Reply {
+        let chunk = |delta: Value, finish: Value| {
+            format!(
+                "data: {}\n\n",
+                json!({"id":"chatcmpl-mock","object":"chat.completion.chunk","created":0,"model":"gpt-mock","choices":[{"index":0,"delta":delta,"finish_reason":finish}]})
+            )
+        };
+        let mut out = vec![chunk(
+            json!({"role":"assistant","content":null,"tool_calls":[{"index":0,"id":call_id,"type":"function","function":{"name":name,"arguments":""}}]}),
+            Value::Null,
+        )];
+        let args: Vec<char> = arguments.to_string().chars().collect();
+        for part in args.chunks(40) {
+            out.push(chunk(
+                json!({"tool_calls":[{"index":0,"function":{"arguments":part.iter().collect::<String>()}}]}),
+                Value::Null,
+            ));
+        }
+        out.push(chunk(json!({}), json!("tool_calls")));
+        out.push("data: [DONE]\n\n".to_owned());
+        Reply::sse(out, Duration::ZERO)
+    }
+
     /// OpenAI Chat Completions `data:` chunks ending with `data: [DONE]`.
     pub fn openai_chat_sse(text: &str, gap: Duration) -> Reply {
         Reply::sse(openai_chat_events(text), gap)
