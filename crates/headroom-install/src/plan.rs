@@ -266,27 +266,48 @@ pub fn opencode_edit(port: u16) -> Edit {
     }
 }
 
-/// Gateways OpenCode's config sends its providers to (a `baseURL` that is not a loopback
-/// address): (deployment variable, URL). An unreadable file gives none (planning reports it).
-pub fn opencode_gateways(env: &Environment) -> Vec<(&'static str, String)> {
-    let Ok(Some(bytes)) = fsx::read_opt(&opencode_config(env)) else {
+/// Gateways OpenCode's config sends its providers to (`provider.<id>.options.baseURL`).
+pub fn opencode_gateways(env: &Environment) -> Vec<ConfigGateway> {
+    config_gateways(
+        &opencode_config(env),
+        OPENCODE_PROVIDERS.map(|(id, var)| (var, ["provider", id, "options", "baseURL"])),
+    )
+}
+
+/// A base URL a tool's own config file sends one of its providers to, that is not a loopback
+/// address (so not Headroom's own wiring): the deployment variable it becomes
+/// (`ANTHROPIC_TARGET_API_URL` / `OPENAI_TARGET_API_URL`), the URL, and the key that holds it
+/// (`provider.anthropic.options.baseURL`), for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigGateway {
+    pub var: &'static str,
+    pub url: String,
+    pub key: String,
+}
+
+/// The gateways at `paths` of the JSON(C) `file`. An unreadable file gives none (planning
+/// reports it).
+fn config_gateways(file: &Path, paths: [(&'static str, [&str; 4]); 2]) -> Vec<ConfigGateway> {
+    let Ok(Some(bytes)) = fsx::read_opt(file) else {
         return Vec::new();
     };
     let text = String::from_utf8_lossy(&bytes);
     let Ok(value) = serde_json::from_str::<Value>(&crate::jsonc::strip_comments(&text)) else {
         return Vec::new();
     };
-    OPENCODE_PROVIDERS
-        .iter()
-        .filter_map(|(id, var)| {
-            let url = value
-                .get("provider")?
-                .get(*id)?
-                .get("options")?
-                .get("baseURL")?
+    paths
+        .into_iter()
+        .filter_map(|(var, path)| {
+            let url = path
+                .iter()
+                .try_fold(&value, |v, k| v.get(*k))?
                 .as_str()?
                 .trim();
-            (!url.is_empty() && !is_loopback(url)).then(|| (*var, url.to_owned()))
+            (!url.is_empty() && !is_loopback(url)).then(|| ConfigGateway {
+                var,
+                url: url.to_owned(),
+                key: path.join("."),
+            })
         })
         .collect()
 }
@@ -337,31 +358,22 @@ pub fn openclaw_edit(port: u16) -> Edit {
     }
 }
 
-/// Gateways OpenClaw's config sends its providers to (a `baseUrl` that is not a loopback
-/// address, so not Headroom's own wiring): (`ANTHROPIC_TARGET_API_URL` or
-/// `OPENAI_TARGET_API_URL`, URL). An unreadable file gives none (planning reports it).
-pub fn openclaw_gateways(env: &Environment) -> Vec<(&'static str, String)> {
-    let Ok(Some(bytes)) = fsx::read_opt(&openclaw_config(env)) else {
-        return Vec::new();
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let Ok(value) = serde_json::from_str::<Value>(&crate::jsonc::strip_comments(&text)) else {
-        return Vec::new();
-    };
-    OPENCLAW_PROVIDERS
-        .iter()
-        .zip(["ANTHROPIC_TARGET_API_URL", "OPENAI_TARGET_API_URL"])
-        .filter_map(|((id, _, _), var)| {
-            let url = value
-                .get("models")?
-                .get("providers")?
-                .get(*id)?
-                .get("baseUrl")?
-                .as_str()?
-                .trim();
-            (!url.is_empty() && !is_loopback(url)).then(|| (var, url.to_owned()))
-        })
-        .collect()
+/// Gateways OpenClaw's config sends its providers to (`models.providers.<id>.baseUrl`).
+pub fn openclaw_gateways(env: &Environment) -> Vec<ConfigGateway> {
+    let [(anthropic, ..), (openai, ..)] = OPENCLAW_PROVIDERS;
+    config_gateways(
+        &openclaw_config(env),
+        [
+            (
+                "ANTHROPIC_TARGET_API_URL",
+                ["models", "providers", anthropic, "baseUrl"],
+            ),
+            (
+                "OPENAI_TARGET_API_URL",
+                ["models", "providers", openai, "baseUrl"],
+            ),
+        ],
+    )
 }
 
 /// A provider the user had on another API adapter (say a gateway that speaks OpenAI chat
@@ -1264,54 +1276,36 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         }
         // The same for OpenClaw's and OpenCode's providers: a base URL the user set is replaced
         // by Headroom's, so it becomes the deployment's upstream for that API.
-        let mut gateways: Vec<(Tool, &'static str, String)> = Vec::new();
+        let mut gateways: Vec<(Tool, PathBuf, ConfigGateway)> = Vec::new();
         if targets.contains(&Tool::Openclaw) {
+            let file = openclaw_config(env);
             gateways.extend(
                 openclaw_gateways(env)
                     .into_iter()
-                    .map(|(var, url)| (Tool::Openclaw, var, url)),
+                    .map(|g| (Tool::Openclaw, file.clone(), g)),
             );
         }
         if targets.contains(&Tool::Opencode) {
+            let file = opencode_config(env);
             gateways.extend(
                 opencode_gateways(env)
                     .into_iter()
-                    .map(|(var, url)| (Tool::Opencode, var, url)),
+                    .map(|g| (Tool::Opencode, file.clone(), g)),
             );
         }
-        for (tool, var, url) in gateways {
-            let (file, key) = match tool {
-                Tool::Openclaw => (
-                    openclaw_config(env),
-                    format!(
-                        "models.providers.{}.baseUrl",
-                        if var.starts_with("ANTHROPIC") {
-                            "anthropic"
-                        } else {
-                            "openai"
-                        }
-                    ),
-                ),
-                _ => (
-                    opencode_config(env),
-                    format!(
-                        "provider.{}.options.baseURL",
-                        if var.starts_with("ANTHROPIC") {
-                            "anthropic"
-                        } else {
-                            "openai"
-                        }
-                    ),
-                ),
+        for (tool, file, ConfigGateway { var, url, key }) in gateways {
+            let name = tool.display_name();
+            let api = if var.starts_with("ANTHROPIC") {
+                "Anthropic"
+            } else {
+                "OpenAI"
             };
             match base_env.get(var) {
                 Some(current) if current.trim_end_matches('/') == url.trim_end_matches('/') => {}
                 Some(current) => {
-                    let name = tool.display_name();
                     return Err(Error::user(
                         format!(
-                            "{name} sends its {} provider to {} ({key} in {}), but this deployment's {var} is already {}: one proxy cannot forward to both",
-                            if var.starts_with("ANTHROPIC") { "Anthropic" } else { "OpenAI" },
+                            "{name} sends its {api} provider to {} ({key} in {}), but this deployment's {var} is already {}: one proxy cannot forward to both",
                             headroom_protocol::redact_url(&url),
                             file.display(),
                             headroom_protocol::redact_url(current)
@@ -1321,11 +1315,9 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
                 }
                 None => {
                     notes.push(format!(
-                        "{name}'s gateway {} ({key} in {}) becomes this deployment's {} upstream: {name} → Headroom → your gateway (`remove` puts the setting back)",
+                        "{name}'s gateway {} ({key} in {}) becomes this deployment's {api} upstream: {name} → Headroom → your gateway (`remove` puts the setting back)",
                         headroom_protocol::redact_url(&url),
                         file.display(),
-                        if var.starts_with("ANTHROPIC") { "Anthropic" } else { "OpenAI" },
-                        name = tool.display_name(),
                     ));
                     base_env.insert(var.to_owned(), url);
                 }

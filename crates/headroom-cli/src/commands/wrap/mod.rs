@@ -198,55 +198,41 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
     // OpenCode: `wrap` overrides its providers' `baseURL` for the run, so a gateway its
     // global config sets for them becomes this session's upstream instead of being bypassed.
     let opencode_env = (target == Target::Tool(Tool::Opencode)).then(openclaw::environment);
-    // Tools whose config file names their providers' URLs: (gateways, where a URL came from).
+    // Tools whose config file names their providers' URLs: (gateways, the file).
     let config_gateways = match (&openclaw_env, &opencode_env) {
-        (Some(env), _) => Some((
-            openclaw_gateways,
-            format!(
-                "models.providers.{{id}}.baseUrl in {}",
-                openclaw::config_path(env).display()
-            ),
-        )),
+        (Some(env), _) => Some((openclaw_gateways, openclaw::config_path(env))),
         (_, Some(env)) => Some((
             headroom_install::plan::opencode_gateways(env),
-            format!(
-                "provider.{{id}}.options.baseURL in {}",
-                headroom_install::plan::opencode_config(env).display()
-            ),
+            headroom_install::plan::opencode_config(env),
         )),
         _ => None,
     };
     let wanted = match &config_gateways {
-        Some((gateways, from_file)) => {
-            let from = |var: &str| {
-                gateways
-                    .iter()
-                    .find(|(v, _)| v.starts_with(var))
-                    .map(|(_, url)| url.clone())
-            };
+        Some((gateways, file)) => {
+            let from = |prefix: &str| gateways.iter().find(|g| g.var.starts_with(prefix));
             // OpenClaw reads no `*_BASE_URL` variable: only its config's gateways count.
             // OpenCode's providers read them, but a URL in its config beats the variable.
             let env_too = opencode_env.is_some();
+            let base = |prefix: &str, key: &str| {
+                from(prefix)
+                    .map(|g| g.url.clone())
+                    .or_else(|| env_too.then(|| std::env::var(key).ok()).flatten())
+            };
             let mut wanted = ensure::wanted_upstreams(
                 port,
                 tools::providers(&target),
                 &|key| match key {
-                    "ANTHROPIC_BASE_URL" => from("ANTHROPIC")
-                        .or_else(|| env_too.then(|| std::env::var(key).ok()).flatten()),
-                    "OPENAI_BASE_URL" => from("OPENAI")
-                        .or_else(|| env_too.then(|| std::env::var(key).ok()).flatten()),
+                    "ANTHROPIC_BASE_URL" => base("ANTHROPIC", key),
+                    "OPENAI_BASE_URL" => base("OPENAI", key),
                     k => std::env::var(k).ok(),
                 },
                 None,
             );
             for w in &mut wanted {
-                let (id, prefix) = if w.var.starts_with("ANTHROPIC") {
-                    ("anthropic", "ANTHROPIC")
-                } else {
-                    ("openai", "OPENAI")
-                };
-                if w.from.ends_with("_BASE_URL") && from(prefix).is_some() {
-                    w.from = from_file.replace("{id}", id);
+                if let Some(g) = from(w.var.split('_').next().unwrap_or_default()) {
+                    if w.from.ends_with("_BASE_URL") {
+                        w.from = format!("{} in {}", g.key, file.display());
+                    }
                 }
             }
             wanted
