@@ -12,26 +12,16 @@
 
 mod wrap_support;
 
-use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use headroom_testkit::{MockUpstream, Reply};
 use wrap_support::*;
 
-fn real_aider() -> PathBuf {
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/.aider/bin/aider");
-    assert!(
-        bin.exists(),
-        "the pinned Aider is missing at {}; run `scripts/setup.sh test` (it installs .ci/.aider)",
-        bin.display()
-    );
-    bin
-}
-
 fn aider_world() -> World {
     let world = World::new();
-    std::os::unix::fs::symlink(real_aider(), world.bin.join("aider")).unwrap();
+    let bin = pinned_client(".aider/bin/aider", "Aider");
+    std::os::unix::fs::symlink(bin, world.bin.join("aider")).unwrap();
     let caches = world.home.join(".aider/caches");
     std::fs::create_dir_all(&caches).unwrap();
     std::fs::write(
@@ -73,32 +63,14 @@ async fn wrap_aider(world: &World, model: &str, env: &[(&str, String)]) -> Outpu
     for (k, v) in env {
         cmd.env(k, v);
     }
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
+    output_of(cmd).await
 }
 
 fn check(out: &Output, mock: &MockUpstream, path: &str, header: &str, value: &str) {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "aider exited {:?}: {stdout}\n{stderr}",
-        out.status.code()
-    );
-    let reached: Vec<_> = mock
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
-    assert!(
-        !reached.is_empty(),
-        "Aider never reached Headroom: {stdout}\n{stderr}"
-    );
-    for r in &reached {
+    for r in posts_with_credential("Aider", out, mock, (header, value)) {
         assert_eq!(r.path, path);
-        assert_eq!(r.header(header).as_deref(), Some(value), "{}", r.path);
     }
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("hello from the mock"), "{stdout}");
 }
 

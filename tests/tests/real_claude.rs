@@ -20,14 +20,7 @@ use wrap_support::*;
 const KEY: &str = "sk-ant-headroom-claude-e2e";
 
 fn real_claude() -> PathBuf {
-    let bin =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/clients/node_modules/.bin/claude");
-    assert!(
-        bin.exists(),
-        "the pinned Claude Code CLI is missing at {}; run `scripts/setup.sh test` (it installs .ci/clients)",
-        bin.display()
-    );
-    bin
+    pinned_client("clients/node_modules/.bin/claude", "Claude Code CLI")
 }
 
 /// A world whose `claude` is the real one, past its first-run screens.
@@ -64,9 +57,7 @@ async fn wrap_claude(world: &World, port: Option<u16>, env: &[(&str, String)]) -
     for (k, v) in env {
         cmd.env(k, v);
     }
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
+    output_of(cmd).await
 }
 
 fn messages(mock: &MockUpstream) -> Vec<headroom_testkit::Recorded> {

@@ -17,14 +17,7 @@ use wrap_support::*;
 const KEY: &str = "sk-headroom-codex-e2e";
 
 fn real_codex() -> PathBuf {
-    let bin =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/clients/node_modules/.bin/codex");
-    assert!(
-        bin.exists(),
-        "the pinned Codex CLI is missing at {}; run `scripts/setup.sh test` (it installs .ci/clients)",
-        bin.display()
-    );
-    bin
+    pinned_client("clients/node_modules/.bin/codex", "Codex CLI")
 }
 
 /// A world whose `codex` is the real one and whose Codex is logged in with an API key.
@@ -127,23 +120,7 @@ async fn provider_scope_wiring_routes_the_real_codex_through_headroom() {
     let port = free_port();
     // The install engine's provider-scope Codex edit (what `install apply --scope provider`
     // and the app write), applied for real to the fake HOME's config.toml.
-    let env = headroom_install::Environment::for_home(&world.home, world.tmp.path().join("root"));
-    let desired = [(
-        headroom_install::targets::Tool::Codex,
-        headroom_install::Scope::Provider,
-    )]
-    .into_iter()
-    .collect();
-    let plan = headroom_install::wiring::plan(
-        &env,
-        "e2e",
-        &headroom_install::wiring::Wiring::default(),
-        &desired,
-        true,
-        port,
-    )
-    .unwrap();
-    headroom_install::wiring::apply(&env, &plan).unwrap();
+    apply_provider_scope(&world, headroom_install::targets::Tool::Codex, port);
     let config = std::fs::read_to_string(world.home.join(".codex/config.toml")).unwrap();
     assert!(config.contains("requires_openai_auth = true"), "{config}");
 

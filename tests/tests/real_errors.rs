@@ -85,12 +85,6 @@ fn claude_env(cmd: &mut Command) {
         .env("CLAUDE_CODE_MAX_RETRIES", "0");
 }
 
-async fn output(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
-
 /// What the user sees, with loopback ports (the mock's or the session proxy's) made equal.
 fn lines(out: &Output) -> Vec<String> {
     shown(out).lines().map(same_ports).collect()
@@ -158,7 +152,7 @@ async fn claude_code_sees_provider_errors_through_headroom_as_it_does_directly()
         direct
             .env("ANTHROPIC_BASE_URL", mock.url())
             .args(["-p", "say hi"]);
-        let direct = output(direct).await;
+        let direct = output_of(direct).await;
 
         let port = free_port().to_string();
         let mut wrapped = world.headroom(["wrap", "--port", &port, "claude", "--", "-p", "say hi"]);
@@ -168,7 +162,7 @@ async fn claude_code_sees_provider_errors_through_headroom_as_it_does_directly()
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         claude_env(&mut wrapped);
-        let wrapped = output(wrapped).await;
+        let wrapped = output_of(wrapped).await;
 
         assert!(!direct.status.success(), "{status}: direct run succeeded");
         assert_eq!(
@@ -239,7 +233,7 @@ async fn codex_sees_provider_errors_through_headroom_as_it_does_directly() {
             .args(["-c", "model_providers.headroom.requires_openai_auth=true"])
             .args(no_retries)
             .args(exec);
-        let direct = tokio::time::timeout(Duration::from_secs(120), output(direct))
+        let direct = tokio::time::timeout(Duration::from_secs(120), output_of(direct))
             .await
             .expect("codex finishes");
 
@@ -253,7 +247,7 @@ async fn codex_sees_provider_errors_through_headroom_as_it_does_directly() {
             .env("HEADROOM_WRAP_PROXY_TIMEOUT", "30")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let wrapped = tokio::time::timeout(Duration::from_secs(120), output(wrapped))
+        let wrapped = tokio::time::timeout(Duration::from_secs(120), output_of(wrapped))
             .await
             .expect("wrapped codex finishes");
 

@@ -10,7 +10,6 @@
 
 mod wrap_support;
 
-use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
@@ -18,27 +17,27 @@ use headroom_testkit::{MockUpstream, Reply};
 use serde_json::{json, Value};
 use wrap_support::*;
 
-fn real_opencode() -> PathBuf {
-    let bin =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/clients/node_modules/.bin/opencode");
-    assert!(
-        bin.exists(),
-        "the pinned OpenCode CLI is missing at {}; run `scripts/setup.sh test` (it installs .ci/clients)",
-        bin.display()
-    );
-    bin
-}
-
 fn opencode_world() -> World {
     let world = World::new();
-    std::os::unix::fs::symlink(real_opencode(), world.bin.join("opencode")).unwrap();
+    let bin = pinned_client("clients/node_modules/.bin/opencode", "OpenCode CLI");
+    std::os::unix::fs::symlink(bin, world.bin.join("opencode")).unwrap();
     world
 }
 
-/// `headroom wrap --port P opencode -- run -m MODEL "…"`, non-interactive, with OpenCode's
-/// network extras (model list, updates, sharing) off and the npm registry it installs its
-/// plugin package from pointed at a closed loopback port (the install fails quietly and the
-/// run goes on; checked with `strace -e connect`): all traffic stays on loopback.
+/// OpenCode's network extras (model list, updates, sharing, LSP downloads, default plugins)
+/// off, and the npm registry it installs its plugin package from pointed at a closed loopback
+/// port (the install fails quietly and the run goes on; checked with `strace -e connect`): all
+/// traffic stays on loopback.
+const OFFLINE: [(&str, &str); 6] = [
+    ("OPENCODE_DISABLE_MODELS_FETCH", "true"),
+    ("OPENCODE_DISABLE_AUTOUPDATE", "true"),
+    ("OPENCODE_DISABLE_SHARE", "true"),
+    ("OPENCODE_DISABLE_LSP_DOWNLOAD", "true"),
+    ("OPENCODE_DISABLE_DEFAULT_PLUGINS", "true"),
+    ("npm_config_registry", "http://127.0.0.1:9/"),
+];
+
+/// `headroom wrap --port P opencode -- run -m MODEL "…"`, non-interactive and [`OFFLINE`].
 async fn wrap_opencode(world: &World, port: u16, model: &str, env: &[(&str, String)]) -> Output {
     let args = [
         "wrap",
@@ -53,12 +52,7 @@ async fn wrap_opencode(world: &World, port: u16, model: &str, env: &[(&str, Stri
     ]
     .map(str::to_owned);
     let mut cmd = world.headroom(&args);
-    cmd.env("OPENCODE_DISABLE_MODELS_FETCH", "true")
-        .env("OPENCODE_DISABLE_AUTOUPDATE", "true")
-        .env("OPENCODE_DISABLE_SHARE", "true")
-        .env("OPENCODE_DISABLE_LSP_DOWNLOAD", "true")
-        .env("OPENCODE_DISABLE_DEFAULT_PLUGINS", "true")
-        .env("npm_config_registry", "http://127.0.0.1:9/")
+    cmd.envs(OFFLINE)
         .env("HEADROOM_WRAP_PROXY_TIMEOUT", "30")
         .current_dir(world.tmp.path())
         .stdin(Stdio::null())
@@ -67,18 +61,7 @@ async fn wrap_opencode(world: &World, port: u16, model: &str, env: &[(&str, Stri
     for (k, v) in env {
         cmd.env(k, v);
     }
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
-
-/// A bulky real output: this repository's function definitions.
-fn command() -> String {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    format!(
-        "grep -rn 'fn ' {}/crates --include=*.rs | sort | head -c 24000",
-        repo.canonicalize().unwrap().display()
-    )
+    output_of(cmd).await
 }
 
 fn has_tool(body: &Value, name: &str) -> bool {
@@ -88,7 +71,7 @@ fn has_tool(body: &Value, name: &str) -> bool {
 }
 
 /// The model's side, on Anthropic Messages and OpenAI Responses: the main loop (a request
-/// offering OpenCode's `bash` tool) first asks for [`command`], then answers once the output is
+/// offering OpenCode's `bash` tool) first asks for [`grep_this_repo`], then answers once the output is
 /// back; anything else (the session title) gets a short text.
 fn script(mock: &MockUpstream) {
     mock.respond_with(|method, path, body| {
@@ -110,7 +93,8 @@ fn script(mock: &MockUpstream) {
         if !outputs(&body).is_empty() {
             return Some(text("All done: the crates define many functions."));
         }
-        let input = json!({"command": command(), "description": "List function definitions"});
+        let input =
+            json!({"command": grep_this_repo(), "description": "List function definitions"});
         Some(if anthropic {
             Reply::anthropic_tool_use_sse("toolu_01", "bash", &input)
         } else {
@@ -162,30 +146,8 @@ async fn tool_loop(model: &str, env: &[(&str, String)], credential: (&str, &str)
         mock.url(),
     ));
     let out = wrap_opencode(&world, free_port(), model, &env).await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "opencode exited {:?}: {stdout}\n{stderr}",
-        out.status.code()
-    );
-    let reqs: Vec<_> = mock
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
-    assert!(
-        !reqs.is_empty(),
-        "OpenCode never reached Headroom: {stderr}"
-    );
-    for r in &reqs {
-        assert_eq!(
-            r.header(credential.0).as_deref(),
-            Some(credential.1),
-            "{} without OpenCode's credential",
-            r.path
-        );
-    }
+    let reqs = posts_with_credential("OpenCode", &out, &mock, credential);
     let main: Vec<Value> = reqs
         .iter()
         .map(|r| r.json())
@@ -202,7 +164,7 @@ async fn tool_loop(model: &str, env: &[(&str, String)], credential: (&str, &str)
     );
     let raw = std::process::Command::new("bash")
         .arg("-c")
-        .arg(command())
+        .arg(grep_this_repo())
         .output()
         .unwrap()
         .stdout;
@@ -247,23 +209,7 @@ async fn provider_scope_wiring_routes_the_real_opencode_through_headroom() {
     let mock = MockUpstream::start().await;
     script(&mock);
     let port = free_port();
-    let env = headroom_install::Environment::for_home(&world.home, world.tmp.path().join("root"));
-    let desired = [(
-        headroom_install::targets::Tool::Opencode,
-        headroom_install::Scope::Provider,
-    )]
-    .into_iter()
-    .collect();
-    let plan = headroom_install::wiring::plan(
-        &env,
-        "e2e",
-        &headroom_install::wiring::Wiring::default(),
-        &desired,
-        true,
-        port,
-    )
-    .unwrap();
-    headroom_install::wiring::apply(&env, &plan).unwrap();
+    apply_provider_scope(&world, headroom_install::targets::Tool::Opencode, port);
     let mut proxy = world
         .headroom([
             "proxy",
@@ -306,19 +252,12 @@ async fn provider_scope_wiring_routes_the_real_opencode_through_headroom() {
             )
             .env("HOME", &world.home)
             .env(key_var, key)
-            .env("OPENCODE_DISABLE_MODELS_FETCH", "true")
-            .env("OPENCODE_DISABLE_AUTOUPDATE", "true")
-            .env("OPENCODE_DISABLE_SHARE", "true")
-            .env("OPENCODE_DISABLE_LSP_DOWNLOAD", "true")
-            .env("OPENCODE_DISABLE_DEFAULT_PLUGINS", "true")
-            .env("npm_config_registry", "http://127.0.0.1:9/")
+            .envs(OFFLINE)
             .current_dir(world.tmp.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap();
+        let out = output_of(cmd).await;
         let reached: Vec<_> = mock.requests().into_iter().skip(before).collect();
         assert!(
             !reached.is_empty(),

@@ -12,7 +12,6 @@
 
 mod wrap_support;
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -21,26 +20,6 @@ use serde_json::{json, Value};
 use wrap_support::*;
 
 const KEY: &str = "sk-qwen-e2e";
-
-fn real_qwen() -> PathBuf {
-    let bin =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/clients/node_modules/.bin/qwen");
-    assert!(
-        bin.exists(),
-        "the pinned Qwen Code CLI is missing at {}; run `scripts/setup.sh test` (it installs .ci/clients)",
-        bin.display()
-    );
-    bin
-}
-
-/// A bulky real output: this repository's function definitions.
-fn command() -> String {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    format!(
-        "grep -rn 'fn ' {}/crates --include=*.rs | sort | head -c 24000",
-        repo.canonicalize().unwrap().display()
-    )
-}
 
 fn tool_names(body: &Value) -> Vec<String> {
     body["tools"]
@@ -74,7 +53,8 @@ fn outputs(body: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn wrap_qwen_reaches_headroom_and_its_shell_output_is_compressed() {
     let world = World::new();
-    std::os::unix::fs::symlink(real_qwen(), world.bin.join("qwen")).unwrap();
+    let bin = pinned_client("clients/node_modules/.bin/qwen", "Qwen Code CLI");
+    std::os::unix::fs::symlink(bin, world.bin.join("qwen")).unwrap();
     let settings = world.home.join(".qwen");
     std::fs::create_dir_all(&settings).unwrap();
     std::fs::write(
@@ -95,7 +75,7 @@ async fn wrap_qwen_reaches_headroom_and_its_shell_output_is_compressed() {
             Reply::openai_chat_tool_call_sse(
                 "call_01",
                 "run_shell_command",
-                &json!({"command": command(), "description": "List function definitions"}),
+                &json!({"command": grep_this_repo(), "description": "List function definitions"}),
             )
         } else {
             Reply::openai_chat_sse(
@@ -123,31 +103,10 @@ async fn wrap_qwen_reaches_headroom_and_its_shell_output_is_compressed() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
+    let out = output_of(cmd).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "qwen exited {:?}: {stdout}\n{stderr}",
-        out.status.code()
-    );
-    let reqs: Vec<_> = mock
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .collect();
-    assert!(
-        !reqs.is_empty(),
-        "Qwen Code never reached Headroom: {stderr}"
-    );
-    for r in &reqs {
-        assert_eq!(
-            r.header("authorization").as_deref(),
-            Some(format!("Bearer {KEY}").as_str())
-        );
-    }
+    let bearer = format!("Bearer {KEY}");
+    let reqs = posts_with_credential("Qwen Code", &out, &mock, ("authorization", &bearer));
     let main: Vec<Value> = reqs
         .iter()
         .map(|r| r.json())
@@ -172,7 +131,7 @@ async fn wrap_qwen_reaches_headroom_and_its_shell_output_is_compressed() {
     assert_eq!(sent.len(), 1);
     let text = &sent[0];
     assert!(
-        text.starts_with(&format!("Command: {}\nDirectory: ", command())),
+        text.starts_with(&format!("Command: {}\nDirectory: ", grep_this_repo())),
         "{text}"
     );
     assert!(

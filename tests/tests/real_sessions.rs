@@ -24,14 +24,7 @@ use serde_json::{json, Value};
 use wrap_support::*;
 
 fn real_claude() -> PathBuf {
-    let bin =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/clients/node_modules/.bin/claude");
-    assert!(
-        bin.exists(),
-        "the pinned Claude Code CLI is missing at {}; run `scripts/setup.sh test`",
-        bin.display()
-    );
-    bin
+    pinned_client("clients/node_modules/.bin/claude", "Claude Code CLI")
 }
 
 /// The commands an agent runs in a session, each bounded below the ~30 KB at which Claude Code
@@ -265,9 +258,7 @@ async fn session(optimize: bool) -> Vec<Value> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let out = tokio::task::spawn_blocking(move || claude.output().unwrap())
-        .await
-        .unwrap();
+    let out = output_of(claude).await;
     let _ = proxy.kill();
     let _ = proxy.wait();
     assert!(
@@ -357,14 +348,7 @@ async fn a_real_claude_code_session_costs_less_through_headroom() {
 }
 
 fn real_codex() -> PathBuf {
-    let bin =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/clients/node_modules/.bin/codex");
-    assert!(
-        bin.exists(),
-        "the pinned Codex CLI is missing at {}; run `scripts/setup.sh test`",
-        bin.display()
-    );
-    bin
+    pinned_client("clients/node_modules/.bin/codex", "Codex CLI")
 }
 
 fn is_codex_main_loop(body: &Value) -> bool {
@@ -512,9 +496,7 @@ async fn codex_session(optimize: bool, transport: Transport) -> Vec<Value> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let out = tokio::task::spawn_blocking(move || codex.output().unwrap())
-        .await
-        .unwrap();
+    let out = output_of(codex).await;
     let _ = proxy.kill();
     let _ = proxy.wait();
     assert!(

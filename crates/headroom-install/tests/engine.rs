@@ -24,6 +24,11 @@ fn req(preset: Preset, scope: Scope, targets: &[Tool]) -> Request {
 }
 
 /// A port nothing listens on (the port check must pass).
+/// The deployment variable `var` the plan gives the proxy (an upstream URL), if any.
+fn upstream<'a>(p: &'a headroom_install::Plan, var: &str) -> Option<&'a str> {
+    p.manifest.base_env.get(var).map(String::as_str)
+}
+
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
@@ -917,10 +922,7 @@ fn a_claude_gateway_becomes_the_deployments_upstream() {
         p.notes
     );
     assert_eq!(
-        p.manifest
-            .base_env
-            .get("ANTHROPIC_TARGET_API_URL")
-            .map(String::as_str),
+        upstream(&p, "ANTHROPIC_TARGET_API_URL"),
         Some("https://llm.corp.example/anthropic")
     );
     apply(&fx.env, &p).unwrap();
@@ -932,11 +934,7 @@ fn a_claude_gateway_becomes_the_deployments_upstream() {
     // Applying again (the file now points at Headroom) keeps the gateway as the upstream.
     let again = plan(&fx.env, &r).unwrap();
     assert_eq!(
-        again
-            .manifest
-            .base_env
-            .get("ANTHROPIC_TARGET_API_URL")
-            .map(String::as_str),
+        upstream(&again, "ANTHROPIC_TARGET_API_URL"),
         Some("https://llm.corp.example/anthropic")
     );
     assert!(again.up_to_date);
@@ -973,13 +971,10 @@ fn an_opencode_gateway_becomes_the_deployments_upstream() {
         p.notes
     );
     assert_eq!(
-        p.manifest
-            .base_env
-            .get("ANTHROPIC_TARGET_API_URL")
-            .map(String::as_str),
+        upstream(&p, "ANTHROPIC_TARGET_API_URL"),
         Some("https://llm.corp.example/anthropic/v1")
     );
-    assert!(!p.manifest.base_env.contains_key("OPENAI_TARGET_API_URL"));
+    assert_eq!(upstream(&p, "OPENAI_TARGET_API_URL"), None);
     apply(&fx.env, &p).unwrap();
     let wired = fx.read(".config/opencode/opencode.json");
     let url = format!("http://127.0.0.1:{}/v1", r.port);
@@ -995,11 +990,7 @@ fn an_opencode_gateway_becomes_the_deployments_upstream() {
     // Applying again (the file now points at Headroom) keeps the gateway as the upstream.
     let again = plan(&fx.env, &r).unwrap();
     assert_eq!(
-        again
-            .manifest
-            .base_env
-            .get("ANTHROPIC_TARGET_API_URL")
-            .map(String::as_str),
+        upstream(&again, "ANTHROPIC_TARGET_API_URL"),
         Some("https://llm.corp.example/anthropic/v1")
     );
     assert!(again.up_to_date);

@@ -322,3 +322,87 @@ impl Drop for RealProxy {
         }
     }
 }
+
+/// A pinned real client installed by `scripts/setup.sh test` under `.ci/` (never on PATH);
+/// `path` is relative to `.ci/` (`clients/node_modules/.bin/claude`, `.aider/bin/aider`).
+pub fn pinned_client(path: &str, what: &str) -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../.ci")
+        .join(path);
+    assert!(
+        bin.exists(),
+        "the pinned {what} is missing at {}; run `scripts/setup.sh test` (it installs the pinned clients under .ci/)",
+        bin.display()
+    );
+    bin
+}
+
+/// `cmd.output()` off the async runtime (the mock upstream runs on it).
+pub async fn output_of(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// The POSTs a real client sent through Headroom to `mock`, once it is checked that the client
+/// exited 0, reached the mock at all, and sent its own credential (`header: value`) each time.
+pub fn posts_with_credential(
+    client: &str,
+    out: &Output,
+    mock: &headroom_testkit::MockUpstream,
+    (header, value): (&str, &str),
+) -> Vec<headroom_testkit::Recorded> {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{client} exited {:?}: {stdout}\n{stderr}",
+        out.status.code()
+    );
+    let posts: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(
+        !posts.is_empty(),
+        "{client} never reached Headroom: {stdout}\n{stderr}"
+    );
+    for r in &posts {
+        assert_eq!(
+            r.header(header).as_deref(),
+            Some(value),
+            "{} without {client}'s credential",
+            r.path
+        );
+    }
+    posts
+}
+
+/// A bulky real output for tool-loop tests: this repository's function definitions.
+pub fn grep_this_repo() -> String {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    format!(
+        "grep -rn 'fn ' {}/crates --include=*.rs | sort | head -c 24000",
+        repo.canonicalize().unwrap().display()
+    )
+}
+
+/// The install engine's provider-scope edit for `tool` (what `install apply --scope provider`
+/// and the app write), applied for real to the world's fake HOME, pointing at `port`.
+pub fn apply_provider_scope(world: &World, tool: headroom_install::targets::Tool, port: u16) {
+    let env = headroom_install::Environment::for_home(&world.home, world.tmp.path().join("root"));
+    let desired = [(tool, headroom_install::Scope::Provider)]
+        .into_iter()
+        .collect();
+    let plan = headroom_install::wiring::plan(
+        &env,
+        "e2e",
+        &headroom_install::wiring::Wiring::default(),
+        &desired,
+        true,
+        port,
+    )
+    .unwrap();
+    headroom_install::wiring::apply(&env, &plan).unwrap();
+}
