@@ -341,6 +341,10 @@ fn json_after_prelude(t: &str) -> Option<usize> {
 /// on stderr after `npm ls --json`): just after its closing line, the first line that is a
 /// bare `}` or `]`. `None` unless that much parses and at most [`PRELUDE`] lines follow.
 fn json_before_epilogue(t: &str) -> Option<usize> {
+    // Checked for every text that is not JSON: only a JSON-looking start is scanned.
+    if !t.trim_start().starts_with(['{', '[']) {
+        return None;
+    }
     let at = top_level_close(t)?;
     let rest = &t[at..];
     (!rest.trim().is_empty()
