@@ -183,6 +183,216 @@ fn push_nested_table(v: &Node, src: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// A table whose rows are bigger than this on average has cells worth shortening
+/// (`cargo metadata`'s packages, `pip inspect`'s installed distributions).
+const WIDE_ROW: usize = 400;
+/// A cell (or a container inside one) bigger than this, minified, is shortened.
+const BIG_CELL: usize = 240;
+/// Characters of names listed in a shortened list.
+const NAMES: usize = 160;
+
+/// A name for an object in a shortened list: its `name`-like member, else its first string.
+fn object_name(o: &Node, src: &[u8]) -> Option<String> {
+    let members = o.as_object()?;
+    let pick = members
+        .iter()
+        .find(|(k, v)| {
+            v.is_str()
+                && matches!(
+                    k.text(src).as_ref(),
+                    "name" | "id" | "title" | "key" | "package" | "crate" | "path" | "file"
+                )
+        })
+        .or_else(|| members.iter().find(|(_, v)| v.is_str()))?;
+    pick.1
+        .str_value(src)
+        .map(|s| text::truncate_chars(&s, 60).to_owned())
+}
+
+/// `term` in `s` as a word of its own (`serde_json@1.0` names `serde_json`; `rustversion`
+/// and `metadata_version` do not name `version`).
+fn names_word(s: &str, term: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    s.match_indices(term).any(|(i, _)| {
+        !word(s[..i].chars().next_back()) && !word(s[i + term.len()..].chars().next())
+    })
+}
+
+/// A scalar as the model reads it: strings decoded, others as written.
+fn scalar_text(v: &Node, src: &[u8]) -> String {
+    v.str_value(src)
+        .unwrap_or_else(|| String::from_utf8_lossy(v.raw(src)).into_owned())
+}
+
+/// Writes a big cell shortened, still JSON: an object keeps every key with its scalars and
+/// small values, its big values shortened in turn; a long list becomes one string counting
+/// its items and naming them (`"… 9 objects: serde, serde_json, …"`). Returns how many
+/// containers were shortened (0: the cell was written whole).
+fn shrink_into(v: &Node, src: &[u8], terms: &[String], out: &mut Vec<u8>) -> usize {
+    let mut whole = Vec::new();
+    push_value(v, src, &mut whole);
+    let matches = || {
+        let s = String::from_utf8_lossy(&whole).to_ascii_lowercase();
+        terms.iter().any(|t| names_word(&s, t))
+    };
+    if whole.len() <= BIG_CELL || matches() {
+        out.extend_from_slice(&whole);
+        return 0;
+    }
+    match &v.kind {
+        Kind::Object(members) => {
+            let mut n = 0;
+            out.push(b'{');
+            for (i, (k, m)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(&src[k.span.start - 1..k.span.end + 1]);
+                out.push(b':');
+                n += shrink_into(m, src, terms, out);
+            }
+            out.push(b'}');
+            n
+        }
+        Kind::Array(items) => {
+            let objects = items.iter().all(|i| i.as_object().is_some());
+            let names: Vec<String> = items
+                .iter()
+                .filter_map(|i| {
+                    if objects {
+                        object_name(i, src)
+                    } else if i.as_array().is_none() {
+                        Some(text::truncate_chars(&scalar_text(i, src), 60).to_owned())
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            let mut s = format!(
+                "… {} {}",
+                text::fmt_count(items.len()),
+                match (objects, items.len()) {
+                    (true, 1) => "object",
+                    (true, _) => "objects",
+                    (false, 1) => "item",
+                    (false, _) => "items",
+                }
+            );
+            // As many names as fit in [`NAMES`] characters (at least one).
+            let mut shown = 0;
+            let mut len = 0;
+            for name in &names {
+                if shown > 0 && len + name.len() > NAMES {
+                    break;
+                }
+                len += name.len() + 2;
+                shown += 1;
+            }
+            if shown > 0 {
+                s.push_str(": ");
+                s.push_str(&names[..shown].join(", "));
+                if names.len() > shown {
+                    s.push_str(&format!(", +{} more", names.len() - shown));
+                }
+            }
+            json::encode_str(&s, out);
+            1
+        }
+        // A long string was already cut by the caller's route; a scalar is never big.
+        _ => {
+            out.extend_from_slice(&whole);
+            0
+        }
+    }
+}
+
+/// Tables with fewer rows than this keep every column in every row.
+const FACTOR_ROWS: usize = 8;
+/// Key columns are looked for among the first this many columns (bounds the pairs tried).
+const FACTOR_COLUMNS: usize = 48;
+
+/// Columns written once instead of in every row: `constant[c]` when every object holds the
+/// same scalar there (`"severity": "error"` in a lint report); `derived[c]` when its scalar
+/// follows from the `key` column's (a lint's `name` and `url` from its `code`). The key
+/// column has at most a third as many distinct values as there are rows.
+struct Factored {
+    constant: Vec<bool>,
+    key: Option<usize>,
+    derived: Vec<bool>,
+}
+
+fn factor_columns(cells: &[Vec<Option<&Node>>], ncols: usize, src: &[u8]) -> Factored {
+    let n = cells.len();
+    let none = Factored {
+        constant: vec![false; ncols],
+        key: None,
+        derived: vec![false; ncols],
+    };
+    if n < FACTOR_ROWS || ncols < 2 {
+        return none;
+    }
+    // A column's raw scalar per row, if every row has a scalar there.
+    let column = |c: usize| -> Option<Vec<&[u8]>> {
+        cells
+            .iter()
+            .map(|row| {
+                row[c]
+                    .filter(|v| !matches!(v.kind, Kind::Array(_) | Kind::Object(_)))
+                    .map(|v| v.raw(src))
+            })
+            .collect()
+    };
+    let cols: Vec<Option<Vec<&[u8]>>> = (0..ncols).map(column).collect();
+    let constant: Vec<bool> = cols
+        .iter()
+        .map(|c| c.as_ref().is_some_and(|v| v.iter().all(|x| *x == v[0])))
+        .collect();
+    let follows = |a: &[&[u8]], b: &[&[u8]]| {
+        let mut map: HashMap<&[u8], &[u8]> = HashMap::new();
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| *map.entry(x).or_insert(y) == *y)
+            .then_some(map.len())
+    };
+    let mut best: Option<(usize, Vec<bool>, usize)> = None;
+    for (a, col_a) in cols.iter().enumerate().take(FACTOR_COLUMNS) {
+        let Some(col_a) = col_a.as_ref().filter(|_| !constant[a]) else {
+            continue;
+        };
+        // Ids, titles, timestamps: too many values to key anything (checked first, as most
+        // columns are like that).
+        let mut distinct: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+        if col_a.iter().any(|v| {
+            distinct.insert(v);
+            distinct.len() * 3 > n
+        }) {
+            continue;
+        }
+        let mut derived = vec![false; ncols];
+        let mut count = 0;
+        for (b, col_b) in cols.iter().enumerate() {
+            let Some(col_b) = col_b.as_ref().filter(|_| b != a && !constant[b]) else {
+                continue;
+            };
+            if follows(col_a, col_b).is_some_and(|distinct| distinct * 3 <= n) {
+                derived[b] = true;
+                count += 1;
+            }
+        }
+        if count > 0 && best.as_ref().is_none_or(|(_, _, c)| count > *c) {
+            best = Some((a, derived, count));
+        }
+    }
+    match best {
+        Some((key, derived, _)) => Factored {
+            constant,
+            key: Some(key),
+            derived,
+        },
+        None => Factored { constant, ..none },
+    }
+}
+
 /// `root` is the already parsed document `t` (the router parsed it to detect JSON).
 pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
     let src = t.as_bytes();
@@ -236,16 +446,63 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
         row.resize(columns.len(), None);
     }
     approx += n * (columns.len() + 3);
+    let factored = if ctx.options.lossy {
+        factor_columns(&cells, columns.len(), src)
+    } else {
+        factor_columns(&[], columns.len(), src)
+    };
+    let shown = |c: usize| !factored.constant[c] && !factored.derived[c];
 
     let nested_tables = std::cell::Cell::new(false);
+    // Rows this wide carry big nested cells (a package's targets, dependencies, metadata):
+    // those are shortened to their shape and names unless they match the question.
+    let wide = ctx.options.lossy && approx > SMALL_TABLE && approx / n.max(1) > WIDE_ROW;
+    // Only terms that pick rows out: one that a third of the rows name (`version` in a
+    // package list) would keep every cell.
+    let terms: Vec<String> = if wide {
+        let rows: Vec<String> = items
+            .iter()
+            .map(|it| String::from_utf8_lossy(it.raw(src)).to_ascii_lowercase())
+            .collect();
+        ctx.question
+            .map(text::query_terms)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| rows.iter().filter(|r| names_word(r, t)).count() * 3 <= n)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let shortened = std::cell::Cell::new(0usize);
+    // A failing item is shown whole.
+    let error_rows: Vec<bool> = if wide {
+        items.iter().map(|it| is_error_item(it, src)).collect()
+    } else {
+        Vec::new()
+    };
     let render_row = |r: usize, out: &mut Vec<u8>| {
         out.push(b'[');
+        let mut small = Vec::new();
+        let mut first = true;
         for (c, cell) in cells[r].iter().enumerate() {
-            if c > 0 {
+            if !shown(c) {
+                continue;
+            }
+            if !first {
                 out.push(b',');
             }
+            first = false;
             if let Some(v) = cell {
-                if ctx.options.lossy && push_nested_table(v, src, out) {
+                small.clear();
+                let cut = if wide && !error_rows[r] {
+                    shrink_into(v, src, &terms, &mut small)
+                } else {
+                    0
+                };
+                if cut > 0 {
+                    out.extend_from_slice(&small);
+                    shortened.set(shortened.get() + cut);
+                } else if ctx.options.lossy && push_nested_table(v, src, out) {
                     nested_tables.set(true);
                 } else {
                     push_value(v, src, out);
@@ -277,18 +534,30 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
     // Said in the intro only when some cell was written as a nested table.
     let intro_end = header_at + intro.len() - 2;
     let explain = |buf: &mut Vec<u8>| {
+        let mut note = String::new();
         if nested_tables.get() {
-            let note = format!(
+            note.push_str(&format!(
                 "; a cell holding a list of objects with the same keys is written the same way, as rows whose first one is \"{NESTED_KEYS}\" and the keys"
-            );
-            buf.splice(intro_end..intro_end, note.into_bytes());
+            ));
         }
+        if shortened.get() > 0 {
+            note.push_str(
+                "; a long list inside a cell is shortened to one string, \"… N objects: names\" or \"… N items: values\"",
+            );
+        }
+        buf.splice(intro_end..intro_end, note.into_bytes());
     };
+    write_factored(&factored, &cells, &col_keys, src, &mut out);
     out.extend_from_slice(b"[");
-    for (i, k) in col_keys.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    for (c, k) in col_keys.iter().enumerate() {
+        if !shown(c) {
+            continue;
+        }
+        if !first {
             out.push(b',');
         }
+        first = false;
         json::encode_str(&k.text(src), &mut out);
     }
     out.extend_from_slice(b"]\n");
@@ -297,6 +566,15 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
     if !lossy {
         for r in 0..n {
             render_row(r, &mut out);
+        }
+        if shortened.get() > 0 {
+            out.extend_from_slice(
+                ctx.marker(&format!(
+                    "{} long lists in cells shortened",
+                    text::fmt_count(shortened.get())
+                ))
+                .as_bytes(),
+            );
         }
         while out.last() == Some(&b'\n') {
             out.pop();
@@ -325,7 +603,18 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
     if tail_gap > 0 {
         s.extend_from_slice(format!("… {} rows …\n", text::fmt_count(tail_gap)).as_bytes());
     }
-    let names: Vec<String> = col_keys.iter().map(|k| k.text(src).into_owned()).collect();
+    // Factored columns are already said once; an empty name is left out of the summary.
+    let names: Vec<String> = col_keys
+        .iter()
+        .enumerate()
+        .map(|(c, k)| {
+            if shown(c) {
+                k.text(src).into_owned()
+            } else {
+                String::new()
+            }
+        })
+        .collect();
     let summary = summarize(&omitted_rows, &cells, &names, src);
     if !summary.is_empty() {
         s.extend_from_slice(b"omitted rows: ");
@@ -333,13 +622,104 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
         s.push(b'\n');
     }
     let m = ctx.marker(&format!(
-        "{} of {} rows omitted",
+        "{} of {} rows omitted{}",
         text::fmt_count(omitted_rows.len()),
-        text::fmt_count(n)
+        text::fmt_count(n),
+        match shortened.get() {
+            0 => String::new(),
+            k => format!(", {} long lists in cells shortened", text::fmt_count(k)),
+        }
     ));
     s.extend_from_slice(m.as_bytes());
     explain(&mut s);
     String::from_utf8(s).ok()
+}
+
+/// The factored columns, before the key row: one line naming what every object holds, and
+/// one JSON object mapping each value of the key column to the derived columns' values.
+fn write_factored(
+    f: &Factored,
+    cells: &[Vec<Option<&Node>>],
+    keys: &[&json::Key],
+    src: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let name = |c: usize| {
+        let mut b = Vec::new();
+        json::encode_str(&keys[c].text(src), &mut b);
+        String::from_utf8(b).unwrap_or_default()
+    };
+    let constants: Vec<String> = (0..keys.len())
+        .filter(|&c| f.constant[c])
+        .filter_map(|c| {
+            let v = cells.first()?[c]?;
+            Some(format!(
+                "{}: {}",
+                name(c),
+                String::from_utf8_lossy(v.raw(src))
+            ))
+        })
+        .collect();
+    if !constants.is_empty() {
+        out.extend_from_slice(
+            format!(
+                "[headroom: every object has {}; those keys are left out of the rows]\n",
+                constants.join(", ")
+            )
+            .as_bytes(),
+        );
+    }
+    let Some(key) = f.key else {
+        return;
+    };
+    let derived: Vec<usize> = (0..keys.len()).filter(|&c| f.derived[c]).collect();
+    let list: Vec<String> = derived.iter().map(|&c| name(c)).collect();
+    out.extend_from_slice(
+        format!(
+            "[headroom: {} follow{} from {}, so {} left out of the rows; the next line maps each {} to {}]\n",
+            list.join(", "),
+            if list.len() == 1 { "s" } else { "" },
+            name(key),
+            if list.len() == 1 { "it is" } else { "they are" },
+            name(key),
+            if list.len() == 1 { "its value".to_string() } else { format!("[{}]", list.join(", ")) },
+        )
+        .as_bytes(),
+    );
+    out.push(b'{');
+    let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+    for row in cells {
+        let Some(k) = row[key] else { continue };
+        let raw = k.raw(src);
+        if !seen.is_empty() && seen.contains(raw) {
+            continue;
+        }
+        if !seen.is_empty() {
+            out.push(b',');
+        }
+        seen.insert(raw);
+        if k.is_str() {
+            out.extend_from_slice(raw);
+        } else {
+            json::encode_str(&String::from_utf8_lossy(raw), out);
+        }
+        out.push(b':');
+        if derived.len() > 1 {
+            out.push(b'[');
+        }
+        for (i, &c) in derived.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            if let Some(v) = row[c] {
+                out.extend_from_slice(v.raw(src));
+            }
+        }
+        if derived.len() > 1 {
+            out.push(b']');
+        }
+    }
+    out.extend_from_slice(b"}\n");
 }
 
 fn select_rows(
@@ -511,7 +891,12 @@ fn summarize(
     src: &[u8],
 ) -> String {
     let mut parts: Vec<String> = Vec::new();
-    for (c, name) in columns.iter().enumerate().take(16) {
+    for (c, name) in columns
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| !n.is_empty())
+        .take(16)
+    {
         let vals: Vec<&Node> = rows.iter().filter_map(|&r| cells[r][c]).collect();
         if vals.is_empty() {
             continue;
@@ -666,5 +1051,102 @@ mod tests {
         };
         let out = compress(&doc, &root, &ctx(&lossless, &key, &doc)).unwrap();
         assert!(!out.contains("@keys"), "{out}");
+    }
+    #[test]
+    fn wide_rows_shorten_big_cells_except_the_asked_ones() {
+        // `cargo metadata`: few packages, each with long lists of dependencies and targets.
+        let pkg = |name: &str, deps: &[&str]| {
+            serde_json::json!({
+                "name": name, "version": "1.0.0",
+                "dependencies": deps.iter().map(|d| serde_json::json!({
+                    "name": d, "source": "registry+https://github.com/rust-lang/crates.io-index",
+                    "req": "^1", "kind": null, "optional": false
+                })).collect::<Vec<_>>(),
+                "keywords": ["a", "b"],
+                "features": {"default": ["std"], "std": (0..40).map(|i| format!("dep{i}/std")).collect::<Vec<_>>()},
+            })
+        };
+        let doc = serde_json::to_string_pretty(&serde_json::json!({"packages": [
+            pkg("alpha", &["itoa", "ryu", "memchr"]),
+            pkg("beta", &["serde", "serde_json", "syn", "quote"]),
+            pkg("gamma", &["libc", "cc", "bitflags"]),
+            pkg("delta", &["regex", "aho-corasick"]),
+            pkg("epsilon", &["rand", "rand_core", "getrandom"]),
+        ]}))
+        .unwrap();
+        let o = Options::default();
+        let k = OnceCell::new();
+        let root = json::parse_str(&doc).unwrap();
+        let mut c = ctx(&o, &k, &doc);
+        c.question = Some("which crates depend on serde_json?");
+        let out = compress(&doc, &root, &c).unwrap();
+        assert!(out.contains("\"… 3 objects: itoa, ryu, memchr\""), "{out}");
+        assert!(
+            out.contains("\"… 2 objects: regex, aho-corasick\""),
+            "{out}"
+        );
+        // The asked package's list stays whole; small cells and scalars are never touched.
+        assert!(out.contains("[\"serde_json\",\"registry+"), "{out}");
+        assert!(out.contains("[\"a\",\"b\"]") && out.contains("\"epsilon\",\"1.0.0\""));
+        // An object keeps its keys; only its big members are shortened.
+        assert!(
+            out.contains("{\"default\":[\"std\"],\"std\":\"… 40 items: dep0/std, dep1/std"),
+            "{out}"
+        );
+        assert!(
+            out.contains("shortened to one string")
+                && out.contains("long lists in cells shortened")
+        );
+        assert!(k.get().is_some(), "the original is retrievable");
+        for row in out.lines().filter(|l| l.starts_with("[\"")) {
+            serde_json::from_str::<serde_json::Value>(row).expect("each row is JSON");
+        }
+    }
+
+    #[test]
+    fn constant_and_derived_columns_are_written_once() {
+        // A lint report: every row an error, each code with its own name and URL.
+        let codes = [
+            "F401", "E501", "F401", "B008", "E501", "F401", "F401", "E501", "B008", "F401",
+        ];
+        let rows: Vec<serde_json::Value> = codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                serde_json::json!({
+                    "code": c, "name": format!("name-of-{c}"), "url": format!("https://lint/{c}"),
+                    "severity": "error", "row": i, "cell": null,
+                })
+            })
+            .collect();
+        let doc = serde_json::to_string(&rows).unwrap();
+        let o = Options::default();
+        let k = OnceCell::new();
+        let root = json::parse_str(&doc).unwrap();
+        let out = compress(&doc, &root, &ctx(&o, &k, &doc)).unwrap();
+        assert!(
+            out.contains("[headroom: every object has \"severity\": \"error\", \"cell\": null;"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\"name\", \"url\" follow from \"code\""),
+            "{out}"
+        );
+        assert!(out.contains("{\"F401\":[\"name-of-F401\",\"https://lint/F401\"],\"E501\":[\"name-of-E501\",\"https://lint/E501\"],\"B008\":[\"name-of-B008\",\"https://lint/B008\"]}\n"), "{out}");
+        assert!(
+            out.contains("\n[\"code\",\"row\"]\n[\"F401\",0]\n[\"E501\",1]\n"),
+            "{out}"
+        );
+        assert!(k.get().is_none(), "nothing was dropped");
+        // Lossless mode (an error result) keeps the plain table.
+        let lossless = Options {
+            lossy: false,
+            ..Options::default()
+        };
+        let plain = compress(&doc, &root, &ctx(&lossless, &k, &doc)).unwrap();
+        assert!(
+            plain.contains("[\"code\",\"name\",\"url\",\"severity\",\"row\",\"cell\"]"),
+            "{plain}"
+        );
     }
 }
