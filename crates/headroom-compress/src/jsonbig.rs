@@ -18,7 +18,9 @@ const LONG: usize = 40;
 const HEAD: usize = 12;
 const TAIL: usize = 6;
 /// At most this many extra entries matching the question are kept per container.
-const MATCHES: usize = 24;
+pub const MATCHES: usize = 24;
+/// Every matching entry is kept (for results the tool marked as errors).
+pub const ALL: usize = usize::MAX;
 /// Documents smaller than this (minified) are only minified.
 const MIN_BYTES: usize = 3000;
 
@@ -38,7 +40,7 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
 /// For a result the tool marked as an error (`is_error`): the same, but every entry that
 /// names a problem (or the question) is kept, however many there are.
 pub fn compress_problems(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
-    compress_with(t, root, ctx, usize::MAX)
+    compress_with(t, root, ctx, ALL)
 }
 
 fn compress_with(t: &str, root: &Node, ctx: &Ctx<'_>, matches: usize) -> Option<String> {
@@ -58,11 +60,86 @@ fn compress_with(t: &str, root: &Node, ctx: &Ctx<'_>, matches: usize) -> Option<
     }
     let mut s = String::from_utf8(out).ok()?;
     s.push('\n');
-    s.push_str(&ctx.marker(&format!(
-        "{} entries of long JSON arrays and objects omitted (each shown as \"…\")",
-        text::fmt_count(st.omitted)
-    )));
+    s.push_str(&omitted_note(st.omitted, ctx));
     Some(s)
+}
+
+/// A cut pretty-printed document (Claude Code's or Codex's cut, `head -c`) cannot be parsed,
+/// but its long lists and maps are still visible as runs of lines at one indentation, each
+/// holding one scalar entry (`"4.17.21": "2021-02-20T15:42:16.891Z",`). Each run longer than
+/// [`LONG`] keeps its first [`HEAD`] and last [`TAIL`] lines and up to `matches` lines naming
+/// the question or a problem; the others become one `"…": "… N more",` line (`"… N more",` in
+/// an array). Returns the text, still pretty, and how many entries went; `None` if none did.
+pub fn elide_pretty_runs(t: &str, ctx: &Ctx<'_>, matches: usize) -> Option<(String, usize)> {
+    if !ctx.options.lossy {
+        return None;
+    }
+    let st = State {
+        src: t.as_bytes(),
+        terms: ctx.question.map(text::query_terms).unwrap_or_default(),
+        omitted: 0,
+        matches,
+    };
+    let lines: Vec<&str> = t.split_inclusive('\n').collect();
+    // A scalar entry: not opening or closing a container.
+    let entry = |l: &str| {
+        let c = l.trim();
+        !c.is_empty()
+            && !c.starts_with(['}', ']'])
+            && !c.ends_with(['{', '['])
+            && !c.ends_with("{,")
+            && !c.ends_with("[,")
+    };
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut out = String::with_capacity(t.len());
+    let mut omitted = 0;
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i;
+        if entry(lines[i]) && indent(lines[i]) > 0 {
+            while j < lines.len() && entry(lines[j]) && indent(lines[j]) == indent(lines[i]) {
+                j += 1;
+            }
+        }
+        if j - i <= LONG {
+            out.push_str(lines[i]);
+            i += 1;
+            continue;
+        }
+        let run = &lines[i..j];
+        let keep = selection(run.len(), st.matches, |k| wanted(&st, run[k].as_bytes()));
+        let pad = &run[0][..indent(run[0])];
+        let member = run[0].trim_start().starts_with('"') && run[0].contains("\":");
+        let mut skipped = 0;
+        for (l, k) in run.iter().zip(&keep) {
+            if !k {
+                skipped += 1;
+                continue;
+            }
+            if skipped > 0 {
+                let count = text::fmt_count(skipped);
+                out.push_str(&if member {
+                    format!("{pad}\"…\": \"… {count} more\",\n")
+                } else {
+                    format!("{pad}\"… {count} more\",\n")
+                });
+                omitted += skipped;
+                skipped = 0;
+            }
+            out.push_str(l);
+        }
+        // The run's last line is always kept (the tail), so no gap is left open.
+        i = j;
+    }
+    (omitted > 0).then_some((out, omitted))
+}
+
+/// The note ending a document whose long lists and maps lost `n` entries.
+pub fn omitted_note(n: usize, ctx: &Ctx<'_>) -> String {
+    ctx.marker(&format!(
+        "{} entries of long JSON arrays and objects omitted (each shown as \"…\")",
+        text::fmt_count(n)
+    ))
 }
 
 fn is_scalar(n: &Node) -> bool {
@@ -195,8 +272,8 @@ const STRING_HEAD: usize = 240;
 
 /// The document with every string longer than [`LONG_STRING`] bytes cut to its first
 /// [`STRING_HEAD`] bytes and a note of what was cut (still valid JSON, every other byte
-/// unchanged), and how many strings were cut; `None` if none is that long. Strings that name
-/// a problem (`error`, `exception`, `traceback`, `fail`) are kept whole.
+/// unchanged), and how many strings were cut; `None` if none is that long. Strings holding a
+/// problem report (see [`names_problem`]) are kept whole.
 pub fn cut_long_strings(t: &str, root: &Node) -> Option<(String, usize)> {
     let mut spans = Vec::new();
     long_strings(root, t.as_bytes(), &mut spans);
@@ -234,21 +311,54 @@ pub fn cut_long_strings(t: &str, root: &Node) -> Option<(String, usize)> {
     Some((out, spans.len()))
 }
 
+/// A string holding a problem report: under a key that says so, or with a line that opens
+/// like one (`Traceback`, `ValueError:`, `error[E0308]:`, `FAILED`, a Rust panic). Prose
+/// that mentions errors (a README's "automatic error correction") is not one.
+fn names_problem(key: Option<&str>, raw: &[u8]) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    // Constant pattern, known valid. `\n` also matches the escaped newline of raw JSON text.
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(
+            r"(?:^|\\n|\n)\s*(?:Traceback\b|[\w.]*(?:Error|Exception)\b:|error(?:\[\w+\])?:|FAIL(?:ED)?\b|thread '[^']*' panicked)",
+        )
+        .expect("valid regex")
+    });
+    let problem_key = key.is_some_and(|k| {
+        matches!(
+            k.to_ascii_lowercase().as_str(),
+            "error"
+                | "errors"
+                | "err"
+                | "stderr"
+                | "exception"
+                | "traceback"
+                | "stack"
+                | "stacktrace"
+                | "stack_trace"
+                | "backtrace"
+                | "failure"
+                | "failures"
+                | "log"
+                | "logs"
+        )
+    });
+    let raw = &raw[1..raw.len().saturating_sub(1).max(1)];
+    problem_key || re.is_match(&String::from_utf8_lossy(raw))
+}
+
 fn long_strings(n: &Node, src: &[u8], spans: &mut Vec<std::ops::Range<usize>>) {
+    walk_strings(n, None, src, spans);
+}
+
+fn walk_strings(n: &Node, key: Option<&str>, src: &[u8], spans: &mut Vec<std::ops::Range<usize>>) {
     match &n.kind {
-        Kind::Str { .. } if n.span.len() > LONG_STRING => {
-            let lower = String::from_utf8_lossy(n.raw(src)).to_ascii_lowercase();
-            if !["error", "exception", "traceback", "fail"]
-                .iter()
-                .any(|w| lower.contains(w))
-            {
-                spans.push(n.span.clone());
-            }
+        Kind::Str { .. } if n.span.len() > LONG_STRING && !names_problem(key, n.raw(src)) => {
+            spans.push(n.span.clone());
         }
-        Kind::Array(items) => items.iter().for_each(|i| long_strings(i, src, spans)),
+        Kind::Array(items) => items.iter().for_each(|i| walk_strings(i, key, src, spans)),
         Kind::Object(members) => members
             .iter()
-            .for_each(|(_, v)| long_strings(v, src, spans)),
+            .for_each(|(k, v)| walk_strings(v, Some(&k.text(src)), src, spans)),
         _ => {}
     }
 }
@@ -256,7 +366,7 @@ fn long_strings(n: &Node, src: &[u8], spans: &mut Vec<std::ops::Range<usize>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::with_default_ctx;
+    use crate::router::{with_ctx, with_default_ctx};
 
     #[test]
     fn long_scalar_arrays_and_maps_keep_head_tail_and_valid_json() {
@@ -332,5 +442,88 @@ mod tests {
         }
         let small = r#"{"a":"b"}"#;
         assert!(cut_long_strings(small, &crate::json::parse_str(small).unwrap()).is_none());
+    }
+    #[test]
+    fn cut_pretty_documents_lose_the_middle_of_long_runs_but_not_the_asked_entry() {
+        // `npm view react time --json` cut by Claude Code or Codex: it no longer parses.
+        let mut doc =
+            String::from("{\n  \"created\": \"2011-10-26T17:46:21.942Z\",\n  \"versions\": {\n");
+        for i in 0..400 {
+            doc.push_str(&format!(
+                "    \"0.{i}.0\": \"2020-01-01T00:00:{:02}Z\",\n",
+                i % 60
+            ));
+        }
+        doc.push_str("    \"0.400");
+        let ((out, n), key) = with_ctx(&doc, Some("when was 0.321.0 published?"), true, |ctx| {
+            elide_pretty_runs(&doc, ctx, MATCHES).unwrap()
+        });
+        assert!(key.is_none(), "the caller writes the note, with the key");
+        // 401 entry lines (the cut half-line is one), less head, tail and the asked one.
+        assert_eq!(n, 401 - HEAD - TAIL - 1);
+        assert!(
+            out.contains("    \"0.321.0\": \"2020-01-01T00:00:21Z\",\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("    \"0.0.0\"") && out.contains("    \"0.399.0\""),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("    \"…\": \"… {} more\",\n", 321 - HEAD)),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("    \"0.400"),
+            "the cut half-line stays: {out}"
+        );
+        assert!(out.starts_with("{\n  \"created\""), "{out}");
+        // Arrays of scalars get an item, not a member; short runs and lossless mode nothing.
+        let list = format!("[\n{}  1\n]", "  1,\n".repeat(100));
+        let (out, _) = with_ctx(&list, None, true, |ctx| {
+            elide_pretty_runs(&list, ctx, MATCHES)
+        });
+        assert!(out.unwrap().0.contains("  \"… 83 more\",\n"));
+        let (none, _) = with_ctx(&list, None, false, |ctx| {
+            elide_pretty_runs(&list, ctx, MATCHES)
+        });
+        assert!(none.is_none());
+        let short = format!("[\n{}  1\n]", "  1,\n".repeat(30));
+        let (none, _) = with_ctx(&short, None, true, |ctx| {
+            elide_pretty_runs(&short, ctx, MATCHES)
+        });
+        assert!(none.is_none());
+    }
+
+    #[test]
+    fn prose_mentioning_errors_is_cut_but_problem_reports_stay_whole() {
+        let readme = format!(
+            "# Ruff\nFix support, for automatic error correction.\n{}",
+            "word ".repeat(300)
+        );
+        let tb = format!(
+            "Traceback (most recent call last):\n{}",
+            "  File x\n".repeat(200)
+        );
+        let panic = format!(
+            "{}\nthread 'main' panicked at src/main.rs:3:5",
+            "line\n".repeat(300)
+        );
+        let under_key = "frame ".repeat(300);
+        let doc = serde_json::to_string(&serde_json::json!({
+            "description": readme, "output": tb, "log": under_key, "text": panic,
+        }))
+        .unwrap();
+        let root = crate::json::parse_str(&doc).unwrap();
+        let (cut, n) = cut_long_strings(&doc, &root).unwrap();
+        assert_eq!(n, 1, "{cut}");
+        let v: serde_json::Value = serde_json::from_str(&cut).unwrap();
+        assert!(v["description"]
+            .as_str()
+            .unwrap()
+            .ends_with("more bytes cut]"));
+        assert_eq!(v["output"], serde_json::json!(tb));
+        assert_eq!(v["log"], serde_json::json!(under_key));
+        assert_eq!(v["text"], serde_json::json!(panic));
     }
 }

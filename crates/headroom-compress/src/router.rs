@@ -416,6 +416,8 @@ fn split_codex_truncation(t: &str) -> Option<(&str, &str, &str)> {
 /// between them; if neither side can be, the whole-text result gets the marker at its end.
 fn around_codex_cut(
     t: &str,
+    ctx: &Ctx<'_>,
+    matches: usize,
     f: impl Fn(&str) -> (ContentKind, Option<String>),
 ) -> Option<(ContentKind, Option<String>)> {
     let (head, cut, tail) = split_codex_truncation(t)?;
@@ -428,7 +430,10 @@ fn around_codex_cut(
             }
     };
     if head.trim_start().starts_with(['{', '[']) {
-        return Some((ContentKind::Json, json_around_cut(head, cut, tail)));
+        return Some((
+            ContentKind::Json,
+            json_around_cut(head, cut, tail, ctx, matches),
+        ));
     }
     if whole_lines(head, true) && whole_lines(tail, false) {
         return None;
@@ -522,13 +527,35 @@ fn minify_fragment(t: &str, starts_mid_line: bool) -> String {
 }
 
 /// A cut JSON document: each side minified, the marker kept on its own line between them.
-fn json_around_cut(head: &str, cut: &str, tail: &str) -> Option<String> {
+/// Long lists and maps on each side lose their middle entries (see
+/// [`crate::jsonbig::elide_pretty_runs`]); `matches` caps the entries kept for the question.
+fn json_around_cut(
+    head: &str,
+    cut: &str,
+    tail: &str,
+    ctx: &Ctx<'_>,
+    matches: usize,
+) -> Option<String> {
     if !pretty_json_fragment(head) {
         return None;
     }
-    let head = minify_fragment(head, false);
-    let tail = minify_fragment(tail, !tail.starts_with('\n'));
-    Some(format!("{head}\n{cut}\n{}", tail.trim_start_matches('\n')))
+    let mut omitted = 0;
+    let mut elide = |s: &str| match crate::jsonbig::elide_pretty_runs(s, ctx, matches) {
+        Some((e, n)) => {
+            omitted += n;
+            e
+        }
+        None => s.to_owned(),
+    };
+    let (head, tail_text) = (elide(head), elide(tail));
+    let head = minify_fragment(&head, false);
+    let tail = minify_fragment(&tail_text, !tail_text.starts_with('\n'));
+    let mut out = format!("{head}\n{cut}\n{}", tail.trim_start_matches('\n'));
+    if omitted > 0 {
+        out.push('\n');
+        out.push_str(&crate::jsonbig::omitted_note(omitted, ctx));
+    }
+    Some(out)
 }
 
 /// A lockfile Codex cut: the entries the cut runs through (from the last blank line before it
@@ -592,7 +619,9 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
         return (kind, new.map(|new| format!("{new}{cut}")));
     }
     // Codex cut the middle out: each side is compressed on its own, the marker kept between.
-    if let Some(out) = around_codex_cut(t, |side| compress_text_at(side, ctx, depth.max(2))) {
+    if let Some(out) = around_codex_cut(t, ctx, crate::jsonbig::MATCHES, |side| {
+        compress_text_at(side, ctx, depth.max(2))
+    }) {
         return out;
     }
     // `cargo … --message-format=json`: one JSON document per line, sent as rendered text.
@@ -614,7 +643,14 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
         && pretty_json_fragment(t)
         && top_level_close(t).is_none_or(|at| t[at..].trim().is_empty())
     {
-        let out = minify_fragment(t, false);
+        let out = match crate::jsonbig::elide_pretty_runs(t, ctx, crate::jsonbig::MATCHES) {
+            Some((elided, n)) => format!(
+                "{}\n{}",
+                minify_fragment(&elided, false),
+                crate::jsonbig::omitted_note(n, ctx)
+            ),
+            None => minify_fragment(t, false),
+        };
         return (ContentKind::Json, (out.len() < t.len()).then_some(out));
     }
     // JSON printed after a few status lines (`cargo metadata` after `Updating index`).
@@ -725,7 +761,9 @@ pub fn compress_problems(t: &str, ctx: &Ctx<'_>) -> (ContentKind, Option<String>
         let (kind, new) = compress_problems(body, ctx);
         return (kind, new.map(|new| format!("{new}{cut}")));
     }
-    if let Some(out) = around_codex_cut(t, |side| compress_problems(side, ctx)) {
+    if let Some(out) = around_codex_cut(t, ctx, crate::jsonbig::ALL, |side| {
+        compress_problems(side, ctx)
+    }) {
         return out;
     }
     // Every rendered diagnostic stays; the log transform keeps every problem line of it.
