@@ -59,6 +59,18 @@ pub fn is_table(lines: &[&str]) -> bool {
         if m >= min && f * 10 >= n * 8 {
             return true;
         }
+        // A last column only some rows fill (`zone1970.tab`'s comments): the separator count
+        // most rows reach, or one more.
+        let mut sorted = counts.clone();
+        sorted.sort_unstable();
+        let least = sorted[n / 5];
+        let fit = counts
+            .iter()
+            .filter(|&&c| c == least || c == least + 1)
+            .count();
+        if least >= min && fit * 10 >= n * 9 {
+            return true;
+        }
     }
     let fields: Vec<Vec<&str>> = lines
         .iter()
@@ -379,5 +391,39 @@ mod tests {
         let plines: Vec<&str> = prose.lines().cycle().take(40).collect();
         let _ = with_default_ctx(&prose, |_| ());
         assert!(!is_table(&plines[..3]));
+    }
+    #[test]
+    fn a_last_column_only_some_rows_fill_still_makes_a_table() {
+        // zone1970.tab: code, coordinates, zone, and a comment on some rows.
+        let mut t = String::new();
+        for i in 0..120 {
+            t.push_str(&format!("C{i}\t+4230+00131\tEurope/Zone{i}"));
+            if i % 3 == 0 {
+                t.push_str("\tsome comment");
+            }
+            t.push('\n');
+        }
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(is_table(&lines));
+        // Prose with a comma here and there is not.
+        let words = [
+            "the proxy",
+            "a cache, warm",
+            "its key",
+            "every tool, then",
+            "one port",
+        ];
+        let prose: Vec<String> = (0..60)
+            .map(|i| {
+                format!(
+                    "{} reads {}{}",
+                    words[i % 5],
+                    words[(i * 3) % 5],
+                    ", and another".repeat(i % 4)
+                )
+            })
+            .collect();
+        let prose: Vec<&str> = prose.iter().map(String::as_str).collect();
+        assert!(!is_table(&prose));
     }
 }
