@@ -197,9 +197,9 @@ pub fn claude_settings(env: &Environment) -> PathBuf {
         .join("settings.json")
 }
 
-/// A gateway Claude Code's user settings send it to (`env.ANTHROPIC_BASE_URL` that is not a
-/// loopback address, so not Headroom's own wiring).
-fn claude_gateway(env: &Environment) -> Option<String> {
+/// A gateway Claude Code's user settings send it to (`env.ANTHROPIC_BASE_URL` that is not
+/// Headroom's own wiring, see [`is_headroom_url`]).
+fn claude_gateway(env: &Environment, ours: &[u16]) -> Option<String> {
     let text = fsx::read_opt(&claude_settings(env)).ok()??;
     let text = String::from_utf8_lossy(&text);
     let value: Value = serde_json::from_str(&crate::jsonc::strip_comments(&text)).ok()?;
@@ -208,7 +208,7 @@ fn claude_gateway(env: &Environment) -> Option<String> {
         .get("ANTHROPIC_BASE_URL")?
         .as_str()?
         .trim();
-    (!url.is_empty() && !is_loopback(url)).then(|| url.to_owned())
+    (!url.is_empty() && !is_headroom_url(url, ours)).then(|| url.to_owned())
 }
 
 /// `~/.codex/config.toml` (honours `CODEX_HOME`).
@@ -267,15 +267,16 @@ pub fn opencode_edit(port: u16) -> Edit {
 }
 
 /// Gateways OpenCode's config sends its providers to (`provider.<id>.options.baseURL`).
-pub fn opencode_gateways(env: &Environment) -> Vec<ConfigGateway> {
+pub fn opencode_gateways(env: &Environment, ours: &[u16]) -> Vec<ConfigGateway> {
     config_gateways(
         &opencode_config(env),
         OPENCODE_PROVIDERS.map(|(id, var)| (var, ["provider", id, "options", "baseURL"])),
+        ours,
     )
 }
 
-/// A base URL a tool's own config file sends one of its providers to, that is not a loopback
-/// address (so not Headroom's own wiring): the deployment variable it becomes
+/// A base URL a tool's own config file sends one of its providers to, that is not Headroom's
+/// own wiring ([`is_headroom_url`]): the deployment variable it becomes
 /// (`ANTHROPIC_TARGET_API_URL` / `OPENAI_TARGET_API_URL`), the URL, and the key that holds it
 /// (`provider.anthropic.options.baseURL`), for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,7 +288,11 @@ pub struct ConfigGateway {
 
 /// The gateways at `paths` of the JSON(C) `file`. An unreadable file gives none (planning
 /// reports it).
-fn config_gateways(file: &Path, paths: [(&'static str, [&str; 4]); 2]) -> Vec<ConfigGateway> {
+fn config_gateways(
+    file: &Path,
+    paths: [(&'static str, [&str; 4]); 2],
+    ours: &[u16],
+) -> Vec<ConfigGateway> {
     let Ok(Some(bytes)) = fsx::read_opt(file) else {
         return Vec::new();
     };
@@ -303,7 +308,7 @@ fn config_gateways(file: &Path, paths: [(&'static str, [&str; 4]); 2]) -> Vec<Co
                 .try_fold(&value, |v, k| v.get(*k))?
                 .as_str()?
                 .trim();
-            (!url.is_empty() && !is_loopback(url)).then(|| ConfigGateway {
+            (!url.is_empty() && !is_headroom_url(url, ours)).then(|| ConfigGateway {
                 var,
                 url: url.to_owned(),
                 key: path.join("."),
@@ -359,7 +364,7 @@ pub fn openclaw_edit(port: u16) -> Edit {
 }
 
 /// Gateways OpenClaw's config sends its providers to (`models.providers.<id>.baseUrl`).
-pub fn openclaw_gateways(env: &Environment) -> Vec<ConfigGateway> {
+pub fn openclaw_gateways(env: &Environment, ours: &[u16]) -> Vec<ConfigGateway> {
     let [(anthropic, ..), (openai, ..)] = OPENCLAW_PROVIDERS;
     config_gateways(
         &openclaw_config(env),
@@ -373,6 +378,7 @@ pub fn openclaw_gateways(env: &Environment) -> Vec<ConfigGateway> {
                 ["models", "providers", openai, "baseUrl"],
             ),
         ],
+        ours,
     )
 }
 
@@ -396,10 +402,63 @@ fn openclaw_api_notes(change: &FileChange, notes: &mut Vec<String>) {
     }
 }
 
-fn is_loopback(url: &str) -> bool {
-    ["://127.0.0.1", "://localhost", "://[::1]"]
-        .iter()
-        .any(|l| url.contains(l))
+/// The port of a loopback `url` (`http://127.0.0.1:4000/v1` → 4000; no port: the scheme's).
+fn loopback_port(url: &str) -> Option<u16> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !p.contains(']') => (h, Some(p)),
+        _ => (authority, None),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return None;
+    }
+    match port {
+        Some(p) => p.parse().ok(),
+        None if scheme.eq_ignore_ascii_case("https") => Some(443),
+        None => Some(80),
+    }
+}
+
+/// Whether a base URL a tool's config holds is Headroom's own wiring rather than a gateway the
+/// user chose: a loopback address at one of `ours` (this deployment's port and those of the
+/// deployments already installed), or one where a Headroom proxy answers `/health`. A gateway
+/// on this machine (LiteLLM on `127.0.0.1:4000`) is not, and is chained like a remote one:
+/// replacing it would send the tool's requests past the gateway it needs.
+pub fn is_headroom_url(url: &str, ours: &[u16]) -> bool {
+    use headroom_protocol::probe::{probe, Probe};
+    let Some(port) = loopback_port(url) else {
+        return false;
+    };
+    ours.contains(&port)
+        || matches!(
+            probe(
+                port,
+                std::time::Duration::from_secs(1),
+                "headroom-install",
+                || None
+            ),
+            Probe::Headroom(..)
+        )
+}
+
+/// Ports Headroom's deployments use: `port` and every installed profile's.
+pub fn headroom_ports(env: &Environment, port: u16) -> Vec<u16> {
+    let mut ports = vec![port, headroom_protocol::DEFAULT_PORT];
+    for profile in list_profiles(env) {
+        if let Ok(Some(m)) = model::load(&env.manifest_path(&profile), &profile) {
+            ports.push(m.port);
+        }
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
 }
 
 fn tool_config_dir(env: &Environment, tool: Tool) -> PathBuf {
@@ -1242,9 +1301,11 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
             base_env.insert(k.clone(), v.clone());
         }
     }
+    // Loopback URLs at these ports are Headroom's own wiring, not gateways.
+    let ours = headroom_ports(env, req.port);
     let gateway = targets
         .contains(&Tool::Claude)
-        .then(|| claude_gateway(env))
+        .then(|| claude_gateway(env, &ours))
         .flatten();
     const ANTHROPIC_TARGET: &str = "ANTHROPIC_TARGET_API_URL";
     if req.scope == Scope::Provider {
@@ -1280,7 +1341,7 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         if targets.contains(&Tool::Openclaw) {
             let file = openclaw_config(env);
             gateways.extend(
-                openclaw_gateways(env)
+                openclaw_gateways(env, &ours)
                     .into_iter()
                     .map(|g| (Tool::Openclaw, file.clone(), g)),
             );
@@ -1288,7 +1349,7 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
         if targets.contains(&Tool::Opencode) {
             let file = opencode_config(env);
             gateways.extend(
-                opencode_gateways(env)
+                opencode_gateways(env, &ours)
                     .into_iter()
                     .map(|g| (Tool::Opencode, file.clone(), g)),
             );
@@ -1611,5 +1672,23 @@ impl Plan {
 impl From<ErrorKind> for Error {
     fn from(kind: ErrorKind) -> Self {
         Error::new(kind, "error", None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_port;
+
+    #[test]
+    fn loopback_ports_are_read_from_base_urls() {
+        assert_eq!(loopback_port("http://127.0.0.1:4000/v1"), Some(4000));
+        assert_eq!(loopback_port("http://localhost:8787"), Some(8787));
+        assert_eq!(loopback_port("http://LOCALHOST"), Some(80));
+        assert_eq!(loopback_port("https://127.0.0.2/anthropic"), Some(443));
+        assert_eq!(loopback_port("http://[::1]:9000/"), Some(9000));
+        assert_eq!(loopback_port("http://user:pw@127.0.0.1:4000"), Some(4000));
+        assert_eq!(loopback_port("https://llm.corp.example:4000/v1"), None);
+        assert_eq!(loopback_port("http://127.0.0.1.example.com:80"), None);
+        assert_eq!(loopback_port("not a url"), None);
     }
 }

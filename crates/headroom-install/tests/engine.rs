@@ -953,6 +953,85 @@ fn a_claude_gateway_becomes_the_deployments_upstream() {
     );
 }
 
+/// A gateway on this machine (LiteLLM on a loopback port) answering like one: 404 to
+/// everything. Returns its port; the thread serves until the test ends.
+fn local_gateway() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 27\r\nconnection: close\r\n\r\n{\"detail\":\"Not Found\"}    ",
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn a_gateway_on_a_loopback_port_is_chained_not_taken_for_headroom() {
+    let fx = Fixture::new(OsKind::Linux);
+    let gw = local_gateway();
+    let claude = format!(
+        "{{\n  \"env\": {{\n    \"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:{gw}\"\n  }}\n}}\n"
+    );
+    let opencode = format!("{{\n  \"provider\": {{\n    \"openai\": {{\n      \"options\": {{\n        \"baseURL\": \"http://localhost:{gw}/v1\"\n      }}\n    }}\n  }}\n}}\n");
+    fx.write(".claude/settings.json", &claude);
+    fx.write(".config/opencode/opencode.json", &opencode);
+    let before = snapshot(&fx.home);
+    let r = req(
+        Preset::Service,
+        Scope::Provider,
+        &[Tool::Claude, Tool::Opencode],
+    );
+    let p = plan(&fx.env, &r).unwrap();
+    let anthropic = format!("http://127.0.0.1:{gw}");
+    let openai = format!("http://localhost:{gw}/v1");
+    assert_eq!(
+        upstream(&p, "ANTHROPIC_TARGET_API_URL"),
+        Some(anthropic.as_str())
+    );
+    assert_eq!(upstream(&p, "OPENAI_TARGET_API_URL"), Some(openai.as_str()));
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains(&format!("127.0.0.1:{gw}")) && n.contains("upstream")),
+        "{:?}",
+        p.notes
+    );
+    apply(&fx.env, &p).unwrap();
+    // Now the files point at this deployment's port: that is Headroom, the gateway stays.
+    let again = plan(&fx.env, &r).unwrap();
+    assert_eq!(
+        upstream(&again, "ANTHROPIC_TARGET_API_URL"),
+        Some(anthropic.as_str())
+    );
+    assert_eq!(
+        upstream(&again, "OPENAI_TARGET_API_URL"),
+        Some(openai.as_str())
+    );
+    assert!(again.up_to_date);
+    remove(&fx.env, "default").unwrap();
+    assert_eq!(fx.read(".claude/settings.json"), claude);
+    assert_eq!(fx.read(".config/opencode/opencode.json"), opencode);
+    assert_eq!(snapshot(&fx.home), before);
+
+    // A loopback URL at the port a deployment uses is Headroom's own wiring, not a gateway.
+    let r = req(Preset::Service, Scope::Provider, &[Tool::Claude]);
+    fx.write(
+        ".claude/settings.json",
+        &format!(
+            "{{\"env\": {{\"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:{}\"}}}}\n",
+            r.port
+        ),
+    );
+    let p = plan(&fx.env, &r).unwrap();
+    assert_eq!(upstream(&p, "ANTHROPIC_TARGET_API_URL"), None);
+}
+
 #[test]
 fn an_opencode_gateway_becomes_the_deployments_upstream() {
     let fx = Fixture::new(OsKind::Linux);

@@ -178,7 +178,10 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
                 openclaw::config_path(env).display()
             );
         }
-        openclaw_gateways = headroom_install::plan::openclaw_gateways(env);
+        openclaw_gateways = headroom_install::plan::openclaw_gateways(
+            env,
+            &headroom_install::plan::headroom_ports(env, port),
+        );
     }
     let gateway = if target == Target::Tool(Tool::Claude) {
         let cwd = std::env::current_dir().unwrap_or_default();
@@ -202,7 +205,10 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
     let config_gateways = match (&openclaw_env, &opencode_env) {
         (Some(env), _) => Some((openclaw_gateways, openclaw::config_path(env))),
         (_, Some(env)) => Some((
-            headroom_install::plan::opencode_gateways(env),
+            headroom_install::plan::opencode_gateways(
+                env,
+                &headroom_install::plan::headroom_ports(env, port),
+            ),
             headroom_install::plan::opencode_config(env),
         )),
         _ => None,
