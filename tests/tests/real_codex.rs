@@ -171,3 +171,95 @@ async fn provider_scope_wiring_routes_the_real_codex_through_headroom() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A company gateway configured as Codex's own provider (`model_provider = "corp"` with its
+/// `env_key`): `wrap codex` keeps that provider — its key, its headers — and only points its
+/// `base_url` at the session proxy, which forwards to the gateway. Before, `wrap` swapped in a
+/// provider of its own and the gateway (and its key) were bypassed.
+#[tokio::test(flavor = "multi_thread")]
+async fn wrap_codex_chains_codexs_own_gateway_provider() {
+    let world = codex_world();
+    let gateway = MockUpstream::start().await;
+    for _ in 0..8 {
+        gateway.push(Reply::openai_responses_sse("done", Duration::ZERO));
+    }
+    let config = world.home.join(".codex/config.toml");
+    let original = format!(
+        "model_provider = \"corp\"\n\n[model_providers.corp]\nname = \"Corp\"\nbase_url = \"{}/v1\"\nenv_key = \"CORP_KEY\"\nwire_api = \"responses\"\nhttp_headers = {{ \"x-team\" = \"blue\" }}\n",
+        gateway.url()
+    );
+    std::fs::write(&config, &original).unwrap();
+    // A Headroom already forwarding to that gateway: `wrap` uses it, and its `/stats` then
+    // shows whether Codex's requests went through it (the gateway alone cannot tell).
+    let port_n = free_port();
+    let port = port_n.to_string();
+    let gateway_v1 = format!("{}/v1", gateway.url());
+    let mut proxy = world.spawn(
+        &["proxy", "--port", &port],
+        &[("OPENAI_TARGET_API_URL", gateway_v1.as_str())],
+    );
+    wait_until(
+        Duration::from_secs(20),
+        || health(port_n).is_some(),
+        "the proxy to answer /health",
+    );
+    let mut cmd = world.headroom([
+        "wrap",
+        "--port",
+        &port,
+        "codex",
+        "--",
+        "exec",
+        "--skip-git-repo-check",
+        "say hi",
+    ]);
+    cmd.env("CORP_KEY", "sk-corp-gateway");
+    let out = tokio::task::spawn_blocking({
+        let world_home = world.home.clone();
+        move || {
+            cmd.env("CODEX_HOME", world_home.join(".codex"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            cmd.output().unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "codex exited {:?}: {stderr}",
+        out.status.code()
+    );
+    let reqs = gateway.requests();
+    let responses: Vec<_> = reqs.iter().filter(|r| r.path == "/v1/responses").collect();
+    assert!(!responses.is_empty(), "the gateway got nothing: {stderr}");
+    for r in &responses {
+        assert_eq!(
+            r.header("authorization").as_deref(),
+            Some("Bearer sk-corp-gateway"),
+            "the gateway provider's own key must arrive"
+        );
+        assert_eq!(r.header("x-team").as_deref(), Some("blue"));
+    }
+    // Through Headroom: the proxy counted every request the gateway got.
+    let stats = world.run(&["stats", "--port", &port, "--json"]);
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap_or_else(|e| {
+        panic!(
+            "headroom stats --json: {e}: {}",
+            String::from_utf8_lossy(&stats.stderr)
+        )
+    });
+    let total = stats["stats"]["requests"]["total"]
+        .as_u64()
+        .or_else(|| stats["requests"]["total"].as_u64())
+        .unwrap_or_else(|| panic!("no request count in {stats}"));
+    assert!(
+        total as usize >= responses.len(),
+        "the gateway was reached directly, bypassing Headroom ({total} requests through it, {} at the gateway): {stderr}",
+        responses.len()
+    );
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+}

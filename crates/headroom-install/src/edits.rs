@@ -325,14 +325,36 @@ fn codex_apply(
             }
         }
     }
+    // A provider of the user's own (a company gateway with its `env_key`, headers, wire API)
+    // lends its settings to ours, so Codex authenticates as before; the plan makes its
+    // `base_url` the deployment's OpenAI upstream (Codex → Headroom → gateway).
+    let theirs = previous_model_provider
+        .as_deref()
+        .filter(|p| !matches!(*p, "headroom" | "openai"))
+        .and_then(|p| doc.get("model_providers")?.get(p)?.as_table())
+        .cloned();
     let mut table = Table::new();
     table["name"] = value("Headroom");
     table["base_url"] = value(base_url);
-    table["wire_api"] = value("responses");
+    let own_auth = theirs
+        .as_ref()
+        .is_some_and(|t| t.contains_key("env_key") || t.contains_key("requires_openai_auth"));
+    if let Some(theirs) = &theirs {
+        for (k, v) in theirs.iter() {
+            if !matches!(k, "name" | "base_url") {
+                table.insert(k, v.clone());
+            }
+        }
+    }
+    if !table.contains_key("wire_api") {
+        table["wire_api"] = value("responses");
+    }
     // Without it Codex sends a custom provider no `Authorization` header at all, for an API-key
     // login as much as for ChatGPT sign-in (checked with the real Codex 0.171): every request
     // would be a 401. With it Codex sends the login it has, whichever kind.
-    table["requires_openai_auth"] = value(true);
+    if !own_auth {
+        table["requires_openai_auth"] = value(true);
+    }
     table.decor_mut().set_prefix(format!("\n{CODEX_COMMENT}"));
     if !doc.contains_key("model_providers") {
         let mut providers = Table::new();

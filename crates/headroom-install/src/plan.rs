@@ -317,6 +317,39 @@ fn config_gateways(
         .collect()
 }
 
+/// The gateway Codex's config sends it to, when that is not Headroom's own: the `base_url` of
+/// the provider it uses (`model_provider = "corp"` and `[model_providers.corp]`), or
+/// `openai_base_url` for the built-in one. Headroom's provider takes the user's provider's
+/// settings (key variable, headers) and this URL becomes the deployment's OpenAI upstream.
+pub fn codex_gateway(env: &Environment, ours: &[u16]) -> Option<ConfigGateway> {
+    let bytes = fsx::read_opt(&codex_config(env)).ok()??;
+    let doc: toml_edit::DocumentMut = String::from_utf8_lossy(&bytes).parse().ok()?;
+    let provider = doc
+        .get("model_provider")
+        .and_then(|i| i.as_str())
+        .unwrap_or("openai");
+    let (url, key) = match provider {
+        "headroom" => return None,
+        "openai" => (
+            doc.get("openai_base_url")?.as_str()?,
+            "openai_base_url".to_owned(),
+        ),
+        p => (
+            doc.get("model_providers")?
+                .get(p)?
+                .get("base_url")?
+                .as_str()?,
+            format!("model_providers.{p}.base_url"),
+        ),
+    };
+    let url = url.trim();
+    (!url.is_empty() && !is_headroom_url(url, ours)).then(|| ConfigGateway {
+        var: "OPENAI_TARGET_API_URL",
+        url: url.to_owned(),
+        key,
+    })
+}
+
 /// OpenClaw's config: `~/.openclaw/openclaw.json`, or where its env moves it
 /// ([`crate::env::openclaw_config_from`]). OpenClaw reads it as JSON5; Headroom edits JSON with
 /// comments and trailing commas, the format OpenClaw itself writes.
@@ -975,6 +1008,46 @@ pub(crate) fn tool_wiring(
     })
 }
 
+/// Makes each tool's gateway the deployment's upstream for its API (the tool → Headroom →
+/// gateway), saying so; refuses two different gateways for one API in one deployment.
+fn chain_gateways(
+    gateways: Vec<(Tool, PathBuf, ConfigGateway)>,
+    base_env: &mut BTreeMap<String, String>,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    for (tool, file, ConfigGateway { var, url, key }) in gateways {
+        let name = tool.display_name();
+        let api = if var.starts_with("ANTHROPIC") {
+            "Anthropic"
+        } else {
+            "OpenAI"
+        };
+        match base_env.get(var) {
+            Some(current) if current.trim_end_matches('/') == url.trim_end_matches('/') => {}
+            Some(current) => {
+                return Err(Error::user(
+                    format!(
+                        "{name} sends its {api} provider to {} ({key} in {}), but this deployment's {var} is already {}: one proxy cannot forward to both",
+                        headroom_protocol::redact_url(&url),
+                        file.display(),
+                        headroom_protocol::redact_url(current)
+                    ),
+                    Some(&format!("install {name} in a profile of its own on another port (`--profile {t} --port 8788 --target {t}`), or point both tools at the same gateway", t = tool.name())),
+                ));
+            }
+            None => {
+                notes.push(format!(
+                    "{name}'s gateway {} ({key} in {}) becomes this deployment's {api} upstream: {name} → Headroom → your gateway (`remove` puts the setting back)",
+                    headroom_protocol::redact_url(&url),
+                    file.display(),
+                ));
+                base_env.insert(var.to_owned(), url);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Codex's `[model_providers.headroom]` block and top-level `model_provider` in `config.toml`.
 fn codex_change(env: &Environment, port: u16, overlay: &Overlay) -> Result<FileChange> {
     let auth = std::fs::read_to_string(codex_home(env).join("auth.json")).ok();
@@ -1354,36 +1427,10 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
                     .map(|g| (Tool::Opencode, file.clone(), g)),
             );
         }
-        for (tool, file, ConfigGateway { var, url, key }) in gateways {
-            let name = tool.display_name();
-            let api = if var.starts_with("ANTHROPIC") {
-                "Anthropic"
-            } else {
-                "OpenAI"
-            };
-            match base_env.get(var) {
-                Some(current) if current.trim_end_matches('/') == url.trim_end_matches('/') => {}
-                Some(current) => {
-                    return Err(Error::user(
-                        format!(
-                            "{name} sends its {api} provider to {} ({key} in {}), but this deployment's {var} is already {}: one proxy cannot forward to both",
-                            headroom_protocol::redact_url(&url),
-                            file.display(),
-                            headroom_protocol::redact_url(current)
-                        ),
-                        Some(&format!("install {name} in a profile of its own on another port (`--profile {t} --port 8788 --target {t}`), or point both tools at the same gateway", t = tool.name())),
-                    ));
-                }
-                None => {
-                    notes.push(format!(
-                        "{name}'s gateway {} ({key} in {}) becomes this deployment's {api} upstream: {name} → Headroom → your gateway (`remove` puts the setting back)",
-                        headroom_protocol::redact_url(&url),
-                        file.display(),
-                    ));
-                    base_env.insert(var.to_owned(), url);
-                }
-            }
+        if targets.contains(&Tool::Codex) {
+            gateways.extend(codex_gateway(env, &ours).map(|g| (Tool::Codex, codex_config(env), g)));
         }
+        chain_gateways(gateways, &mut base_env, &mut notes)?;
     } else if let Some(url) = &gateway {
         notes.push(format!(
             "warning: {} sends Claude Code to {} (env.ANTHROPIC_BASE_URL), which beats the shell environment: at {} scope Claude Code will not go through Headroom. Use `--scope provider` to chain Headroom in front of that gateway",
@@ -1391,6 +1438,19 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
             headroom_protocol::redact_url(url),
             req.scope
         ));
+    }
+    // Codex gets its config edited at user scope too: its gateway is chained the same way.
+    if req.scope == Scope::User && targets.contains(&Tool::Codex) {
+        if let Some(url) = existing
+            .as_ref()
+            .and_then(|m| m.base_env.get("OPENAI_TARGET_API_URL").cloned())
+        {
+            base_env
+                .entry("OPENAI_TARGET_API_URL".to_owned())
+                .or_insert(url);
+        }
+        let gateways = codex_gateway(env, &ours).map(|g| (Tool::Codex, codex_config(env), g));
+        chain_gateways(gateways.into_iter().collect(), &mut base_env, &mut notes)?;
     }
     let now = model::now_iso();
     let manifest = Manifest {

@@ -1033,6 +1033,57 @@ fn a_gateway_on_a_loopback_port_is_chained_not_taken_for_headroom() {
 }
 
 #[test]
+fn codexs_own_provider_is_chained_with_its_key_and_headers() {
+    for scope in [Scope::Provider, Scope::User] {
+        let fx = Fixture::new(OsKind::Linux);
+        let original = "model = \"gpt-5-codex\"\nmodel_provider = \"corp\"\n\n[model_providers.corp]\nname = \"Corp\"\nbase_url = \"https://llm.corp.example/openai/v1\"\nenv_key = \"CORP_KEY\"\nwire_api = \"responses\"\nhttp_headers = { \"x-team\" = \"blue\" }\n";
+        fx.write(".codex/config.toml", original);
+        let before = snapshot(&fx.home);
+        let r = req(Preset::Service, scope, &[Tool::Codex]);
+        let p = plan(&fx.env, &r).unwrap();
+        assert_eq!(
+            upstream(&p, "OPENAI_TARGET_API_URL"),
+            Some("https://llm.corp.example/openai/v1"),
+            "{scope}"
+        );
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("Codex → Headroom → your gateway")
+                    && n.contains("model_providers.corp.base_url")),
+            "{:?}",
+            p.notes
+        );
+        apply(&fx.env, &p).unwrap();
+        let wired: toml_edit::DocumentMut = fx.read(".codex/config.toml").parse().unwrap();
+        assert_eq!(wired["model_provider"].as_str(), Some("headroom"));
+        let ours = &wired["model_providers"]["headroom"];
+        assert_eq!(
+            ours["base_url"].as_str(),
+            Some(format!("http://127.0.0.1:{}/v1", r.port).as_str())
+        );
+        // Codex keeps authenticating as the user's provider did: its key variable and headers.
+        assert_eq!(ours["env_key"].as_str(), Some("CORP_KEY"));
+        assert_eq!(ours["http_headers"]["x-team"].as_str(), Some("blue"));
+        assert!(ours.get("requires_openai_auth").is_none());
+        assert_eq!(
+            wired["model_providers"]["corp"]["base_url"].as_str(),
+            Some("https://llm.corp.example/openai/v1")
+        );
+        // Re-applying (the file now names Headroom's provider) keeps the gateway.
+        let again = plan(&fx.env, &r).unwrap();
+        assert_eq!(
+            upstream(&again, "OPENAI_TARGET_API_URL"),
+            Some("https://llm.corp.example/openai/v1")
+        );
+        assert!(again.up_to_date, "{scope}");
+        remove(&fx.env, "default").unwrap();
+        assert_eq!(fx.read(".codex/config.toml"), original);
+        assert_eq!(snapshot(&fx.home), before);
+    }
+}
+
+#[test]
 fn an_opencode_gateway_becomes_the_deployments_upstream() {
     let fx = Fixture::new(OsKind::Linux);
     // OpenCode's Anthropic provider sent to a company gateway, with a header of the user's.

@@ -201,15 +201,28 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
     // OpenCode: `wrap` overrides its providers' `baseURL` for the run, so a gateway its
     // global config sets for them becomes this session's upstream instead of being bypassed.
     let opencode_env = (target == Target::Tool(Tool::Opencode)).then(openclaw::environment);
+    // Codex: the provider its config uses keeps its key and headers for the run, only its
+    // `base_url` points here, and its URL becomes this session's upstream.
+    let codex_env = (target == Target::Tool(Tool::Codex)).then(openclaw::environment);
+    let codex_gateway = codex_env.as_ref().and_then(|env| {
+        headroom_install::plan::codex_gateway(
+            env,
+            &headroom_install::plan::headroom_ports(env, port),
+        )
+    });
     // Tools whose config file names their providers' URLs: (gateways, the file).
-    let config_gateways = match (&openclaw_env, &opencode_env) {
-        (Some(env), _) => Some((openclaw_gateways, openclaw::config_path(env))),
-        (_, Some(env)) => Some((
+    let config_gateways = match (&openclaw_env, &opencode_env, &codex_env) {
+        (Some(env), _, _) => Some((openclaw_gateways, openclaw::config_path(env))),
+        (_, Some(env), _) => Some((
             headroom_install::plan::opencode_gateways(
                 env,
                 &headroom_install::plan::headroom_ports(env, port),
             ),
             headroom_install::plan::opencode_config(env),
+        )),
+        (_, _, Some(env)) => Some((
+            codex_gateway.iter().cloned().collect(),
+            headroom_install::plan::codex_config(env),
         )),
         _ => None,
     };
@@ -323,7 +336,18 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
     };
     let launch_spec = Launch {
         program,
-        args: tools::args_for(&target, port, tool_args),
+        args: tools::args_for(
+            &target,
+            port,
+            tool_args,
+            codex_gateway.as_ref().and_then(|g| {
+                g.key
+                    .strip_prefix("model_providers.")?
+                    .strip_suffix(".base_url")
+                    .filter(|p| !p.contains('.'))
+                    .map(str::to_owned)
+            }),
+        ),
         env,
     };
     let Some(oc_env) = &openclaw_env else {

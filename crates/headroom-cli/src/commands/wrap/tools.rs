@@ -99,18 +99,30 @@ pub fn env_for(
 /// has (API key or ChatGPT) — without it a custom provider gets no `Authorization` header.
 /// HTTP (`wire_api = "responses"`) rather than the built-in provider's WebSocket transport, so
 /// every request is compressed. Checked with the real Codex 0.171.
-pub fn args_for(target: &Target, port: u16, user_args: Vec<OsString>) -> Vec<OsString> {
+///
+/// When Codex's config uses a provider of the user's own (`codex_provider`: a company gateway
+/// with its key variable and headers), only that provider's `base_url` is pointed here for the
+/// run; its gateway is the session proxy's upstream.
+pub fn args_for(
+    target: &Target,
+    port: u16,
+    user_args: Vec<OsString>,
+    codex_provider: Option<String>,
+) -> Vec<OsString> {
     if *target != Target::Tool(Tool::Codex) {
         return user_args;
     }
     let base = format!("http://127.0.0.1:{port}/v1");
-    let overrides = [
-        "model_provider=\"headroom\"".to_owned(),
-        "model_providers.headroom.name=\"Headroom\"".to_owned(),
-        format!("model_providers.headroom.base_url=\"{base}\""),
-        "model_providers.headroom.wire_api=\"responses\"".to_owned(),
-        "model_providers.headroom.requires_openai_auth=true".to_owned(),
-    ];
+    let overrides = match codex_provider {
+        Some(p) => vec![format!("model_providers.{p}.base_url=\"{base}\"")],
+        None => vec![
+            "model_provider=\"headroom\"".to_owned(),
+            "model_providers.headroom.name=\"Headroom\"".to_owned(),
+            format!("model_providers.headroom.base_url=\"{base}\""),
+            "model_providers.headroom.wire_api=\"responses\"".to_owned(),
+            "model_providers.headroom.requires_openai_auth=true".to_owned(),
+        ],
+    };
     let mut args: Vec<OsString> = Vec::with_capacity(overrides.len() * 2 + user_args.len());
     for o in overrides {
         args.push("-c".into());
@@ -310,7 +322,7 @@ mod tests {
     #[test]
     fn codex_gets_a_headroom_provider_before_its_own_arguments() {
         let user: Vec<OsString> = vec!["exec".into(), "fix it".into()];
-        let args = args_for(&Target::Tool(Tool::Codex), 9001, user.clone());
+        let args = args_for(&Target::Tool(Tool::Codex), 9001, user.clone(), None);
         let text: Vec<String> = args
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
@@ -323,8 +335,24 @@ mod tests {
         assert!(text.contains(&"model_providers.headroom.requires_openai_auth=true".to_owned()));
         // Other tools' arguments are untouched.
         assert_eq!(
-            args_for(&Target::Tool(Tool::Claude), 9001, user.clone()),
+            args_for(&Target::Tool(Tool::Claude), 9001, user.clone(), None),
             user
+        );
+        // A provider of the user's own keeps its key and headers: only its URL moves.
+        let theirs = args_for(
+            &Target::Tool(Tool::Codex),
+            9001,
+            user.clone(),
+            Some("corp".into()),
+        );
+        assert_eq!(
+            theirs,
+            [
+                OsString::from("-c"),
+                "model_providers.corp.base_url=\"http://127.0.0.1:9001/v1\"".into(),
+                "exec".into(),
+                "fix it".into()
+            ]
         );
     }
     use super::*;
