@@ -430,10 +430,15 @@ fn around_codex_cut(
             }
     };
     if head.trim_start().starts_with(['{', '[']) {
-        return Some((
-            ContentKind::Json,
-            json_around_cut(head, cut, tail, ctx, matches),
-        ));
+        // JSON Lines (cargo's `--message-format=json`: a document per line) are lines like
+        // any others: the cut one stays as it came.
+        let json_lines = head.lines().filter(|l| l.starts_with('{')).take(3).count() >= 3;
+        if !json_lines {
+            return Some((
+                ContentKind::Json,
+                json_around_cut(head, cut, tail, ctx, matches),
+            ));
+        }
     }
     if whole_lines(head, true) && whole_lines(tail, false) {
         return None;
@@ -1108,6 +1113,27 @@ mod tests {
         assert!(tail.starts_with(half), "{tail}");
         assert!(tail.len() < whole.len() - b);
         assert!(tail.ends_with("\"last\":{}}}"));
+    }
+
+    #[test]
+    fn codex_cut_json_lines_are_compressed_as_lines() {
+        // `cargo build --message-format=json` cut by Codex: the cut line stays as it came.
+        let msg = |i: usize| {
+            format!(
+                "{{\"reason\":\"compiler-artifact\",\"package_id\":\"registry+https://github.com/rust-lang/crates.io-index#dep{i}@1.0.{i}\",\"filenames\":[\"/target/debug/deps/libdep{i}-0123456789abcdef.rlib\",\"/target/debug/deps/libdep{i}-0123456789abcdef.rmeta\"],\"fresh\":true}}\n"
+            )
+        };
+        let whole: String = (0..60).map(msg).collect();
+        let (a, b) = (whole.len() / 3 + 11, whole.len() * 2 / 3 + 3);
+        let t = format!("{}…{} chars truncated…{}", &whole[..a], b - a, &whole[b..]);
+        let (kind, out) = with_default_ctx(&t, |ctx| compress_text(&t, ctx)).0;
+        assert_ne!(kind, ContentKind::Json);
+        let out = out.expect("compressed");
+        assert!(
+            out.contains(&format!("…{} chars truncated…", b - a)),
+            "{out}"
+        );
+        assert!(out.len() * 2 < t.len(), "{out}");
     }
 
     #[test]
