@@ -313,6 +313,10 @@ def main():
                facts=[r"^(\d+ directories, \d+ files)"])
     record("du_ah", "listing", "du -ah node_modules | sort -k2 | head -800", NPMPROJ(),
            details=[r"(\S+\s+node_modules/typescript)$"])
+    # Multi-line records of one shape (eight labelled lines per file), no run of one shape.
+    record("stat_usr_bin", "listing", "stat /usr/bin/* | head -2400", T,
+           facts=[r"^\s*(File: /usr/bin/bash)$"],
+           details=[r"^\s*(File: /usr/bin/b2sum)$"], question="what are the permissions of bash?")
     record("ps_eo", "table", "ps -eo user,pid,ppid,%cpu,%mem,vsz,rss,tty,stat,start,time,comm", T,
            facts=[r"^(USER\s+PID.*)"])
     record("ps_threads", "table", "ps -eLo pid,lwp,nlwp,stat,comm", T, facts=[r"^(\s*PID\s+LWP.*)"])

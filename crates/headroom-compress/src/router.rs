@@ -727,7 +727,8 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
             crate::lockfile::detect(t).and_then(|k| crate::lockfile::compress(t, k, ctx))
         }
         (ContentKind::Text, _) => {
-            let runs = crate::rows::collapse_runs(t, ctx);
+            let runs = crate::rows::collapse_runs(t, ctx)
+                .or_else(|| crate::rows::collapse_records(t, ctx));
             let base = runs.as_deref().unwrap_or(t);
             crate::rows::cut_long_lines(base, ctx).or(runs)
         }

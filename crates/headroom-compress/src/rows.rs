@@ -325,6 +325,93 @@ fn floor(s: &str, at: usize) -> usize {
     }
     at
 }
+/// Records of more lines than this are not looked for.
+const MAX_PERIOD: usize = 12;
+/// Records kept from the start and the end of a run of records.
+const RECORD_HEAD: usize = 3;
+const RECORD_TAIL: usize = 1;
+/// At most this many other records are kept for naming the question or a problem.
+const RECORD_MATCHES: usize = 12;
+
+/// What a line starts with, as a record's field label: its first word with digits set aside
+/// (`Size:`, `Access:`, `inet`, `link/ether`), or nothing for a blank line.
+fn label(l: &str) -> String {
+    l.split_whitespace()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '0' } else { c })
+        .collect()
+}
+
+/// Output made of multi-line records of one shape — `stat` over many files, `ip addr`,
+/// `systemctl status` of several units, `kubectl describe` — where each record's lines carry
+/// the same labels in the same order, so no run of same-shaped lines shows. The first
+/// [`RECORD_HEAD`] records, the last, and every record naming a rare question term or a problem
+/// are kept whole; the others are counted, the original retrievable.
+pub fn collapse_records(t: &str, ctx: &Ctx<'_>) -> Option<String> {
+    if !ctx.options.lossy || t.len() < MIN_FALLBACK {
+        return None;
+    }
+    let lines: Vec<&str> = t.lines().collect();
+    let n = lines.len();
+    if looks_like_source(&lines) {
+        return None;
+    }
+    let keys: Vec<String> = lines.iter().map(|l| label(l)).collect();
+    // The shortest period at which nine lines in ten repeat their label, with at least two
+    // different labels in a record (one label throughout is a run, not a record).
+    let period = (2..=MAX_PERIOD).find(|&p| {
+        if n < p * 8 {
+            return false;
+        }
+        let same = (0..n - p).filter(|&i| keys[i] == keys[i + p]).count();
+        let distinct: std::collections::HashSet<&String> = keys[..p].iter().collect();
+        same * 10 >= (n - p) * 9 && distinct.len() > 1
+    })?;
+    let start = (0..n - 2 * period)
+        .find(|&i| keys[i] == keys[i + period] && keys[i] == keys[i + 2 * period])?;
+    let count = (n - start) / period;
+    if count < RECORD_HEAD + RECORD_TAIL + 4 {
+        return None;
+    }
+    let records: Vec<String> = (0..count)
+        .map(|r| lines[start + r * period..start + (r + 1) * period].join("\n"))
+        .collect();
+    // Terms of the question few records name (`size` is in every `stat` record).
+    let records_ref: Vec<&str> = records.iter().map(String::as_str).collect();
+    let terms: Vec<String> = rare_terms(&records_ref, ctx)
+        .into_iter()
+        .filter(|t| {
+            let hits = records
+                .iter()
+                .filter(|r| r.to_ascii_lowercase().contains(t.as_str()));
+            hits.count() <= (count / 5).max(2)
+        })
+        .collect();
+    let mut keep = vec![true; n];
+    let mut matched = 0;
+    for r in RECORD_HEAD..count - RECORD_TAIL {
+        let rec = &records[r];
+        let wanted = matched < RECORD_MATCHES
+            && ({
+                let lower = rec.to_ascii_lowercase();
+                terms.iter().any(|t| lower.contains(t.as_str()))
+            } || problem_re().is_match(rec));
+        if wanted {
+            matched += 1;
+            continue;
+        }
+        for k in &mut keep[start + r * period..start + (r + 1) * period] {
+            *k = false;
+        }
+    }
+    let dropped = keep.iter().filter(|k| !**k).count();
+    if dropped * 10 < n * 3 {
+        return None;
+    }
+    Some(render(&lines, &keep, "lines of similar records", ctx))
+}
 
 pub fn collapse_runs(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     if !ctx.options.lossy || t.len() < MIN_FALLBACK {
@@ -360,7 +447,7 @@ pub fn collapse_runs(t: &str, ctx: &Ctx<'_>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::with_default_ctx;
+    use crate::router::{with_ctx, with_default_ctx};
 
     #[test]
     fn ls_la_is_a_table_and_keeps_asked_rows() {
@@ -425,5 +512,45 @@ mod tests {
             .collect();
         let prose: Vec<&str> = prose.iter().map(String::as_str).collect();
         assert!(!is_table(&prose));
+    }
+    #[test]
+    fn multi_line_records_keep_the_first_last_and_asked_ones() {
+        // `stat` over many files: eight labelled lines per file, no run of one shape.
+        let mut t = String::new();
+        for i in 0..200 {
+            t.push_str(&format!(
+                "  File: /usr/bin/tool{i}\n  Size: {}\tBlocks: 8   IO Block: 4096   regular file\nDevice: 254,0\tInode: {}   Links: 1\nAccess: (0755/-rwxr-xr-x)  Uid: (    0/    root)   Gid: (    0/    root)\nAccess: 2026-12-04 05:27:28.{i:09} +0000\nModify: 2026-05-09 07:29:29.000000000 +0000\nChange: 2026-05-09 07:29:29.000000000 +0000\n Birth: -\n",
+                1000 + i * 7,
+                5000 + i
+            ));
+        }
+        let (out, key) = with_ctx(&t, Some("what size is tool117?"), true, |ctx| {
+            collapse_records(&t, ctx)
+        });
+        let out = out.unwrap();
+        assert!(key.is_some(), "the original is retrievable");
+        for kept in [
+            "/usr/bin/tool0\n",
+            "/usr/bin/tool2\n",
+            "/usr/bin/tool117\n",
+            "/usr/bin/tool199\n",
+        ] {
+            assert!(out.contains(kept), "{kept} missing: {out}");
+        }
+        assert!(!out.contains("/usr/bin/tool50\n"));
+        assert!(
+            out.contains("Size: 1819\t"),
+            "the asked record whole: {out}"
+        );
+        assert!(out.len() * 10 < t.len());
+        // A log whose every line has the same kind of start is not made of records.
+        let log: String = (0..400)
+            .map(|i| format!("2026-12-04 10:00:{:02} INFO step {i} done\n", i % 60))
+            .collect();
+        assert!(
+            with_ctx(&log, None, true, |ctx| collapse_records(&log, ctx))
+                .0
+                .is_none()
+        );
     }
 }
