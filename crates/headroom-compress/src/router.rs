@@ -733,6 +733,18 @@ fn compress_text_at(t: &str, ctx: &Ctx<'_>, depth: usize) -> (ContentKind, Optio
             crate::rows::cut_long_lines(base, ctx).or(runs)
         }
     };
+    // A big line-oriented output nothing could shorten by a tenth keeps its head, tail and
+    // the lines the question or a problem names (not diffs, JSON or lockfiles: their
+    // transforms keep what matters in them).
+    let out = match kind {
+        ContentKind::Diff | ContentKind::Json | ContentKind::JsonTable | ContentKind::Lockfile => {
+            out
+        }
+        _ if out.as_ref().is_none_or(|o| o.len() * 10 > t.len() * 9) => {
+            crate::rows::head_and_tail(t, ctx).or(out)
+        }
+        _ => out,
+    };
     // Line-oriented kinds fall back to the lossless normalisation. Not diffs (a context line
     // holding a single space is significant) and not JSON (minified by its own transform).
     let out = match kind {

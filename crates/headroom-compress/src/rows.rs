@@ -325,6 +325,84 @@ fn floor(s: &str, at: usize) -> usize {
     }
     at
 }
+/// A text at least this big that no transform could shorten gets [`head_and_tail`].
+const MIN_LAST_RESORT: usize = 24 * 1024;
+/// Lines [`head_and_tail`] keeps from the start and the end.
+const LAST_RESORT_HEAD: usize = 40;
+const LAST_RESORT_TAIL: usize = 20;
+
+/// The last resort for a big output no transform recognised (a symbol table, a package
+/// database dump, a manual page): its first [`LAST_RESORT_HEAD`] and last [`LAST_RESORT_TAIL`]
+/// lines, every line naming a rare term of the question or a problem (up to [`MATCHES`] of
+/// each), and a count of the rest, which stays retrievable. Never for source code, config or
+/// prose (a README, a design doc: an agent may be about to edit them) — those go whole.
+pub fn head_and_tail(t: &str, ctx: &Ctx<'_>) -> Option<String> {
+    if !ctx.options.lossy || t.len() < MIN_LAST_RESORT {
+        return None;
+    }
+    let lines: Vec<&str> = t.lines().collect();
+    let n = lines.len();
+    if n < (LAST_RESORT_HEAD + LAST_RESORT_TAIL) * 2
+        || looks_like_source(&lines)
+        || looks_like_prose(&lines)
+    {
+        return None;
+    }
+    let terms = rare_terms(&lines, ctx);
+    let mut keep = vec![false; n];
+    let (mut matched, mut problems) = (0, 0);
+    for (i, k) in keep.iter_mut().enumerate() {
+        if i < LAST_RESORT_HEAD || i + LAST_RESORT_TAIL >= n {
+            *k = true;
+            continue;
+        }
+        let lower = lines[i].to_ascii_lowercase();
+        if matched < MATCHES && terms.iter().any(|t| lower.contains(t.as_str())) {
+            *k = true;
+            matched += 1;
+        } else if problems < MATCHES && problem_re().is_match(lines[i]) {
+            *k = true;
+            problems += 1;
+        }
+    }
+    Some(render(&lines, &keep, "lines", ctx))
+}
+
+/// A document: at least a third of the non-blank lines are sentences (five or more words that
+/// are mostly letters) or Markdown structure (headings, list items, table rows, fences,
+/// quotes) — a README, a design doc or a manual page, `cat`-ed to be read or edited.
+fn looks_like_prose(lines: &[&str]) -> bool {
+    let (mut total, mut prose) = (0usize, 0usize);
+    for l in lines.iter().filter(|l| !l.trim().is_empty()) {
+        total += 1;
+        let t = l.trim_start();
+        let numbered = t
+            .split_once(". ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if t.starts_with(['#', '|', '>'])
+            || t.starts_with("- ")
+            || t.starts_with("* ")
+            || t.starts_with("```")
+            || numbered
+        {
+            prose += 1;
+            continue;
+        }
+        let words: Vec<&str> = l.split_whitespace().collect();
+        let wordy = words
+            .iter()
+            .filter(|w| {
+                let w = w.trim_matches(|c: char| c.is_ascii_punctuation());
+                !w.is_empty() && w.chars().all(char::is_alphabetic)
+            })
+            .count();
+        if words.len() >= 5 && wordy * 10 >= words.len() * 7 {
+            prose += 1;
+        }
+    }
+    total > 0 && prose * 3 >= total
+}
+
 /// Records of more lines than this are not looked for.
 const MAX_PERIOD: usize = 12;
 /// Records kept from the start and the end of a run of records.
@@ -552,5 +630,39 @@ mod tests {
                 .0
                 .is_none()
         );
+    }
+    #[test]
+    fn big_unrecognised_output_keeps_head_tail_and_asked_lines_but_documents_go_whole() {
+        // `nm -D libc.so.6`: hex addresses make every line's shape different.
+        let mut t = String::new();
+        for i in 0..3000u64 {
+            t.push_str(&format!(
+                "{:016x} T symbol_{i}@@GLIBC_2.2.5\n",
+                0xa1b20 + i * 0x1f3
+            ));
+        }
+        let (out, key) = with_ctx(&t, Some("is symbol_1234 exported?"), true, |ctx| {
+            head_and_tail(&t, ctx)
+        });
+        let out = out.unwrap();
+        assert!(key.is_some());
+        assert!(out.contains(" T symbol_1234@@GLIBC_2.2.5\n"), "{out}");
+        assert!(out.contains(" T symbol_0@@") && out.contains(" T symbol_2999@@"));
+        assert!(out.len() * 10 < t.len());
+        // A Markdown document or a page of prose is left whole, however big.
+        let doc: String = (0..1200)
+            .map(|i| match i % 4 {
+                0 => format!("## Section {i}\n"),
+                1 => "| key | value | notes |\n".to_owned(),
+                2 => format!("- item {i}: `code_{i}()`\n"),
+                _ => format!(
+                    "The proxy forwards request {i} to its upstream and keeps the cache warm.\n"
+                ),
+            })
+            .collect();
+        assert!(doc.len() > MIN_LAST_RESORT);
+        assert!(with_ctx(&doc, None, true, |ctx| head_and_tail(&doc, ctx))
+            .0
+            .is_none());
     }
 }
