@@ -408,6 +408,8 @@ const MAX_PERIOD: usize = 12;
 /// Records kept from the start and the end of a run of records.
 const RECORD_HEAD: usize = 3;
 const RECORD_TAIL: usize = 1;
+/// Fewer records than this are all kept.
+const MIN_RECORDS: usize = 16;
 /// At most this many other records are kept for naming the question or a problem.
 const RECORD_MATCHES: usize = 12;
 
@@ -423,22 +425,56 @@ fn label(l: &str) -> String {
 }
 
 /// Output made of multi-line records of one shape — `stat` over many files, `ip addr`,
-/// `systemctl status` of several units, `kubectl describe` — where each record's lines carry
-/// the same labels in the same order, so no run of same-shaped lines shows. The first
-/// [`RECORD_HEAD`] records, the last, and every record naming a rare question term or a problem
-/// are kept whole; the others are counted, the original retrievable.
+/// `apt-cache show`, `pip show a b c`, `kubectl describe`, `systemctl status` of several units
+/// — where no run of same-shaped lines shows. The first [`RECORD_HEAD`] records, the last, and
+/// every record naming a rare question term or a problem are kept whole; the others are
+/// counted, the original retrievable.
 pub fn collapse_records(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     if !ctx.options.lossy || t.len() < MIN_FALLBACK {
         return None;
     }
     let lines: Vec<&str> = t.lines().collect();
-    let n = lines.len();
     if looks_like_source(&lines) {
         return None;
     }
+    let spans = periodic_records(&lines).or_else(|| paragraph_records(&lines))?;
+    // A few records (`apt-cache show a b c`) were each asked for: they stay.
+    let count = spans.len();
+    if count < MIN_RECORDS {
+        return None;
+    }
+    let records: Vec<String> = spans.iter().map(|r| lines[r.clone()].join("\n")).collect();
+    // Terms of the question few records name (`size` is in every `stat` record).
+    let records_ref: Vec<&str> = records.iter().map(String::as_str).collect();
+    let terms = rare_terms(&records_ref, ctx);
+    let mut keep = vec![true; lines.len()];
+    let mut matched = 0;
+    for r in RECORD_HEAD..count - RECORD_TAIL {
+        let lower = records[r].to_ascii_lowercase();
+        let wanted = matched < RECORD_MATCHES
+            && (terms.iter().any(|t| lower.contains(t.as_str()))
+                || problem_re().is_match(&records[r]));
+        if wanted {
+            matched += 1;
+            continue;
+        }
+        for k in &mut keep[spans[r].clone()] {
+            *k = false;
+        }
+    }
+    let dropped = keep.iter().filter(|k| !**k).count();
+    if dropped * 10 < lines.len() * 3 {
+        return None;
+    }
+    Some(render(&lines, &keep, "lines of similar records", ctx))
+}
+
+/// Records of a fixed number of lines: the shortest period at which nine lines in ten repeat
+/// their label, with at least two different labels in a record (one label throughout is a
+/// run, not a record). `stat`: `File:`, `Size:`, `Device:`, `Access:` ×2, `Modify:`, …
+fn periodic_records(lines: &[&str]) -> Option<Vec<std::ops::Range<usize>>> {
+    let n = lines.len();
     let keys: Vec<String> = lines.iter().map(|l| label(l)).collect();
-    // The shortest period at which nine lines in ten repeat their label, with at least two
-    // different labels in a record (one label throughout is a run, not a record).
     let period = (2..=MAX_PERIOD).find(|&p| {
         if n < p * 8 {
             return false;
@@ -449,46 +485,50 @@ pub fn collapse_records(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     })?;
     let start = (0..n - 2 * period)
         .find(|&i| keys[i] == keys[i + period] && keys[i] == keys[i + 2 * period])?;
-    let count = (n - start) / period;
-    if count < RECORD_HEAD + RECORD_TAIL + 4 {
-        return None;
-    }
-    let records: Vec<String> = (0..count)
-        .map(|r| lines[start + r * period..start + (r + 1) * period].join("\n"))
-        .collect();
-    // Terms of the question few records name (`size` is in every `stat` record).
-    let records_ref: Vec<&str> = records.iter().map(String::as_str).collect();
-    let terms: Vec<String> = rare_terms(&records_ref, ctx)
-        .into_iter()
-        .filter(|t| {
-            let hits = records
-                .iter()
-                .filter(|r| r.to_ascii_lowercase().contains(t.as_str()));
-            hits.count() <= (count / 5).max(2)
-        })
-        .collect();
-    let mut keep = vec![true; n];
-    let mut matched = 0;
-    for r in RECORD_HEAD..count - RECORD_TAIL {
-        let rec = &records[r];
-        let wanted = matched < RECORD_MATCHES
-            && ({
-                let lower = rec.to_ascii_lowercase();
-                terms.iter().any(|t| lower.contains(t.as_str()))
-            } || problem_re().is_match(rec));
-        if wanted {
-            matched += 1;
+    Some(
+        (0..(n - start) / period)
+            .map(|r| start + r * period..start + (r + 1) * period)
+            .collect(),
+    )
+}
+
+/// Records of any length, one per paragraph (with the blank lines after it), when at least
+/// four in five paragraphs open with the same label (`Package:` in `apt-cache show`, `Name:` in
+/// `pip show`, `●` in `systemctl status`) and none opens with a date.
+fn paragraph_records(lines: &[&str]) -> Option<Vec<std::ops::Range<usize>>> {
+    let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim().is_empty() {
+            if let Some(last) = spans.last_mut() {
+                last.end = i + 1;
+            }
+            i += 1;
             continue;
         }
-        for k in &mut keep[start + r * period..start + (r + 1) * period] {
-            *k = false;
+        let start = i;
+        while i < lines.len() && !lines[i].trim().is_empty() {
+            i += 1;
         }
+        spans.push(start..i);
     }
-    let dropped = keep.iter().filter(|k| !**k).count();
-    if dropped * 10 < n * 3 {
-        return None;
-    }
-    Some(render(&lines, &keep, "lines of similar records", ctx))
+    let first = |r: &std::ops::Range<usize>| label(lines[r.start]);
+    let opening = first(spans.get(1)?);
+    let same = spans.iter().filter(|r| first(r) == opening).count();
+    // Paragraphs that open with a date are events of a log (`apt/history.log`'s `Start-Date:`),
+    // each one of them a fact.
+    let dated = spans.iter().any(|r| {
+        let l = lines[r.start].as_bytes();
+        l.windows(10).any(|w| {
+            w[..4].iter().all(u8::is_ascii_digit)
+                && w[4] == b'-'
+                && w[5..7].iter().all(u8::is_ascii_digit)
+                && w[7] == b'-'
+                && w[8..].iter().all(u8::is_ascii_digit)
+        })
+    });
+    (spans.len() >= 8 && same * 5 >= spans.len() * 4 && !opening.is_empty() && !dated)
+        .then_some(spans)
 }
 
 pub fn collapse_runs(t: &str, ctx: &Ctx<'_>) -> Option<String> {
@@ -664,5 +704,36 @@ mod tests {
         assert!(with_ctx(&doc, None, true, |ctx| head_and_tail(&doc, ctx))
             .0
             .is_none());
+    }
+    #[test]
+    fn paragraph_records_of_any_length_keep_the_asked_one() {
+        // `/var/lib/dpkg/status`: one stanza per package, of varying length.
+        let mut t = String::new();
+        for i in 0..60 {
+            t.push_str(&format!(
+                "Package: pkg{i}\nStatus: install ok installed\nVersion: 1.{i}\n"
+            ));
+            for d in 0..(i % 5) {
+                t.push_str(&format!("Depends: dep{d}\n"));
+            }
+            t.push_str("Description: a package\n\n");
+        }
+        let (out, _) = with_ctx(&t, Some("which version of pkg42?"), true, |ctx| {
+            collapse_records(&t, ctx)
+        });
+        let out = out.unwrap();
+        assert!(
+            out.contains("Package: pkg42\nStatus: install ok installed\nVersion: 1.42\n"),
+            "{out}"
+        );
+        assert!(out.contains("Package: pkg0\n") && out.contains("Package: pkg59\n"));
+        assert!(!out.contains("Package: pkg30\n"));
+        // A handful of records (each named on the command line) all stay.
+        let few: String = t.split_inclusive("\n\n").take(10).collect();
+        assert!(
+            with_ctx(&few, None, true, |ctx| collapse_records(&few, ctx))
+                .0
+                .is_none()
+        );
     }
 }
