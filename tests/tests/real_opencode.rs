@@ -286,14 +286,14 @@ async fn provider_scope_wiring_routes_the_real_opencode_through_headroom() {
 
 /// A gateway in OpenCode's own config (`provider.anthropic.options.baseURL`) stays the
 /// destination under `wrap`: OpenCode → Headroom → gateway, said on screen, the file untouched.
-/// (`127.1` is the gateway's address as a user might spell a host that is not one of the
-/// loopback forms Headroom takes for its own wiring; it reaches the mock on 127.0.0.1.)
+/// The gateway is on a loopback port, like a local LiteLLM: only a loopback URL at a
+/// deployment's port, or where a Headroom answers, is Headroom's own wiring.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gateway_in_opencode_config_is_chained_not_bypassed() {
     let world = opencode_world();
     let gateway = MockUpstream::start().await;
     script(&gateway);
-    let gateway_url = gateway.url().replace("127.0.0.1", "127.1");
+    let gateway_url = gateway.url();
     let config = format!(
         "{{\n  \"$schema\": \"https://opencode.ai/config.json\",\n  \"provider\": {{\n    \"anthropic\": {{\n      \"options\": {{ \"baseURL\": \"{gateway_url}/v1\" }}\n    }}\n  }}\n}}\n"
     );
