@@ -226,6 +226,18 @@ fn fake_openclaw(world: &World) {
     make_executable(&path);
 }
 
+/// Lets a waiting fake `openclaw` whose `wrap` was killed end, and waits until it has: if the
+/// test ended first, its temp dir (and the release file) would be gone and the orphan would
+/// poll for it forever.
+fn release_openclaw(world: &World, pid: u32) {
+    std::fs::write(world.out.join("openclaw.release"), "").unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        || !pid_alive(pid),
+        "the released fake openclaw to exit",
+    );
+}
+
 const OPENCLAW_CONFIG: &str = "{\n  // mine\n  \"models\": {\n    \"providers\": {\n      \"anthropic\": { \"apiKey\": \"${ANTHROPIC_API_KEY}\" }\n    }\n  },\n  \"gateway\": { \"port\": 18789 }\n}\n";
 
 #[test]
@@ -339,11 +351,11 @@ fn unwrap_openclaw_undoes_what_a_killed_wrap_left() {
         &["wrap", "--no-proxy", "--port", &port, "openclaw"],
         &[("WAIT", "1")],
     );
-    world.wait_out("openclaw.pid");
+    let pid: u32 = world.wait_out("openclaw.pid").trim().parse().unwrap();
     // SIGKILL: wrap cannot clean up.
     wrap.kill().unwrap();
     wrap.wait().unwrap();
-    std::fs::write(world.out.join("openclaw.release"), "").unwrap();
+    release_openclaw(&world, pid);
     assert!(std::fs::read_to_string(&config)
         .unwrap()
         .contains("anthropic-messages"));
@@ -370,10 +382,10 @@ fn a_second_wrap_openclaw_recovers_a_stale_edit_first() {
         &["wrap", "--no-proxy", "--port", &first, "openclaw"],
         &[("WAIT", "1")],
     );
-    world.wait_out("openclaw.pid");
+    let pid: u32 = world.wait_out("openclaw.pid").trim().parse().unwrap();
     wrap.kill().unwrap();
     wrap.wait().unwrap();
-    std::fs::write(world.out.join("openclaw.release"), "").unwrap();
+    release_openclaw(&world, pid);
     std::fs::remove_file(world.out.join("openclaw.pid")).unwrap();
     let second = free_port().to_string();
     let out = world.run(&["wrap", "--no-proxy", "--port", &second, "openclaw"]);
