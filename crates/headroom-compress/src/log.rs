@@ -31,6 +31,11 @@ fn dpkg_line_re() -> &'static Regex {
     })
 }
 
+/// Fields after date and time: action, then package and versions.
+fn dpkg_fields(l: &str) -> Vec<&str> {
+    l.split(' ').skip(2).collect()
+}
+
 /// dpkg's own log (`/var/log/dpkg.log`) records every package's passage through
 /// `half-installed`, `unpacked`, `half-configured` and `triggers-pending` plus a `configure`
 /// and `trigproc` step before the one line that says what happened to it: two thirds of the
@@ -38,20 +43,6 @@ fn dpkg_line_re() -> &'static Regex {
 /// unless most lines of `lines` are dpkg log lines. An `install P <none> V` followed later by
 /// `status installed P V` is an intermediate step too (a first install); installs over an
 /// older version, upgrades, removals and purges are kept.
-/// `text` holds `word` as a whole word (`ripgrep:amd64` names `ripgrep`; `runtime` does not
-/// name `run`).
-fn names_word(text: &str, word: &str) -> bool {
-    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    text.match_indices(word).any(|(at, _)| {
-        !is_word(text[..at].chars().next_back()) && !is_word(text[at + word.len()..].chars().next())
-    })
-}
-
-/// Fields after date and time: action, then package and versions.
-fn dpkg_fields(l: &str) -> Vec<&str> {
-    l.split(' ').skip(2).collect()
-}
-
 fn dpkg_steps(lines: &[&str]) -> Option<Vec<bool>> {
     let non_empty = lines.iter().filter(|l| !l.is_empty()).count();
     let dpkg = lines.iter().filter(|l| dpkg_line_re().is_match(l)).count();
@@ -247,7 +238,7 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
                     break;
                 }
                 let lower = l.to_ascii_lowercase();
-                if terms.iter().any(|t| names_word(&lower, t)) {
+                if terms.iter().any(|t| text::names_word(&lower, t)) {
                     marks[i] = Mark::Keep;
                     kept += 1;
                 }
@@ -509,19 +500,6 @@ mod tests {
         }
         assert!(out.contains("of 364 log lines omitted"), "{out}");
         assert!(out.len() * 8 < log.len(), "{} of {}", out.len(), log.len());
-    }
-
-    #[test]
-    fn question_terms_match_whole_words() {
-        assert!(names_word(
-            "2025 status installed ripgrep:amd64 13.0",
-            "ripgrep"
-        ));
-        assert!(!names_word(
-            "test config::tests::metrics_runtime_10 ... ok",
-            "run"
-        ));
-        assert!(names_word("run", "run"));
     }
 
     #[test]

@@ -209,15 +209,6 @@ fn object_name(o: &Node, src: &[u8]) -> Option<String> {
         .map(|s| text::truncate_chars(&s, 60).to_owned())
 }
 
-/// `term` in `s` as a word of its own (`serde_json@1.0` names `serde_json`; `rustversion`
-/// and `metadata_version` do not name `version`).
-fn names_word(s: &str, term: &str) -> bool {
-    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    s.match_indices(term).any(|(i, _)| {
-        !word(s[..i].chars().next_back()) && !word(s[i + term.len()..].chars().next())
-    })
-}
-
 /// A scalar as the model reads it: strings decoded, others as written.
 fn scalar_text(v: &Node, src: &[u8]) -> String {
     v.str_value(src)
@@ -233,7 +224,7 @@ fn shrink_into(v: &Node, src: &[u8], terms: &[String], out: &mut Vec<u8>) -> usi
     push_value(v, src, &mut whole);
     let matches = || {
         let s = String::from_utf8_lossy(&whole).to_ascii_lowercase();
-        terms.iter().any(|t| names_word(&s, t))
+        terms.iter().any(|t| text::names_word(&s, t))
     };
     if whole.len() <= BIG_CELL || matches() {
         out.extend_from_slice(&whole);
@@ -468,7 +459,7 @@ pub fn compress(t: &str, root: &Node, ctx: &Ctx<'_>) -> Option<String> {
             .map(text::query_terms)
             .unwrap_or_default()
             .into_iter()
-            .filter(|t| rows.iter().filter(|r| names_word(r, t)).count() * 3 <= n)
+            .filter(|t| rows.iter().filter(|r| text::names_word(r, t)).count() * 3 <= n)
             .collect()
     } else {
         Vec::new()

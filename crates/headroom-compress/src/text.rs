@@ -80,6 +80,15 @@ pub fn query_terms(q: &str) -> Vec<String> {
     terms
 }
 
+/// `text` holds `word` as a whole word (`ripgrep:amd64` and `serde_json@1.0` name `ripgrep`
+/// and `serde_json`; `runtime` does not name `run`, nor `metadata_version` `version`).
+pub fn names_word(text: &str, word: &str) -> bool {
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    text.match_indices(word).any(|(at, _)| {
+        !is_word(text[..at].chars().next_back()) && !is_word(text[at + word.len()..].chars().next())
+    })
+}
+
 /// Thousands separators for counts in markers ("1,843").
 pub fn fmt_count(n: usize) -> String {
     let s = n.to_string();
@@ -119,5 +128,18 @@ mod tests {
             query_terms("Why does the tokio runtime panic?"),
             vec!["panic", "runtime", "tokio"]
         );
+    }
+
+    #[test]
+    fn question_terms_match_whole_words() {
+        assert!(names_word(
+            "2025 status installed ripgrep:amd64 13.0",
+            "ripgrep"
+        ));
+        assert!(!names_word(
+            "test config::tests::metrics_runtime_10 ... ok",
+            "run"
+        ));
+        assert!(names_word("run", "run"));
     }
 }
