@@ -127,14 +127,21 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     if rows < MIN_ROWS {
         return None;
     }
-    let terms = rare_terms(&lines, ctx);
+    let keep = head_tail_and_asked(&lines, HEAD, TAIL, ctx);
+    Some(render(&lines, &keep, "rows", ctx))
+}
+
+/// Which lines to keep: the first `head` and last `tail`, and up to [`MATCHES`] lines naming a
+/// rare question term and [`MATCHES`] naming a problem in between.
+fn head_tail_and_asked(lines: &[&str], head: usize, tail: usize, ctx: &Ctx<'_>) -> Vec<bool> {
+    let terms = rare_terms(lines, ctx);
     let n = lines.len();
     let mut keep = vec![false; n];
     for (i, k) in keep.iter_mut().enumerate() {
-        *k = i < HEAD || i + TAIL >= n;
+        *k = i < head || i + tail >= n;
     }
     let (mut matched, mut problems) = (0, 0);
-    for i in HEAD..n.saturating_sub(TAIL) {
+    for i in head..n.saturating_sub(tail) {
         let lower = lines[i].to_ascii_lowercase();
         if matched < MATCHES && terms.iter().any(|t| lower.contains(t.as_str())) {
             keep[i] = true;
@@ -144,7 +151,7 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
             problems += 1;
         }
     }
-    Some(render(&lines, &keep, "rows", ctx))
+    keep
 }
 
 /// Kept lines in order, each omitted stretch as `… N <what> …`, then the marker.
@@ -348,23 +355,7 @@ pub fn head_and_tail(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     {
         return None;
     }
-    let terms = rare_terms(&lines, ctx);
-    let mut keep = vec![false; n];
-    let (mut matched, mut problems) = (0, 0);
-    for (i, k) in keep.iter_mut().enumerate() {
-        if i < LAST_RESORT_HEAD || i + LAST_RESORT_TAIL >= n {
-            *k = true;
-            continue;
-        }
-        let lower = lines[i].to_ascii_lowercase();
-        if matched < MATCHES && terms.iter().any(|t| lower.contains(t.as_str())) {
-            *k = true;
-            matched += 1;
-        } else if problems < MATCHES && problem_re().is_match(lines[i]) {
-            *k = true;
-            problems += 1;
-        }
-    }
+    let keep = head_tail_and_asked(&lines, LAST_RESORT_HEAD, LAST_RESORT_TAIL, ctx);
     Some(render(&lines, &keep, "lines", ctx))
 }
 
