@@ -1008,6 +1008,29 @@ pub(crate) fn tool_wiring(
     })
 }
 
+/// The gateways the config files of `tools` name (OpenClaw's and OpenCode's providers,
+/// Codex's provider), with the tool and the file, for [`chain_gateways`].
+fn config_gateways_of(
+    env: &Environment,
+    tools: &[Tool],
+    ours: &[u16],
+) -> Vec<(Tool, PathBuf, ConfigGateway)> {
+    let mut out = Vec::new();
+    for &tool in tools {
+        let (file, found) = match tool {
+            Tool::Openclaw => (openclaw_config(env), openclaw_gateways(env, ours)),
+            Tool::Opencode => (opencode_config(env), opencode_gateways(env, ours)),
+            Tool::Codex => (
+                codex_config(env),
+                codex_gateway(env, ours).into_iter().collect(),
+            ),
+            _ => continue,
+        };
+        out.extend(found.into_iter().map(|g| (tool, file.clone(), g)));
+    }
+    out
+}
+
 /// Makes each tool's gateway the deployment's upstream for its API (the tool → Headroom →
 /// gateway), saying so; refuses two different gateways for one API in one deployment.
 fn chain_gateways(
@@ -1399,38 +1422,6 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
                 base_env.insert(ANTHROPIC_TARGET.to_owned(), url.clone());
             }
         }
-        // A provider-scope deployment being replaced already routes OpenClaw's gateway.
-        if let Some(url) = existing
-            .as_ref()
-            .and_then(|m| m.base_env.get("OPENAI_TARGET_API_URL").cloned())
-        {
-            base_env
-                .entry("OPENAI_TARGET_API_URL".to_owned())
-                .or_insert(url);
-        }
-        // The same for OpenClaw's and OpenCode's providers: a base URL the user set is replaced
-        // by Headroom's, so it becomes the deployment's upstream for that API.
-        let mut gateways: Vec<(Tool, PathBuf, ConfigGateway)> = Vec::new();
-        if targets.contains(&Tool::Openclaw) {
-            let file = openclaw_config(env);
-            gateways.extend(
-                openclaw_gateways(env, &ours)
-                    .into_iter()
-                    .map(|g| (Tool::Openclaw, file.clone(), g)),
-            );
-        }
-        if targets.contains(&Tool::Opencode) {
-            let file = opencode_config(env);
-            gateways.extend(
-                opencode_gateways(env, &ours)
-                    .into_iter()
-                    .map(|g| (Tool::Opencode, file.clone(), g)),
-            );
-        }
-        if targets.contains(&Tool::Codex) {
-            gateways.extend(codex_gateway(env, &ours).map(|g| (Tool::Codex, codex_config(env), g)));
-        }
-        chain_gateways(gateways, &mut base_env, &mut notes)?;
     } else if let Some(url) = &gateway {
         notes.push(format!(
             "warning: {} sends Claude Code to {} (env.ANTHROPIC_BASE_URL), which beats the shell environment: at {} scope Claude Code will not go through Headroom. Use `--scope provider` to chain Headroom in front of that gateway",
@@ -1439,8 +1430,15 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
             req.scope
         ));
     }
-    // Codex gets its config edited at user scope too: its gateway is chained the same way.
-    if req.scope == Scope::User && targets.contains(&Tool::Codex) {
+    // Tools whose own config the edit points at Headroom (every tool at provider scope, Codex
+    // at user scope too): a base URL the user set there becomes the deployment's upstream for
+    // that API. A deployment being replaced already routes such a gateway.
+    let config_edited: Vec<Tool> = targets
+        .iter()
+        .copied()
+        .filter(|t| req.scope == Scope::Provider || (req.scope == Scope::User && *t == Tool::Codex))
+        .collect();
+    if !config_edited.is_empty() {
         if let Some(url) = existing
             .as_ref()
             .and_then(|m| m.base_env.get("OPENAI_TARGET_API_URL").cloned())
@@ -1449,8 +1447,11 @@ pub fn plan(env: &Environment, req: &Request) -> Result<Plan> {
                 .entry("OPENAI_TARGET_API_URL".to_owned())
                 .or_insert(url);
         }
-        let gateways = codex_gateway(env, &ours).map(|g| (Tool::Codex, codex_config(env), g));
-        chain_gateways(gateways.into_iter().collect(), &mut base_env, &mut notes)?;
+        chain_gateways(
+            config_gateways_of(env, &config_edited, &ours),
+            &mut base_env,
+            &mut notes,
+        )?;
     }
     let now = model::now_iso();
     let manifest = Manifest {
