@@ -71,6 +71,26 @@ fn assert_reached_with_key(mock: &MockUpstream) {
     }
 }
 
+/// `headroom wrap --port <port> codex -- exec "say hi"` in `world`, with one variable of the
+/// test's (the session's upstream, the gateway's key).
+async fn wrap_codex_exec(world: &World, port: &str, var: (&str, &str)) -> std::process::Output {
+    let mut cmd = world.headroom([
+        "wrap",
+        "--port",
+        port,
+        "codex",
+        "--",
+        "exec",
+        "--skip-git-repo-check",
+        "say hi",
+    ]);
+    cmd.env(var.0, var.1)
+        .env("CODEX_HOME", world.home.join(".codex"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    output_of(cmd).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn wrap_codex_routes_the_real_codex_through_headroom() {
     let world = codex_world();
@@ -79,28 +99,7 @@ async fn wrap_codex_routes_the_real_codex_through_headroom() {
         mock.push(Reply::openai_responses_sse("done", Duration::ZERO));
     }
     let port = free_port().to_string();
-    let mut cmd = world.headroom([
-        "wrap",
-        "--port",
-        &port,
-        "codex",
-        "--",
-        "exec",
-        "--skip-git-repo-check",
-        "say hi",
-    ]);
-    cmd.env("OPENAI_TARGET_API_URL", mock.url());
-    let out = tokio::task::spawn_blocking({
-        let world_home = world.home.clone();
-        move || {
-            cmd.env("CODEX_HOME", world_home.join(".codex"))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            cmd.output().unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let out = wrap_codex_exec(&world, &port, ("OPENAI_TARGET_API_URL", &mock.url())).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_reached_with_key(&mock);
     assert!(
@@ -203,28 +202,7 @@ async fn wrap_codex_chains_codexs_own_gateway_provider() {
         || health(port_n).is_some(),
         "the proxy to answer /health",
     );
-    let mut cmd = world.headroom([
-        "wrap",
-        "--port",
-        &port,
-        "codex",
-        "--",
-        "exec",
-        "--skip-git-repo-check",
-        "say hi",
-    ]);
-    cmd.env("CORP_KEY", "sk-corp-gateway");
-    let out = tokio::task::spawn_blocking({
-        let world_home = world.home.clone();
-        move || {
-            cmd.env("CODEX_HOME", world_home.join(".codex"))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            cmd.output().unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let out = wrap_codex_exec(&world, &port, ("CORP_KEY", "sk-corp-gateway")).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
@@ -243,17 +221,16 @@ async fn wrap_codex_chains_codexs_own_gateway_provider() {
         assert_eq!(r.header("x-team").as_deref(), Some("blue"));
     }
     // Through Headroom: the proxy counted every request the gateway got.
-    let stats = world.run(&["stats", "--port", &port, "--json"]);
-    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap_or_else(|e| {
+    let out = world.run(&["stats", "--port", &port, "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "headroom stats --json: {e}: {}",
-            String::from_utf8_lossy(&stats.stderr)
+            String::from_utf8_lossy(&out.stderr)
         )
     });
-    let total = stats["stats"]["requests"]["total"]
-        .as_u64()
-        .or_else(|| stats["requests"]["total"].as_u64())
-        .unwrap_or_else(|| panic!("no request count in {stats}"));
+    let stats = headroom_protocol::Stats::parse(doc["stats"].to_string().as_bytes())
+        .unwrap_or_else(|| panic!("`stats` is not the proxy's /stats document: {doc}"));
+    let total = stats.requests.total;
     assert!(
         total as usize >= responses.len(),
         "the gateway was reached directly, bypassing Headroom ({total} requests through it, {} at the gateway): {stderr}",
