@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian package of the desktop app (which doubles as the `headroom` CLI) with
-# dpkg-deb, then checks it: metadata, file list, and that the unpacked binaries run.
+# dpkg-deb, then checks it: metadata, file list, and that the unpacked binaries run. The app is
+# two binaries: `headroom-desktop` (window, CLI, launcher entry) and `headroom-tray`, the
+# long-lived tray process it becomes, which must not link WebKitGTK (src-tauri/src/tray_app.rs).
 #   scripts/build-deb.sh release   size-optimised build (the package we ship; slow on 2 cores)
 #   scripts/build-deb.sh debug     packages the existing debug build (what CI checks)
 # `cargo tauri build --bundles deb` (tauri-cli) produces an equivalent package; this script
@@ -11,10 +13,11 @@ flavour="${1:-release}"
 case "$flavour" in
     release)
         cargo build --locked --profile release-desktop -p headroom-desktop --features tauri/custom-protocol || exit 1
-        bin=target/release-desktop/headroom-desktop; compress=(-Zxz) ;;
+        dir=target/release-desktop; compress=(-Zxz) ;;
     debug)
-        [[ -x target/debug/headroom-desktop ]] || cargo build --locked -p headroom-desktop || exit 1
-        bin=target/debug/headroom-desktop; compress=(-Zgzip -z1) ;;
+        [[ -x target/debug/headroom-desktop && -x target/debug/headroom-tray ]] \
+            || cargo build --locked -p headroom-desktop || exit 1
+        dir=target/debug; compress=(-Zgzip -z1) ;;
     *) echo "usage: scripts/build-deb.sh release|debug" >&2; exit 2 ;;
 esac
 
@@ -24,8 +27,10 @@ out="target/deb"
 stage="$out/headroom_${version}_${arch}"
 rm -rf "$stage" && mkdir -p "$stage/DEBIAN" "$stage/usr/bin" "$stage/usr/share/applications" \
     "$stage/usr/share/doc/headroom"
-strip --strip-unneeded -o "$stage/usr/bin/headroom-desktop" "$bin"
-chmod 0755 "$stage/usr/bin/headroom-desktop"
+for b in headroom-desktop headroom-tray; do
+    strip --strip-unneeded -o "$stage/usr/bin/$b" "$dir/$b"
+    chmod 0755 "$stage/usr/bin/$b"
+done
 # The app answers to the name `headroom` as the command-line tool.
 ln -s headroom-desktop "$stage/usr/bin/headroom"
 for size in 32x32 128x128; do
@@ -77,7 +82,7 @@ unpacked="$(mktemp -d)"
 trap 'rm -rf "$unpacked"' EXIT
 check "package metadata names headroom $version" bash -c "dpkg-deb -f '$deb' Package Version | tr '\n' ' ' | grep -q 'Package: headroom Version: $version'"
 check "package depends on the WebKitGTK runtime" bash -c "dpkg-deb -f '$deb' Depends | grep -q libwebkit2gtk-4.1-0"
-check "package lists the app, the CLI name, the launcher and icons" bash -c "dpkg-deb -c '$deb' | grep -q './usr/bin/headroom-desktop' && dpkg-deb -c '$deb' | grep -q './usr/bin/headroom -> headroom-desktop' && dpkg-deb -c '$deb' | grep -q 'applications/headroom.desktop' && dpkg-deb -c '$deb' | grep -q 'hicolor/128x128/apps/headroom.png'"
+check "package lists the app, the tray, the CLI name, the launcher and icons" bash -c "dpkg-deb -c '$deb' | grep -q './usr/bin/headroom-desktop' && dpkg-deb -c '$deb' | grep -q './usr/bin/headroom-tray' && dpkg-deb -c '$deb' | grep -q './usr/bin/headroom -> headroom-desktop' && dpkg-deb -c '$deb' | grep -q 'applications/headroom.desktop' && dpkg-deb -c '$deb' | grep -q 'hicolor/128x128/apps/headroom.png'"
 check "files are owned by root" bash -c "! dpkg-deb -c '$deb' | awk '{print \$2}' | grep -vq '^root/root$'"
 dpkg-deb -x "$deb" "$unpacked"
 check "unpacked CLI name prints the version" bash -c "'$unpacked/usr/bin/headroom' --version | grep -q 'headroom $version'"
@@ -86,6 +91,10 @@ check "unpacked CLI serves a proxy and answers health" bash -c "
     '$unpacked/usr/bin/headroom' proxy --port \$port >/dev/null 2>&1 & pid=\$!
     for i in \$(seq 1 100); do '$unpacked/usr/bin/headroom' health --port \$port && break; sleep 0.05; done
     rc=\$?; kill \$pid; wait \$pid; exit \$rc"
+check "the tray binary does not link WebKitGTK or JavaScriptCore" bash -c "
+    readelf -d '$unpacked/usr/bin/headroom-tray' | grep -q 'NEEDED.*libgtk-3' &&
+    ! readelf -d '$unpacked/usr/bin/headroom-tray' | grep -Eq 'NEEDED.*(webkit|javascriptcore|soup)'"
+check "the tray binary is the CLI too" bash -c "'$unpacked/usr/bin/headroom-tray' proxy --help | grep -q -- '--port'"
 check "launcher entry is valid" bash -c "grep -q '^Exec=headroom-desktop$' '$unpacked/usr/share/applications/headroom.desktop'"
 echo "built $deb ($(du -h "$deb" | cut -f1))"
 echo "deb: $passed passed, $failed failed"

@@ -14,6 +14,9 @@ pub mod installed;
 pub mod probe;
 pub mod settings;
 mod tray;
+#[cfg(target_os = "linux")]
+pub mod tray_app;
+pub mod tray_menu;
 pub mod watchdog;
 #[cfg(target_os = "linux")]
 pub mod window_host;
@@ -71,19 +74,24 @@ impl<R: Runtime> Sink for AppSink<R> {
     }
 
     fn notify(&self, summary: &str, body: &str) {
-        let (summary, body) = (summary.to_owned(), body.to_owned());
-        std::thread::spawn(move || {
-            let r = notify_rust::Notification::new()
-                .appname("Headroom")
-                .summary(&summary)
-                .body(&body)
-                .icon("dialog-information")
-                .show();
-            if let Err(e) = r {
-                eprintln!("headroom: notification not shown: {e}");
-            }
-        });
+        notify(summary, body);
     }
+}
+
+/// Show a desktop notification (off the caller's thread: D-Bus can be slow).
+pub(crate) fn notify(summary: &str, body: &str) {
+    let (summary, body) = (summary.to_owned(), body.to_owned());
+    std::thread::spawn(move || {
+        let r = notify_rust::Notification::new()
+            .appname("Headroom")
+            .summary(&summary)
+            .body(&body)
+            .icon("dialog-information")
+            .show();
+        if let Err(e) = r {
+            eprintln!("headroom: notification not shown: {e}");
+        }
+    });
 }
 
 /// Open (or focus) the main window: in a window child process when the tray process hosts one
@@ -188,6 +196,19 @@ pub fn prepare_process() {
     }
 }
 
+/// The tray process on Linux is a separate binary beside this one (see [`tray_app`]): this one
+/// links WebKitGTK, whose libraries cost a tray that never shows a page ~25 MiB just by being
+/// mapped. `None` when it is not there (then the tray runs here, as on other systems).
+#[cfg(target_os = "linux")]
+fn tray_exe() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe()
+        .ok()?
+        .with_file_name(tray_app::TRAY_BIN);
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(&exe).ok()?;
+    (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(exe)
+}
+
 /// Is there a system tray to register with? On Linux that means a StatusNotifierWatcher on the
 /// session bus; without one the tray icon would be invisible.
 fn tray_available() -> bool {
@@ -257,6 +278,33 @@ fn window_in_child(has_tray: bool) -> bool {
         && std::env::var_os("HEADROOM_DESKTOP_WINDOW_IN_PROCESS").is_none()
 }
 
+/// Was the app started to sit in the tray, without opening its window?
+fn started_minimized(args: &[String]) -> bool {
+    args.iter()
+        .any(|a| a == autostart::AUTOSTART_ARG || a == "--minimized")
+}
+
+/// Supervise the proxy off the event loop: bring it up, then tick until `stop`.
+fn spawn_supervisor(ctl: Arc<Controller>, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+    let tick = std::env::var("HEADROOM_DESKTOP_TICK_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000u64);
+    std::thread::Builder::new()
+        .name("headroom-supervisor".into())
+        .spawn(move || {
+            ctl.launch();
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(tick));
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                ctl.tick();
+            }
+        })
+        .map(drop)
+}
+
 /// Run the app (blocks until Quit).
 pub fn run() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -264,10 +312,23 @@ pub fn run() -> std::process::ExitCode {
     if args.iter().any(|a| a == window_host::WINDOW_ARG) {
         return window_host::run_window_child();
     }
+    let has_tray = tray_available();
+    // With a tray, the long-lived process is the WebKit-free tray binary: become it.
+    #[cfg(target_os = "linux")]
+    if window_in_child(has_tray) {
+        if let Some(tray) = tray_exe() {
+            use std::os::unix::process::CommandExt;
+            let err = std::process::Command::new(&tray)
+                .args(std::env::args_os().skip(1))
+                .exec();
+            eprintln!(
+                "headroom: cannot start {}: {err}; the tray runs in this process",
+                tray.display()
+            );
+        }
+    }
     prepare_process();
-    let minimized = args
-        .iter()
-        .any(|a| a == autostart::AUTOSTART_ARG || a == "--minimized");
+    let minimized = started_minimized(&args);
     let env = Env::from_process();
     let sink: Arc<AppSink<tauri::Wry>> = Arc::new(AppSink {
         app: Mutex::new(None),
@@ -286,19 +347,22 @@ pub fn run() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
-    let has_tray = tray_available();
     let info = AppInfo {
         version: env!("CARGO_PKG_VERSION"),
         tray_available: has_tray,
         state_dir: env.state_dir().display().to_string(),
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let tick = std::env::var("HEADROOM_DESKTOP_TICK_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000u64);
 
-    exit_on_signals(controller.clone(), sink.clone(), stop.clone());
+    let sink_exit = sink.clone();
+    exit_on_signals(controller.clone(), stop.clone(), move || {
+        let app = sink_exit.app.lock().ok().and_then(|a| a.clone());
+        if let Some(app) = app {
+            // Lets the window child and the event loop close normally.
+            app.exit(0);
+            std::thread::sleep(Duration::from_secs(3));
+        }
+    });
 
     #[cfg(target_os = "linux")]
     let state_dir = env.state_dir().to_path_buf();
@@ -316,7 +380,8 @@ pub fn run() -> std::process::ExitCode {
             }
             #[cfg(target_os = "linux")]
             if window_in_child(has_tray) {
-                match window_host::WindowHost::start(&state_dir, ctl_setup.clone()) {
+                let exe = std::env::current_exe()?;
+                match window_host::WindowHost::start(&state_dir, ctl_setup.clone(), exe) {
                     Ok(host) => {
                         if let Ok(mut slot) = sink_setup.host.lock() {
                             *slot = Some(host.clone());
@@ -339,21 +404,7 @@ pub fn run() -> std::process::ExitCode {
             if !has_tray || !minimized {
                 open_window(&handle);
             }
-            // Bring the proxy up off the main thread, then supervise it.
-            let ctl = ctl_setup.clone();
-            let stop = stop_setup.clone();
-            std::thread::Builder::new()
-                .name("headroom-supervisor".into())
-                .spawn(move || {
-                    ctl.launch();
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(tick));
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        ctl.tick();
-                    }
-                })?;
+            spawn_supervisor(ctl_setup.clone(), stop_setup.clone())?;
             Ok(())
         })
         .build(context());
@@ -387,10 +438,11 @@ pub fn run() -> std::process::ExitCode {
 /// the user's choice, so the next start rewires them), stop the in-app proxy — and then exit.
 /// Without this the default action killed the app mid-flight and left Claude Code and Codex
 /// pointed at a dead port.
-fn exit_on_signals<R: Runtime>(
+/// `close` ends the event loop and windows before the process exits.
+fn exit_on_signals(
     controller: Arc<Controller>,
-    sink: Arc<AppSink<R>>,
     stop: Arc<AtomicBool>,
+    close: impl FnOnce() + Send + 'static,
 ) {
     #[cfg(unix)]
     {
@@ -429,12 +481,7 @@ fn exit_on_signals<R: Runtime>(
                 eprintln!("headroom: {name}: unwiring tools and quitting");
                 stop.store(true, Ordering::SeqCst);
                 controller.shutdown();
-                let app = sink.app.lock().ok().and_then(|a| a.clone());
-                if let Some(app) = app {
-                    // Lets the window child and the event loop close normally.
-                    app.exit(0);
-                    std::thread::sleep(Duration::from_secs(3));
-                }
+                close();
                 std::process::exit(0);
             });
         if let Err(e) = spawned {
@@ -445,7 +492,7 @@ fn exit_on_signals<R: Runtime>(
     {
         // Windows ends GUI apps at logoff through the event loop (RunEvent::Exit runs Quit's
         // path); there is no SIGTERM to catch.
-        let _ = (controller, sink, stop);
+        let _ = (controller, stop, close);
     }
 }
 

@@ -1,5 +1,6 @@
-//! The tray icon and its menu. Menu-first (Linux trays deliver no left click); left click opens
-//! the window where the platform reports it. Icon states come from the PNGs in `icons/`.
+//! The tray icon and its menu through Tauri (macOS, Windows, and Linux when the window lives in
+//! the tray's own process). Menu-first (Linux trays deliver no left click); left click opens the
+//! window where the platform reports it. What it shows and does comes from [`crate::tray_menu`].
 
 use std::sync::Arc;
 
@@ -9,58 +10,40 @@ use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, Tray
 use tauri::{AppHandle, Runtime};
 
 use crate::controller::{Controller, Status, TrayState};
-
-const RUNNING: &[u8] = include_bytes!("../../icons/tray-running@2x.png");
-const PAUSED: &[u8] = include_bytes!("../../icons/tray-paused@2x.png");
-const STOPPED: &[u8] = include_bytes!("../../icons/tray-stopped@2x.png");
-const ERROR: &[u8] = include_bytes!("../../icons/tray-error@2x.png");
+use crate::tray_menu::{self as m, MenuView};
 
 fn icon(state: TrayState) -> tauri::Result<Image<'static>> {
-    Image::from_bytes(match state {
-        TrayState::Running => RUNNING,
-        TrayState::Paused => PAUSED,
-        TrayState::Stopped => STOPPED,
-        TrayState::Error => ERROR,
-    })
+    Image::from_bytes(m::icon_png(state))
 }
 
 pub struct Tray<R: Runtime> {
     icon: TrayIcon<R>,
     status: MenuItem<R>,
-    /// One Start/Stop toggle: its label says what a click does.
     toggle: MenuItem<R>,
     restart: MenuItem<R>,
     pause: MenuItem<R>,
     autostart: CheckMenuItem<R>,
     /// What is shown now, so unchanged ticks cost nothing (no D-Bus traffic, no icon files).
-    shown: Option<(TrayState, String, bool, bool, bool)>,
-}
-
-/// Format a token count for the tooltip ("12.3k").
-pub fn short_count(n: u64) -> String {
-    match n {
-        0..=999 => n.to_string(),
-        1_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
-        _ => format!("{:.1}M", n as f64 / 1e6),
-    }
+    shown: Option<MenuView>,
 }
 
 impl<R: Runtime> Tray<R> {
     pub fn build(app: &AppHandle<R>, ctl: Arc<Controller>) -> tauri::Result<Tray<R>> {
-        let status = MenuItem::with_id(app, "status", "Headroom: starting…", false, None::<&str>)?;
-        let toggle = MenuItem::with_id(app, "toggle", "Stop proxy", true, None::<&str>)?;
-        let restart = MenuItem::with_id(app, "restart", "Restart proxy", true, None::<&str>)?;
-        let pause = MenuItem::with_id(app, "pause", "Pause routing", true, None::<&str>)?;
-        let open = MenuItem::with_id(app, "open", "Open Headroom", true, None::<&str>)?;
+        let v = MenuView::initial();
+        let status = MenuItem::with_id(app, m::STATUS, &v.line, false, None::<&str>)?;
+        let toggle = MenuItem::with_id(app, m::TOGGLE, v.toggle, true, None::<&str>)?;
+        let restart = MenuItem::with_id(app, m::RESTART, "Restart proxy", true, None::<&str>)?;
+        let pause = MenuItem::with_id(app, m::PAUSE, v.pause, true, None::<&str>)?;
+        let open = MenuItem::with_id(app, m::OPEN, m::OPEN_LABEL, true, None::<&str>)?;
         let autostart = CheckMenuItem::with_id(
             app,
-            "autostart",
-            "Start at login",
+            m::AUTOSTART,
+            m::AUTOSTART_LABEL,
             true,
             false,
             None::<&str>,
         )?;
-        let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+        let quit = MenuItem::with_id(app, m::QUIT, m::QUIT_LABEL, true, None::<&str>)?;
         let menu = Menu::with_items(
             app,
             &[
@@ -78,7 +61,7 @@ impl<R: Runtime> Tray<R> {
         )?;
         let ctl_menu = ctl.clone();
         let icon = TrayIconBuilder::with_id("headroom")
-            .icon(icon(TrayState::Stopped)?)
+            .icon(icon(v.state)?)
             .tooltip("Headroom")
             .menu(&menu)
             .show_menu_on_left_click(false)
@@ -108,83 +91,38 @@ impl<R: Runtime> Tray<R> {
     }
 
     pub fn update(&mut self, s: &Status) {
-        let line = if s.running {
-            format!(
-                "{} · {} tokens saved today",
-                s.summary,
-                short_count(s.tokens_saved_today)
-            )
-        } else {
-            s.summary.clone()
-        };
-        let paused = s.routing == "paused";
-        let key = (s.state, line.clone(), s.expected_up, paused, s.autostart);
-        if self.shown.as_ref() == Some(&key) {
+        let v = MenuView::of(s);
+        if self.shown.as_ref() == Some(&v) {
             return;
         }
-        if self.shown.as_ref().map(|k| k.0) != Some(s.state) {
-            if let Ok(img) = icon(s.state) {
+        if self.shown.as_ref().map(|k| k.state) != Some(v.state) {
+            if let Ok(img) = icon(v.state) {
                 let _ = self.icon.set_icon(Some(img));
             }
         }
-        let _ = self.icon.set_tooltip(Some(&line));
-        let _ = self.status.set_text(&line);
-        let _ = self.toggle.set_text(if s.expected_up {
-            "Stop proxy"
-        } else {
-            "Start proxy"
-        });
-        // Restarting or pausing a stopped proxy means nothing: offer them only while it runs.
-        let _ = self.restart.set_enabled(s.expected_up);
-        let _ = self
-            .pause
-            .set_enabled(s.expected_up && !s.wired_tools.is_empty());
-        let _ = self.pause.set_text(if paused {
-            "Resume routing"
-        } else {
-            "Pause routing"
-        });
-        let _ = self.autostart.set_checked(s.autostart);
-        self.shown = Some(key);
+        let _ = self.icon.set_tooltip(Some(&v.line));
+        let _ = self.status.set_text(&v.line);
+        let _ = self.toggle.set_text(v.toggle);
+        let _ = self.restart.set_enabled(v.restart_enabled);
+        let _ = self.pause.set_enabled(v.pause_enabled);
+        let _ = self.pause.set_text(v.pause);
+        let _ = self.autostart.set_checked(v.autostart);
+        self.shown = Some(v);
     }
 }
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, ctl: &Arc<Controller>, id: &str) {
-    let ctl = ctl.clone();
     match id {
-        "open" => crate::open_window(app),
-        "quit" => {
-            let app = app.clone();
+        m::OPEN => crate::open_window(app),
+        m::QUIT => {
+            let (app, ctl) = (app.clone(), ctl.clone());
             std::thread::spawn(move || {
                 ctl.shutdown();
                 app.exit(0);
             });
         }
-        "toggle" | "restart" | "pause" | "autostart" => {
-            let id = id.to_owned();
-            // Proxy start/stop and file edits block; keep the event loop free.
-            std::thread::spawn(move || match id.as_str() {
-                "toggle" => {
-                    if ctl.status().expected_up {
-                        drop(ctl.stop())
-                    } else {
-                        drop(ctl.start())
-                    }
-                }
-                "restart" => drop(ctl.restart()),
-                "pause" => {
-                    let paused = ctl.status().routing == "paused";
-                    drop(ctl.set_routing_paused(!paused));
-                }
-                _ => {
-                    let on = !ctl.status().autostart;
-                    if let Err(e) = ctl.set_autostart(on) {
-                        eprintln!("headroom: {}", e.message);
-                        ctl.tick();
-                    }
-                }
-            });
+        _ => {
+            m::run_action(ctl, id);
         }
-        _ => {}
     }
 }

@@ -39,13 +39,20 @@ pub const SOCKET_ENV: &str = "HEADROOM_DESKTOP_WINDOW_SOCKET";
 /// Tray-process side: the socket server, the status subscribers and the window child.
 pub struct WindowHost {
     path: PathBuf,
+    /// The binary that runs the window (this one, or the app binary beside the tray binary).
+    window_exe: PathBuf,
     subscribers: Mutex<Vec<UnixStream>>,
     child: Arc<Mutex<Option<Child>>>,
 }
 
 impl WindowHost {
-    /// Listen on `<state_dir>/window.sock` (user-only) and serve requests against `ctl`.
-    pub fn start(state_dir: &Path, ctl: Arc<Controller>) -> std::io::Result<Arc<WindowHost>> {
+    /// Listen on `<state_dir>/window.sock` (user-only) and serve requests against `ctl`; windows
+    /// are `window_exe` run with [`WINDOW_ARG`].
+    pub fn start(
+        state_dir: &Path,
+        ctl: Arc<Controller>,
+        window_exe: PathBuf,
+    ) -> std::io::Result<Arc<WindowHost>> {
         std::fs::create_dir_all(state_dir)?;
         // User-only state dir first, so the socket is never reachable by others, not even in
         // the instant between `bind` and its own `chmod`.
@@ -57,6 +64,7 @@ impl WindowHost {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         let host = Arc::new(WindowHost {
             path,
+            window_exe,
             subscribers: Mutex::new(Vec::new()),
             child: Arc::new(Mutex::new(None)),
         });
@@ -132,12 +140,10 @@ impl WindowHost {
             let _ = c.wait();
             *slot = None;
         }
-        let spawned = std::env::current_exe().and_then(|exe| {
-            Command::new(exe)
-                .arg(WINDOW_ARG)
-                .env(SOCKET_ENV, &self.path)
-                .spawn()
-        });
+        let spawned = Command::new(&self.window_exe)
+            .arg(WINDOW_ARG)
+            .env(SOCKET_ENV, &self.path)
+            .spawn();
         match spawned {
             Ok(c) => {
                 *slot = Some(c);
@@ -375,7 +381,8 @@ mod tests {
         let state_dir = env.state_dir().to_path_buf();
         // Not launched: the requests below need no running proxy.
         let ctl = Controller::new(env, Arc::new(Recorder::default()), opts).unwrap();
-        let host = WindowHost::start(&state_dir, ctl.clone()).unwrap();
+        let host =
+            WindowHost::start(&state_dir, ctl.clone(), std::env::current_exe().unwrap()).unwrap();
         let sock = state_dir.join("window.sock");
         let mode = std::fs::metadata(&sock).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "socket must be user-only");

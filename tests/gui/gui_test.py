@@ -191,30 +191,30 @@ def pss_mib(pid):
 
 
 def memory_report(pid, path):
-    """Per-process PSS and the app's largest mappings, for the test artefacts."""
+    """Per-process PSS and each process's largest mappings, for the test artefacts."""
     import collections
-    lines = []
+    lines, maps = [], []
     for p in descendants(pid):
         try:
             cmd = open(f"/proc/{p}/cmdline").read().replace("\0", " ")[:100]
             pss = sum(int(line.split()[1]) for line in open(f"/proc/{p}/smaps_rollup") if line.startswith("Pss:"))
             lines.append(f"{pss / 1024:8.1f} MiB  pid {p}  {cmd}")
         except OSError:
+            continue
+        agg, cur = collections.Counter(), None
+        try:
+            for line in open(f"/proc/{p}/smaps"):
+                parts = line.split()
+                if "-" in parts[0] and len(parts) >= 5 and ":" in parts[3]:
+                    cur = parts[5] if len(parts) > 5 else "[anon]"
+                elif line.startswith("Pss:"):
+                    agg[cur] += int(parts[1])
+        except OSError:
             pass
-    agg, cur = collections.Counter(), None
-    try:
-        for line in open(f"/proc/{pid}/smaps"):
-            parts = line.split()
-            if "-" in parts[0] and len(parts) >= 5 and ":" in parts[3]:
-                cur = parts[5] if len(parts) > 5 else "[anon]"
-            elif line.startswith("Pss:"):
-                agg[cur] += int(parts[1])
-    except OSError:
-        pass
-    lines.append("app mappings:")
-    lines += [f"{v / 1024:8.1f} MiB  {k}" for k, v in agg.most_common(15)]
+        maps.append(f"mappings of pid {p} ({cmd.split(' ')[0].rsplit('/', 1)[-1]}):")
+        maps += [f"{v / 1024:8.1f} MiB  {k}" for k, v in agg.most_common(15)]
     with open(os.path.join(OUT, path), "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join(lines + maps) + "\n")
 
 
 def sni_events(since):
@@ -482,6 +482,11 @@ def tray_menu_drives_the_proxy_and_quit_exits_0():
         time.sleep(1.0)  # idle settle before measuring
         METRICS["tray_only_pss_mib"] = round(pss_mib(app.pid), 1)
         memory_report(app.pid, "memory-tray-only.txt")
+        # With a tray, the app becomes its WebKit-free tray binary (same pid): WebKit is mapped
+        # only while a window is open, in the window's own processes.
+        assert os.readlink(f"/proc/{app.pid}/exe").endswith("/headroom-tray"), os.readlink(f"/proc/{app.pid}/exe")
+        mapped = open(f"/proc/{app.pid}/maps").read()
+        assert "libwebkit2gtk" not in mapped and "libjavascriptcoregtk" not in mapped, "the tray maps WebKit"
         t = time.time()
         tray.click("Stop proxy")
         wait_until(lambda: health(port) is None, 5, step=0.01, what="proxy stopped")
