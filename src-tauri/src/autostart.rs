@@ -7,8 +7,7 @@ use auto_launch::{AutoLaunch, AutoLaunchBuilder};
 pub const AUTOSTART_ARG: &str = "--autostart";
 
 fn launcher() -> Result<AutoLaunch, String> {
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot find the app's executable: {e}"))?;
+    let exe = crate::app_exe().map_err(|e| format!("cannot find the app's executable: {e}"))?;
     // An AppImage runs from a transient mount; autostart must point at the image itself.
     let exe = std::env::var_os("APPIMAGE")
         .map(std::path::PathBuf::from)

@@ -127,7 +127,7 @@ pub struct CliShim {
 
 pub(crate) fn shim_status(ctl: &Controller) -> Res<CliShim> {
     let env = ctl.env();
-    let exe = std::env::current_exe().map_err(|e| CommandError::new("io", e.to_string()))?;
+    let exe = crate::app_exe().map_err(|e| CommandError::new("io", e.to_string()))?;
     Ok(CliShim {
         status: cli_shim::status(&env.home, &exe, env.var("PATH")),
     })
@@ -145,7 +145,7 @@ pub fn cli_shim_set(ctl: Ctl<'_>, installed: bool) -> Res<CliShim> {
 
 pub(crate) fn shim_set(ctl: &Controller, installed: bool) -> Res<CliShim> {
     let env = ctl.env();
-    let exe = std::env::current_exe().map_err(|e| CommandError::new("io", e.to_string()))?;
+    let exe = crate::app_exe().map_err(|e| CommandError::new("io", e.to_string()))?;
     let r = if installed {
         cli_shim::install(&env.home, &exe)
     } else {

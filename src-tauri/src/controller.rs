@@ -1212,7 +1212,7 @@ impl Controller {
         let result = (|| {
             let shim = engine.shim_path();
             if !shim.exists() {
-                let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+                let exe = crate::app_exe().map_err(|e| e.to_string())?;
                 crate::cli_shim::install(&env.home, &exe)?;
             }
             let plan = engine.plan(pending.preset, port, pending.scope, &pending.targets)?;

@@ -196,6 +196,18 @@ pub fn prepare_process() {
     }
 }
 
+/// The app's own executable: what autostart launches and the `headroom` shim points at. That is
+/// `headroom-desktop` even when asked from the tray binary beside it, which only it may start
+/// (it checks that a tray exists, and runs the window).
+pub fn app_exe() -> std::io::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    #[cfg(target_os = "linux")]
+    if exe.file_name().is_some_and(|n| n == tray_app::TRAY_BIN) {
+        return Ok(exe.with_file_name(tray_app::APP_BIN));
+    }
+    Ok(exe)
+}
+
 /// The tray process on Linux is a separate binary beside this one (see [`tray_app`]): this one
 /// links WebKitGTK, whose libraries cost a tray that never shows a page ~25 MiB just by being
 /// mapped. `None` when it is not there (then the tray runs here, as on other systems).

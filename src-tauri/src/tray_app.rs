@@ -12,7 +12,6 @@
 //! the tray binary, which `scripts/build-deb.sh` checks (no WebKit in its `NEEDED` entries).
 
 use std::cell::RefCell;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
@@ -224,14 +223,23 @@ fn claim_instance(host: Arc<OnceLock<Arc<WindowHost>>>) -> Claim {
     }
 }
 
-/// The app binary beside this one, which runs the window.
-fn app_exe() -> std::io::Result<PathBuf> {
-    Ok(std::env::current_exe()?.with_file_name(APP_BIN))
-}
-
 /// Run the tray process (blocks until Quit or a signal).
 pub fn run() -> std::process::ExitCode {
+    use std::os::unix::process::CommandExt;
     use std::process::ExitCode;
+    // Started directly (not by the app binary) where no tray can show: the app binary knows
+    // what to do without one (it opens the window).
+    if !crate::tray_available() {
+        let app = crate::app_exe();
+        let err = match &app {
+            Ok(app) => std::process::Command::new(app)
+                .args(std::env::args_os().skip(1))
+                .exec(),
+            Err(e) => std::io::Error::new(e.kind(), e.to_string()),
+        };
+        eprintln!("error: there is no system tray and the Headroom app cannot start: {err}\nhint: run headroom-desktop");
+        return ExitCode::from(2);
+    }
     crate::prepare_process();
     if let Err(e) = gtk::init() {
         eprintln!("error: the Headroom tray cannot start: {e}\nhint: it needs a graphical session (DISPLAY or WAYLAND_DISPLAY); `headroom proxy` runs without one");
@@ -260,7 +268,7 @@ pub fn run() -> std::process::ExitCode {
             return ExitCode::from(1);
         }
     };
-    let host = match app_exe()
+    let host = match crate::app_exe()
         .and_then(|exe| WindowHost::start(&env.state_dir(), controller.clone(), exe))
     {
         Ok(h) => h,

@@ -512,7 +512,9 @@ def tray_menu_drives_the_proxy_and_quit_exits_0():
         tray.click("Start at login")
         wait_until(lambda: os.path.exists(desktop_file), 5, what="autostart entry")
         with open(desktop_file) as f:
-            assert "--autostart" in f.read()
+            entry = f.read()
+        # It starts the app binary, which checks for a tray (never the tray binary directly).
+        assert "--autostart" in entry and APP in entry and "headroom-tray" not in entry, entry
         wait_until(lambda: (health(port) or {}).get("deployment", {}).get("supervisor") == "autostart", 5,
                    what="supervisor=autostart")
         wait_until(lambda: dict((m[1], m[3]) for m in tray.menu())["Start at login"] == 1, 3, what="check item on")
@@ -871,31 +873,37 @@ def second_launch_does_not_start_a_second_app():
 
 @test
 def no_tray_opens_the_window_and_says_so():
-    """Without a StatusNotifierWatcher, the app must not run invisibly."""
-    home, port = make_home(), free_port()
-    env = app_env(home, port)
-    # A private bus without the watcher: run the app under its own dbus-run-session.
-    log = open(os.path.join(OUT, "app-notray.log"), "w")
-    app = subprocess.Popen(["dbus-run-session", "--", APP, "--minimized"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until(lambda: health(port), 10, what="/health")
-        out = wait_until(lambda: subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^Headroom$"], capture_output=True, text=True).stdout.split(),
-                         10, what="window opened although --minimized")
-        assert out
-        time.sleep(1.0)
-        screenshot_root("no-tray-window.png")
-    finally:
-        pids = descendants(app.pid)
-        for p in reversed(pids):
-            try:
-                os.kill(p, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+    """Without a StatusNotifierWatcher, the app must not run invisibly — nor must the tray
+    binary started on its own: it hands over to the app binary, which opens the window."""
+    tray_bin = os.path.join(os.path.dirname(APP), "headroom-tray")
+    for binary in (APP, tray_bin):
+        home, port = make_home(), free_port()
+        env = app_env(home, port)
+        # A private bus without the watcher: run the app under its own dbus-run-session.
+        log = open(os.path.join(OUT, f"app-notray-{os.path.basename(binary)}.log"), "w")
+        app = subprocess.Popen(["dbus-run-session", "--", binary, "--minimized"], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            app.wait(10)
-        except subprocess.TimeoutExpired:
-            app.kill()
-        shutil.rmtree(home, ignore_errors=True)
+            wait_until(lambda: health(port), 10, what="/health")
+            out = wait_until(lambda: subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^Headroom$"], capture_output=True, text=True).stdout.split(),
+                             10, what=f"window opened by {binary} although --minimized")
+            assert out
+            time.sleep(1.0)
+            if binary == APP:
+                screenshot_root("no-tray-window.png")
+        finally:
+            pids = descendants(app.pid)
+            for p in reversed(pids):
+                try:
+                    os.kill(p, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            try:
+                app.wait(10)
+            except subprocess.TimeoutExpired:
+                app.kill()
+            wait_until(lambda: not subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^Headroom$"], capture_output=True, text=True).stdout.split(),
+                       10, what="window closed")
+            shutil.rmtree(home, ignore_errors=True)
 
 
 @test
