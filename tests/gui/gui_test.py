@@ -976,6 +976,41 @@ def sigterm_unwires_tools_every_time():
     assert left_wired == 0, f"{left_wired} of {rounds} SIGTERMs left Claude wired to a dead port"
 
 
+@test
+def quit_unwires_tools_every_time():
+    """Quit from the tray menu races the supervisor tick; neither may leave a tool wired.
+    10 rounds at a 100 ms tick in CI; GUI_QUIT_ROUNDS=200 for the measurement."""
+    rounds, left_wired = int(os.environ.get("GUI_QUIT_ROUNDS", "10")), 0
+    for i in range(rounds):
+        home, port = make_home(), free_port()
+        env = app_env(home, port)
+        env["HEADROOM_DESKTOP_TICK_MS"] = "100"
+        try:
+            seed_claude_choice(home, port)
+            settings = os.path.join(home, ".claude/settings.json")
+            original = open(settings).read()
+            t0 = time.time()
+            log = open(os.path.join(OUT, f"app-quit-{i}.log"), "w")
+            app = subprocess.Popen([APP, "--minimized"], env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                tray, _ = wait_tray(t0)
+                wait_until(lambda: f"127.0.0.1:{port}" in open(settings).read(), 10, what="claude wired")
+                time.sleep(0.03 * (i % 5))
+                tray.click("Quit")
+                assert app.wait(10) == 0, "Quit exits 0"
+            finally:
+                if app.poll() is None:
+                    app.kill()
+                    app.wait()
+            if open(settings).read() != original:
+                left_wired += 1
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+    METRICS["quit_rounds"] = rounds
+    METRICS["quit_left_wired"] = left_wired
+    assert left_wired == 0, f"{left_wired} of {rounds} Quits left Claude wired to a dead port"
+
+
 def main():
     passed = failed = 0
     for fn in TESTS:
