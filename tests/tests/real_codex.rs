@@ -74,16 +74,20 @@ fn assert_reached_with_key(mock: &MockUpstream) {
 /// `headroom wrap --port <port> codex -- exec "say hi"` in `world`, with one variable of the
 /// test's (the session's upstream, the gateway's key).
 async fn wrap_codex_exec(world: &World, port: &str, var: (&str, &str)) -> std::process::Output {
-    let mut cmd = world.headroom([
-        "wrap",
-        "--port",
-        port,
-        "codex",
-        "--",
-        "exec",
-        "--skip-git-repo-check",
-        "say hi",
-    ]);
+    wrap_codex_exec_with(world, port, var, &[]).await
+}
+
+/// `headroom wrap codex -- exec <codex_args> --skip-git-repo-check "say hi"`.
+async fn wrap_codex_exec_with(
+    world: &World,
+    port: &str,
+    var: (&str, &str),
+    codex_args: &[&str],
+) -> std::process::Output {
+    let mut args = vec!["wrap", "--port", port, "codex", "--", "exec"];
+    args.extend_from_slice(codex_args);
+    args.extend(["--skip-git-repo-check", "say hi"]);
+    let mut cmd = world.headroom(args);
     cmd.env(var.0, var.1)
         .env("CODEX_HOME", world.home.join(".codex"))
         .stdout(Stdio::piped())
@@ -239,4 +243,92 @@ async fn wrap_codex_chains_codexs_own_gateway_provider() {
     let _ = proxy.kill();
     let _ = proxy.wait();
     assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+}
+
+/// `codex --profile corp` layers `$CODEX_HOME/corp.config.toml` over `config.toml` (Codex 0.171
+/// refuses the older `[profiles.corp]` tables). A provider that file names must be the one
+/// `wrap` points here and chains, not the top-level one the run never uses.
+#[tokio::test(flavor = "multi_thread")]
+async fn wrap_codex_follows_the_profile_file_it_runs_with() {
+    let world = codex_world();
+    let gateway = MockUpstream::start().await;
+    let unused = MockUpstream::start().await;
+    for _ in 0..8 {
+        gateway.push(Reply::openai_responses_sse("done", Duration::ZERO));
+    }
+    let codex_home = world.home.join(".codex");
+    let config = codex_home.join("config.toml");
+    let original = format!(
+        "model_provider = \"top\"\n\n[model_providers.top]\nname = \"Top\"\nbase_url = \"{}/v1\"\nenv_key = \"CORP_KEY\"\nwire_api = \"responses\"\n",
+        unused.url()
+    );
+    std::fs::write(&config, &original).unwrap();
+    let profile = codex_home.join("corp.config.toml");
+    let profile_text = format!(
+        "model_provider = \"corp\"\n\n[model_providers.corp]\nname = \"Corp\"\nbase_url = \"{}/v1\"\nenv_key = \"CORP_KEY\"\nwire_api = \"responses\"\n",
+        gateway.url()
+    );
+    std::fs::write(&profile, &profile_text).unwrap();
+    // A Headroom already forwarding to the profile's gateway: `wrap` uses it, and its `/stats`
+    // then shows whether Codex's requests went through it.
+    let port_n = free_port();
+    let port = port_n.to_string();
+    let gateway_v1 = format!("{}/v1", gateway.url());
+    let mut proxy = world.spawn(
+        &["proxy", "--port", &port],
+        &[("OPENAI_TARGET_API_URL", gateway_v1.as_str())],
+    );
+    wait_until(
+        Duration::from_secs(20),
+        || health(port_n).is_some(),
+        "the proxy to answer /health",
+    );
+    let out = wrap_codex_exec_with(
+        &world,
+        &port,
+        ("CORP_KEY", "sk-corp-profile"),
+        &["--profile", "corp"],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "codex exited {:?}: {stderr}",
+        out.status.code()
+    );
+    let responses: Vec<_> = gateway
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/responses")
+        .collect();
+    assert!(
+        !responses.is_empty(),
+        "the profile's gateway got nothing: {stderr}"
+    );
+    for r in &responses {
+        assert_eq!(
+            r.header("authorization").as_deref(),
+            Some("Bearer sk-corp-profile")
+        );
+    }
+    assert!(
+        unused.requests().is_empty(),
+        "the top-level provider is not the one this run uses"
+    );
+    assert!(
+        stderr.contains("model_providers.corp.base_url in") && stderr.contains("corp.config.toml"),
+        "wrap must say it chains the profile's gateway: {stderr}"
+    );
+    let out = world.run(&["stats", "--port", &port, "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stats = headroom_protocol::Stats::parse(doc["stats"].to_string().as_bytes())
+        .unwrap_or_else(|| panic!("`stats` is not the proxy's /stats document: {doc}"));
+    assert!(
+        stats.requests.total as usize >= responses.len(),
+        "the profile's gateway was reached directly, bypassing Headroom: {stderr}"
+    );
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+    assert_eq!(std::fs::read_to_string(&profile).unwrap(), profile_text);
 }

@@ -317,13 +317,68 @@ fn config_gateways(
         .collect()
 }
 
+/// A Codex config file, parsed; `None` when absent or unparsable (planning reports that).
+fn codex_doc_at(path: &Path) -> Option<toml_edit::DocumentMut> {
+    let bytes = fsx::read_opt(path).ok()??;
+    String::from_utf8_lossy(&bytes).parse().ok()
+}
+
+/// A Codex profile's file: `codex --profile NAME` layers `$CODEX_HOME/NAME.config.toml` over
+/// `config.toml` (Codex 0.171 refuses the older `[profiles.NAME]` tables), and `-c` overrides
+/// beat both — checked with the real Codex.
+pub fn codex_profile_config(env: &Environment, profile: &str) -> PathBuf {
+    codex_home(env).join(format!("{profile}.config.toml"))
+}
+
+/// The provider settings one Codex run sees: `config.toml` with the profile file's
+/// `model_provider`, `openai_base_url` and `[model_providers.*]` entries over it.
+fn codex_run_doc(env: &Environment, profile: Option<&str>) -> Option<toml_edit::DocumentMut> {
+    let mut doc = codex_doc_at(&codex_config(env)).unwrap_or_default();
+    if let Some(layer) = profile.and_then(|p| codex_doc_at(&codex_profile_config(env, p))) {
+        for key in ["model_provider", "openai_base_url"] {
+            if let Some(v) = layer.get(key) {
+                doc[key] = v.clone();
+            }
+        }
+        if let Some(providers) = layer.get("model_providers").and_then(|p| p.as_table_like()) {
+            for (name, table) in providers.iter() {
+                doc["model_providers"][name] = table.clone();
+            }
+        }
+    }
+    Some(doc)
+}
+
 /// The gateway Codex's config sends it to, when that is not Headroom's own: the `base_url` of
 /// the provider it uses (`model_provider = "corp"` and `[model_providers.corp]`), or
 /// `openai_base_url` for the built-in one. Headroom's provider takes the user's provider's
 /// settings (key variable, headers) and this URL becomes the deployment's OpenAI upstream.
 pub fn codex_gateway(env: &Environment, ours: &[u16]) -> Option<ConfigGateway> {
-    let bytes = fsx::read_opt(&codex_config(env)).ok()??;
-    let doc: toml_edit::DocumentMut = String::from_utf8_lossy(&bytes).parse().ok()?;
+    codex_run_gateway(env, ours, None).map(|(g, _)| g)
+}
+
+/// [`codex_gateway`] for one run with `--profile profile` (what `wrap codex` starts), with the
+/// file that sets its URL (the profile's file or `config.toml`).
+pub fn codex_run_gateway(
+    env: &Environment,
+    ours: &[u16],
+    profile: Option<&str>,
+) -> Option<(ConfigGateway, PathBuf)> {
+    let doc = codex_run_doc(env, profile)?;
+    let gateway = gateway_of_codex_doc(&doc, ours)?;
+    let in_profile = profile.map(|p| codex_profile_config(env, p)).filter(|f| {
+        codex_doc_at(f).is_some_and(|layer| {
+            gateway
+                .key
+                .split('.')
+                .try_fold(layer.as_item(), |item, k| item.get(k))
+                .is_some()
+        })
+    });
+    Some((gateway, in_profile.unwrap_or_else(|| codex_config(env))))
+}
+
+fn gateway_of_codex_doc(doc: &toml_edit::DocumentMut, ours: &[u16]) -> Option<ConfigGateway> {
     let provider = doc
         .get("model_provider")
         .and_then(|i| i.as_str())
@@ -348,6 +403,54 @@ pub fn codex_gateway(env: &Environment, ours: &[u16]) -> Option<ConfigGateway> {
         url: url.to_owned(),
         key,
     })
+}
+
+/// Codex profile files (`$CODEX_HOME/NAME.config.toml`) that choose a provider or a base URL
+/// of their own: a run with `--profile NAME` layers them over the `config.toml` Headroom edits
+/// and would go past Headroom, so planning says so. (profile, file)
+pub fn codex_profiles_past_headroom(env: &Environment, ours: &[u16]) -> Vec<(String, PathBuf)> {
+    let Ok(dir) = std::fs::read_dir(codex_home(env)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, PathBuf)> = dir
+        .flatten()
+        .filter_map(|e| {
+            let name = e
+                .file_name()
+                .to_str()?
+                .strip_suffix(".config.toml")?
+                .to_owned();
+            let layer = codex_doc_at(&e.path())?;
+            let own_provider = layer
+                .get("model_provider")
+                .and_then(|v| v.as_str())
+                .is_some_and(|p| p != "headroom");
+            let own_url = layer.get("openai_base_url").is_some()
+                || layer
+                    .get("model_providers")
+                    .and_then(|p| p.as_table_like())
+                    .is_some_and(|t| {
+                        t.iter().any(|(_, p)| {
+                            p.get("base_url")
+                                .and_then(|u| u.as_str())
+                                .is_some_and(|u| !is_headroom_url(u.trim(), ours))
+                        })
+                    });
+            (!name.is_empty() && (own_provider || own_url)).then(|| (name, e.path()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Notes for the Codex profiles an edit of `config.toml` does not reach.
+fn codex_profile_notes(env: &Environment, port: u16, notes: &mut Vec<String>) {
+    for (profile, file) in codex_profiles_past_headroom(env, &headroom_ports(env, port)) {
+        notes.push(format!(
+            "Codex profile `{profile}` ({}) sets a provider or base URL of its own: runs with `--profile {profile}` go past Headroom; `headroom wrap codex -- --profile {profile} …` routes them",
+            file.display()
+        ));
+    }
 }
 
 /// OpenClaw's config: `~/.openclaw/openclaw.json`, or where its env moves it
@@ -893,7 +996,10 @@ pub(crate) fn tool_wiring(
                         Some(0o644),
                         overlay,
                     )?,
-                    Tool::Codex => codex_change(env, port, overlay)?,
+                    Tool::Codex => {
+                        codex_profile_notes(env, port, notes);
+                        codex_change(env, port, overlay)?
+                    }
                     Tool::Opencode => compute_change(
                         "opencode",
                         "json-provider",
@@ -927,6 +1033,7 @@ pub(crate) fn tool_wiring(
                 // Current Codex ignores OPENAI_BASE_URL: an env block would route nothing and
                 // look as if it did. Its per-user config is the only way in.
                 if scope == Scope::User {
+                    codex_profile_notes(env, port, notes);
                     files.push(codex_change(env, port, overlay)?);
                     notes.push(format!(
                         "Codex reads no base-URL variable, so its {} gets the `headroom` provider, as at provider scope",

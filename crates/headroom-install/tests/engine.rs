@@ -1033,6 +1033,40 @@ fn a_gateway_on_a_loopback_port_is_chained_not_taken_for_headroom() {
 }
 
 #[test]
+fn a_codex_profile_file_with_its_own_provider_is_named_not_silently_bypassed() {
+    for scope in [Scope::Provider, Scope::User] {
+        let fx = Fixture::new(OsKind::Linux);
+        fx.write(".codex/config.toml", "model = \"gpt-5-codex\"\n");
+        // `codex --profile corp` layers this over config.toml; `fast` only changes the model.
+        let corp = "model_provider = \"corp\"\n\n[model_providers.corp]\nbase_url = \"https://llm.corp.example/v1\"\nenv_key = \"CORP_KEY\"\n";
+        fx.write(".codex/corp.config.toml", corp);
+        fx.write(".codex/fast.config.toml", "model = \"gpt-5-codex-mini\"\n");
+        let p = plan(&fx.env, &req(Preset::Service, scope, &[Tool::Codex])).unwrap();
+        let named: Vec<&String> = p
+            .notes
+            .iter()
+            .filter(|n| n.contains("Codex profile"))
+            .collect();
+        assert_eq!(named.len(), 1, "{scope}: {:?}", p.notes);
+        assert!(
+            named[0].contains("`corp`")
+                && named[0].contains("corp.config.toml")
+                && named[0].contains("headroom wrap codex -- --profile corp"),
+            "{}",
+            named[0]
+        );
+        // The profile file is the user's: planning never edits it.
+        assert!(p
+            .files
+            .iter()
+            .all(|f| !f.path.ends_with("corp.config.toml")));
+        apply(&fx.env, &p).unwrap();
+        assert_eq!(fx.read(".codex/corp.config.toml"), corp);
+        remove(&fx.env, "default").unwrap();
+    }
+}
+
+#[test]
 fn codexs_own_provider_is_chained_with_its_key_and_headers() {
     for scope in [Scope::Provider, Scope::User] {
         let fx = Fixture::new(OsKind::Linux);

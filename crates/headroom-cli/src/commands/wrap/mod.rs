@@ -204,10 +204,14 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
     // Codex: the provider its config uses keeps its key and headers for the run, only its
     // `base_url` points here, and its URL becomes this session's upstream.
     let codex_env = (target == Target::Tool(Tool::Codex)).then(openclaw::environment);
+    // The profile the run selects (`--profile NAME`: `$CODEX_HOME/NAME.config.toml` over
+    // `config.toml`) can name a provider of its own.
+    let codex_profile = tools::codex_cli_profile(&tool_args);
     let codex_gateway = codex_env.as_ref().and_then(|env| {
-        headroom_install::plan::codex_gateway(
+        headroom_install::plan::codex_run_gateway(
             env,
             &headroom_install::plan::headroom_ports(env, port),
+            codex_profile.as_deref(),
         )
     });
     // Tools whose config file names their providers' URLs: (gateways, the file).
@@ -220,10 +224,10 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
             ),
             headroom_install::plan::opencode_config(env),
         )),
-        (_, _, Some(env)) => Some((
-            codex_gateway.iter().cloned().collect(),
-            headroom_install::plan::codex_config(env),
-        )),
+        (_, _, Some(env)) => Some(match &codex_gateway {
+            Some((g, file)) => (vec![g.clone()], file.clone()),
+            None => (Vec::new(), headroom_install::plan::codex_config(env)),
+        }),
         _ => None,
     };
     let wanted = match &config_gateways {
@@ -340,13 +344,16 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
             &target,
             port,
             tool_args,
-            codex_gateway.as_ref().and_then(|g| {
+            match codex_gateway.as_ref().and_then(|(g, _)| {
                 g.key
                     .strip_prefix("model_providers.")?
                     .strip_suffix(".base_url")
                     .filter(|p| !p.contains('.'))
                     .map(str::to_owned)
-            }),
+            }) {
+                Some(p) => tools::CodexRoute::Provider(p),
+                None => tools::CodexRoute::Headroom,
+            },
         ),
         env,
     };

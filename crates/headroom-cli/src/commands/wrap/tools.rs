@@ -100,22 +100,22 @@ pub fn env_for(
 /// HTTP (`wire_api = "responses"`) rather than the built-in provider's WebSocket transport, so
 /// every request is compressed. Checked with the real Codex 0.171.
 ///
-/// When Codex's config uses a provider of the user's own (`codex_provider`: a company gateway
-/// with its key variable and headers), only that provider's `base_url` is pointed here for the
-/// run; its gateway is the session proxy's upstream.
+/// When Codex's config uses a provider of the user's own ([`CodexRoute::Provider`]: a company
+/// gateway with its key variable and headers), only that provider's `base_url` is pointed here
+/// for the run; its gateway is the session proxy's upstream.
 pub fn args_for(
     target: &Target,
     port: u16,
     user_args: Vec<OsString>,
-    codex_provider: Option<String>,
+    codex: CodexRoute,
 ) -> Vec<OsString> {
     if *target != Target::Tool(Tool::Codex) {
         return user_args;
     }
     let base = format!("http://127.0.0.1:{port}/v1");
-    let overrides = match codex_provider {
-        Some(p) => vec![format!("model_providers.{p}.base_url=\"{base}\"")],
-        None => vec![
+    let overrides = match codex {
+        CodexRoute::Provider(p) => vec![format!("model_providers.{p}.base_url=\"{base}\"")],
+        CodexRoute::Headroom => vec![
             "model_provider=\"headroom\"".to_owned(),
             "model_providers.headroom.name=\"Headroom\"".to_owned(),
             format!("model_providers.headroom.base_url=\"{base}\""),
@@ -130,6 +130,34 @@ pub fn args_for(
     }
     args.extend(user_args);
     args
+}
+
+/// How `wrap codex` points one run at Headroom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodexRoute {
+    /// Headroom's own `headroom` provider, for the built-in `openai` one (`-c` overrides beat
+    /// a `--profile` file's choice too).
+    Headroom,
+    /// The user's own provider keeps its key and headers: only its `base_url` moves.
+    Provider(String),
+}
+
+/// The profile a Codex command line selects (`-p NAME`, `--profile NAME`, `--profile=NAME`),
+/// before any `--`: its `$CODEX_HOME/NAME.config.toml` can name a provider of its own.
+pub fn codex_cli_profile(args: &[OsString]) -> Option<String> {
+    let mut it = args.iter().map(|a| a.to_str());
+    while let Some(a) = it.next() {
+        match a? {
+            "--" => return None,
+            "-p" | "--profile" => return it.next()?.map(str::to_owned),
+            a => {
+                if let Some(p) = a.strip_prefix("--profile=") {
+                    return Some(p.to_owned());
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Which providers' upstreams a target talks to: (Anthropic, OpenAI).
@@ -322,7 +350,8 @@ mod tests {
     #[test]
     fn codex_gets_a_headroom_provider_before_its_own_arguments() {
         let user: Vec<OsString> = vec!["exec".into(), "fix it".into()];
-        let args = args_for(&Target::Tool(Tool::Codex), 9001, user.clone(), None);
+        let ours = || CodexRoute::Headroom;
+        let args = args_for(&Target::Tool(Tool::Codex), 9001, user.clone(), ours());
         let text: Vec<String> = args
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
@@ -335,7 +364,7 @@ mod tests {
         assert!(text.contains(&"model_providers.headroom.requires_openai_auth=true".to_owned()));
         // Other tools' arguments are untouched.
         assert_eq!(
-            args_for(&Target::Tool(Tool::Claude), 9001, user.clone(), None),
+            args_for(&Target::Tool(Tool::Claude), 9001, user.clone(), ours()),
             user
         );
         // A provider of the user's own keeps its key and headers: only its URL moves.
@@ -343,7 +372,7 @@ mod tests {
             &Target::Tool(Tool::Codex),
             9001,
             user.clone(),
-            Some("corp".into()),
+            CodexRoute::Provider("corp".into()),
         );
         assert_eq!(
             theirs,
@@ -354,6 +383,25 @@ mod tests {
                 "fix it".into()
             ]
         );
+    }
+
+    #[test]
+    fn codexs_profile_is_read_from_its_command_line() {
+        let args = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            codex_cli_profile(&args(&["exec", "-p", "corp", "hi"])).as_deref(),
+            Some("corp")
+        );
+        assert_eq!(
+            codex_cli_profile(&args(&["--profile", "corp"])).as_deref(),
+            Some("corp")
+        );
+        assert_eq!(
+            codex_cli_profile(&args(&["--profile=corp", "exec"])).as_deref(),
+            Some("corp")
+        );
+        assert_eq!(codex_cli_profile(&args(&["exec", "--", "-p", "x"])), None);
+        assert_eq!(codex_cli_profile(&args(&["exec", "hi"])), None);
     }
     use super::*;
 
