@@ -291,17 +291,38 @@ async fn provider_scope_wiring_routes_the_real_opencode_through_headroom() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gateway_in_opencode_config_is_chained_not_bypassed() {
     let world = opencode_world();
+    let file = world.home.join(".config/opencode/opencode.json");
+    gateway_in_config_is_chained(&world, &file).await;
+}
+
+/// The same with the gateway in the project's `opencode.json` (OpenCode merges it over the
+/// global config, and `wrap`'s override over both: missed, the gateway would be replaced).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_in_the_projects_opencode_json_is_chained_not_bypassed() {
+    let world = opencode_world();
+    let file = world.tmp.path().join("opencode.json");
+    gateway_in_config_is_chained(&world, &file).await;
+}
+
+/// And in the project's `.opencode/opencode.json`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_in_the_projects_dot_opencode_folder_is_chained_not_bypassed() {
+    let world = opencode_world();
+    let file = world.tmp.path().join(".opencode/opencode.json");
+    gateway_in_config_is_chained(&world, &file).await;
+}
+
+async fn gateway_in_config_is_chained(world: &World, file: &std::path::Path) {
     let gateway = MockUpstream::start().await;
     script(&gateway);
     let gateway_url = gateway.url();
     let config = format!(
         "{{\n  \"$schema\": \"https://opencode.ai/config.json\",\n  \"provider\": {{\n    \"anthropic\": {{\n      \"options\": {{ \"baseURL\": \"{gateway_url}/v1\" }}\n    }}\n  }}\n}}\n"
     );
-    let file = world.home.join(".config/opencode/opencode.json");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(&file, &config).unwrap();
+    std::fs::write(file, &config).unwrap();
     let out = wrap_opencode(
-        &world,
+        world,
         free_port(),
         "anthropic/claude-sonnet-4-5",
         &[("ANTHROPIC_API_KEY", "sk-ant-opencode-e2e".into())],
@@ -314,7 +335,11 @@ async fn a_gateway_in_opencode_config_is_chained_not_bypassed() {
         out.status.code()
     );
     assert!(
-        stderr.contains(&gateway_url) && stderr.contains("provider.anthropic.options.baseURL"),
+        stderr.contains(&gateway_url)
+            && stderr.contains(&format!(
+                "provider.anthropic.options.baseURL in {}",
+                file.display()
+            )),
         "the chaining is not said: {stderr}"
     );
     let reached: Vec<_> = gateway
@@ -333,5 +358,5 @@ async fn a_gateway_in_opencode_config_is_chained_not_bypassed() {
         "the gateway's requests did not come through Headroom"
     );
     // (With its `$schema` line already there: OpenCode adds one to a config without it.)
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), config);
+    assert_eq!(std::fs::read_to_string(file).unwrap(), config);
 }

@@ -268,11 +268,49 @@ pub fn opencode_edit(port: u16) -> Edit {
 
 /// Gateways OpenCode's config sends its providers to (`provider.<id>.options.baseURL`).
 pub fn opencode_gateways(env: &Environment, ours: &[u16]) -> Vec<ConfigGateway> {
+    opencode_gateways_in(&opencode_config(env), ours)
+}
+
+/// The gateways one OpenCode config file names for its providers.
+pub fn opencode_gateways_in(file: &Path, ours: &[u16]) -> Vec<ConfigGateway> {
     config_gateways(
-        &opencode_config(env),
+        file,
         OPENCODE_PROVIDERS.map(|(id, var)| (var, ["provider", id, "options", "baseURL"])),
         ours,
     )
+}
+
+/// The config files an OpenCode run in `cwd` merges over its global one, in merge order (a
+/// later file wins), as OpenCode finds them: `opencode.jsonc`, then `opencode.json`, each from
+/// the worktree root (the nearest folder up with `.git`, else `/`) down to `cwd`; then
+/// `opencode.jsonc`/`opencode.json` in the `.opencode` folders from the root down, and in
+/// `~/.opencode`. None of the project's with `OPENCODE_DISABLE_PROJECT_CONFIG` set (`project`
+/// false).
+pub fn opencode_run_configs(home: &Path, cwd: &Path, project: bool) -> Vec<PathBuf> {
+    let mut up: Vec<&Path> = Vec::new();
+    if project {
+        for dir in cwd.ancestors() {
+            up.push(dir);
+            if dir.join(".git").exists() {
+                break;
+            }
+        }
+    }
+    up.reverse(); // root first: OpenCode merges from the root down to the leaf
+    let existing = |p: PathBuf| p.is_file().then_some(p);
+    let mut files = Vec::new();
+    for name in ["opencode.jsonc", "opencode.json"] {
+        files.extend(up.iter().filter_map(|d| existing(d.join(name))));
+    }
+    let mut dot_dirs: Vec<PathBuf> = up.iter().map(|d| d.join(".opencode")).collect();
+    dot_dirs.push(home.join(".opencode"));
+    dot_dirs.dedup();
+    for dir in dot_dirs {
+        for name in ["opencode.jsonc", "opencode.json"] {
+            files.extend(existing(dir.join(name)));
+        }
+    }
+    files
 }
 
 /// A base URL a tool's own config file sends one of its providers to, that is not Headroom's
@@ -1845,7 +1883,43 @@ impl From<ErrorKind> for Error {
 
 #[cfg(test)]
 mod tests {
-    use super::loopback_port;
+
+    #[test]
+    fn opencode_run_configs_come_in_opencodes_merge_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (home, repo) = (tmp.path().join("home"), tmp.path().join("repo"));
+        let sub = repo.join("pkg/app");
+        for d in [&home.join(".opencode"), &repo.join(".git"), &sub.join(".opencode")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let files = [
+            tmp.path().join("opencode.json"), // above the worktree root: not read
+            repo.join("opencode.json"),
+            repo.join("opencode.jsonc"),
+            sub.join("opencode.json"),
+            sub.join(".opencode/opencode.json"),
+            home.join(".opencode/opencode.jsonc"),
+        ];
+        for f in &files {
+            std::fs::write(f, "{}").unwrap();
+        }
+        assert_eq!(
+            opencode_run_configs(&home, &sub, true),
+            vec![
+                repo.join("opencode.jsonc"),
+                repo.join("opencode.json"),
+                sub.join("opencode.json"),
+                sub.join(".opencode/opencode.json"),
+                home.join(".opencode/opencode.jsonc"),
+            ]
+        );
+        assert_eq!(
+            opencode_run_configs(&home, &sub, false),
+            vec![home.join(".opencode/opencode.jsonc")]
+        );
+    }
+
+    use super::{loopback_port, opencode_run_configs};
 
     #[test]
     fn loopback_ports_are_read_from_base_urls() {

@@ -214,31 +214,30 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
             codex_profile.as_deref(),
         )
     });
-    // Tools whose config file names their providers' URLs: (gateways, the file).
+    // Tools whose config files name their providers' URLs: each gateway with its file.
     let config_gateways = match (&openclaw_env, &opencode_env, &codex_env) {
-        (Some(env), _, _) => Some((openclaw_gateways, openclaw::config_path(env))),
-        (_, Some(env), _) => Some((
-            headroom_install::plan::opencode_gateways(
-                env,
-                &headroom_install::plan::headroom_ports(env, port),
-            ),
-            headroom_install::plan::opencode_config(env),
-        )),
-        (_, _, Some(env)) => Some(match &codex_gateway {
-            Some((g, file)) => (vec![g.clone()], file.clone()),
-            None => (Vec::new(), headroom_install::plan::codex_config(env)),
-        }),
+        (Some(env), _, _) => {
+            let file = openclaw::config_path(env);
+            Some(
+                openclaw_gateways
+                    .into_iter()
+                    .map(|g| (g, file.clone()))
+                    .collect::<Vec<_>>(),
+            )
+        }
+        (_, Some(env), _) => Some(opencode_gateways(env, port)),
+        (_, _, Some(_)) => Some(codex_gateway.iter().cloned().collect()),
         _ => None,
     };
     let wanted = match &config_gateways {
-        Some((gateways, file)) => {
-            let from = |prefix: &str| gateways.iter().find(|g| g.var.starts_with(prefix));
+        Some(gateways) => {
+            let from = |prefix: &str| gateways.iter().find(|(g, _)| g.var.starts_with(prefix));
             // OpenClaw reads no `*_BASE_URL` variable: only its config's gateways count.
             // OpenCode's providers read them, but a URL in its config beats the variable.
             let env_too = opencode_env.is_some();
             let base = |prefix: &str, key: &str| {
                 from(prefix)
-                    .map(|g| g.url.clone())
+                    .map(|(g, _)| g.url.clone())
                     .or_else(|| env_too.then(|| std::env::var(key).ok()).flatten())
             };
             let mut wanted = ensure::wanted_upstreams(
@@ -252,7 +251,7 @@ pub fn run(args: WrapArgs) -> Result<ExitCode> {
                 None,
             );
             for w in &mut wanted {
-                if let Some(g) = from(w.var.split('_').next().unwrap_or_default()) {
+                if let Some((g, file)) = from(w.var.split('_').next().unwrap_or_default()) {
                     if w.from.ends_with("_BASE_URL") {
                         w.from = format!("{} in {}", g.key, file.display());
                     }
@@ -643,6 +642,31 @@ fn legacy_codex_wiring() -> Option<std::path::PathBuf> {
     text.lines()
         .any(|l| l.trim_start().starts_with(LEGACY_CODEX_MARKER))
         .then_some(config)
+}
+
+/// The gateways OpenCode's config files name for a run in the current folder, with the file
+/// each comes from: the global config, then the project's files over it (a later file wins per
+/// provider, as OpenCode merges them). `wrap`'s own override (`OPENCODE_CONFIG_CONTENT`) beats
+/// them all, so a gateway in any of them would be replaced, not chained, if it were missed.
+fn opencode_gateways(
+    env: &headroom_install::Environment,
+    port: u16,
+) -> Vec<(headroom_install::plan::ConfigGateway, std::path::PathBuf)> {
+    use headroom_install::plan;
+    let ours = plan::headroom_ports(env, port);
+    let project = std::env::var_os("OPENCODE_DISABLE_PROJECT_CONFIG")
+        .is_none_or(|v| v.is_empty() || v == "0" || v == "false");
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut files = vec![plan::opencode_config(env)];
+    files.extend(plan::opencode_run_configs(&env.home, &cwd, project));
+    let mut found: Vec<(plan::ConfigGateway, std::path::PathBuf)> = Vec::new();
+    for file in files {
+        for g in plan::opencode_gateways_in(&file, &ours) {
+            found.retain(|(old, _)| old.var != g.var);
+            found.push((g, file.clone()));
+        }
+    }
+    found
 }
 
 #[cfg(test)]
