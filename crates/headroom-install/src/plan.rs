@@ -1889,7 +1889,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (home, repo) = (tmp.path().join("home"), tmp.path().join("repo"));
         let sub = repo.join("pkg/app");
-        for d in [&home.join(".opencode"), &repo.join(".git"), &sub.join(".opencode")] {
+        for d in [
+            &home.join(".opencode"),
+            &repo.join(".git"),
+            &sub.join(".opencode"),
+        ] {
             std::fs::create_dir_all(d).unwrap();
         }
         let files = [
