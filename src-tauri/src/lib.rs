@@ -190,6 +190,12 @@ pub fn prepare_process() {
         if std::env::var_os("GDK_GL").is_none() {
             std::env::set_var("GDK_GL", "disable");
         }
+        // A settings page runs a few kilobytes of script: JavaScriptCore's interpreter is fast
+        // enough, and without its JIT tiers the web process is ~6 MiB smaller (measured in the
+        // GUI suite). Set here so every window process and WebKit helper inherits it.
+        if std::env::var_os("JSC_useJIT").is_none() {
+            std::env::set_var("JSC_useJIT", "false");
+        }
         // The tray's StatusNotifierItem title (what panels and accessibility tools show) is
         // the GLib application name; unset, it is the binary's name, `headroom-desktop`.
         glib::set_application_name("Headroom");
@@ -324,6 +330,8 @@ pub fn run() -> std::process::ExitCode {
     if args.iter().any(|a| a == window_host::WINDOW_ARG) {
         return window_host::run_window_child();
     }
+    // Before anything starts a thread (the D-Bus check below does): it sets variables.
+    prepare_process();
     let has_tray = tray_available();
     // With a tray, the long-lived process is the WebKit-free tray binary: become it.
     #[cfg(target_os = "linux")]
@@ -339,7 +347,6 @@ pub fn run() -> std::process::ExitCode {
             );
         }
     }
-    prepare_process();
     let minimized = started_minimized(&args);
     let env = Env::from_process();
     let sink: Arc<AppSink<tauri::Wry>> = Arc::new(AppSink {

@@ -227,6 +227,8 @@ fn claim_instance(host: Arc<OnceLock<Arc<WindowHost>>>) -> Claim {
 pub fn run() -> std::process::ExitCode {
     use std::os::unix::process::CommandExt;
     use std::process::ExitCode;
+    // Before anything starts a thread (the D-Bus check below does): it sets variables.
+    crate::prepare_process();
     // Started directly (not by the app binary) where no tray can show: the app binary knows
     // what to do without one (it opens the window).
     if !crate::tray_available() {
@@ -240,7 +242,6 @@ pub fn run() -> std::process::ExitCode {
         eprintln!("error: there is no system tray and the Headroom app cannot start: {err}\nhint: run headroom-desktop");
         return ExitCode::from(2);
     }
-    crate::prepare_process();
     if let Err(e) = gtk::init() {
         eprintln!("error: the Headroom tray cannot start: {e}\nhint: it needs a graphical session (DISPLAY or WAYLAND_DISPLAY); `headroom proxy` runs without one");
         return ExitCode::from(2);
