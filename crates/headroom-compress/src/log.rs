@@ -260,16 +260,27 @@ pub fn compress(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     while i < n {
         let l = lines[i];
         if region_start_re().is_match(l) {
-            // Failure sections are kept whole up to their end marker.
+            // Failure sections are kept whole up to their end marker — or up to Codex's cut,
+            // which took the end marker away (else everything after the cut, pytest's hundreds
+            // of `PASSED` lines, would count as the failure's text).
             let mut j = i;
             while j < n {
                 marks[j] = Mark::Keep;
-                if j > i && region_end_re().is_match(lines[j]) {
+                if j > i
+                    && (region_end_re().is_match(lines[j])
+                        || crate::router::is_codex_cut_line(lines[j]))
+                {
                     break;
                 }
                 j += 1;
             }
             i = j + 1;
+            continue;
+        }
+        if crate::router::is_codex_cut_line(l) {
+            // Where Codex cut the output stays in view.
+            marks[i] = Mark::Keep;
+            i += 1;
             continue;
         }
         if important_re().is_match(l) {

@@ -407,6 +407,12 @@ fn split_codex_truncation(t: &str) -> Option<(&str, &str, &str)> {
         })
 }
 
+/// Is `l` Codex's cut marker alone on its line (where [`around_codex_cut`] puts it)?
+pub(crate) fn is_codex_cut_line(l: &str) -> bool {
+    split_codex_truncation(l.trim_end())
+        .is_some_and(|(head, _, tail)| head.is_empty() && tail.is_empty())
+}
+
 /// Compresses a text holding Codex's cut with `f`; `None` when `t` holds no such cut, or the
 /// marker is already on a line of its own (then `t` goes the ordinary way). The marker is moved
 /// onto a line of its own so the transforms see whole lines (the half-lines around it become
@@ -1106,6 +1112,37 @@ mod tests {
         let t = format!("{}…{} chars truncated…{}", &whole[..a], b - a, &whole[b..]);
         let (_, out) = with_default_ctx(&t, |ctx| compress_text(&t, ctx)).0;
         assert!(out.unwrap().ends_with(notice));
+    }
+
+    #[test]
+    fn a_failure_section_codex_cut_ends_at_the_cut() {
+        // pytest -rA: the FAILURES section's end ("short test summary info") fell into the
+        // middle Codex cut away; the PASSED lines after the cut are not the failure's text.
+        let mut whole = String::from("============ test session starts ============\ncollected 200 items\n\n============ FAILURES ============\n____ test_fold ____\n\n    def test_fold():\n>       assert fold(add, range(10), 0, chunksize=2) == 45\nE       ValueError: planted\n\ntests/test_parallel.py:18: ValueError\n");
+        for i in 0..40 {
+            whole.push_str(&format!("    filler line {i} of the traceback context\n"));
+        }
+        whole.push_str("============ short test summary info ============\n");
+        for i in 0..150 {
+            whole.push_str(&format!("PASSED tests/test_itertoolz.py::test_case_{i}\n"));
+        }
+        whole.push_str("FAILED tests/test_parallel.py::test_fold - ValueError: planted\n==== 1 failed, 150 passed in 1.27s ====\n");
+        let (a, b) = (
+            whole.find("filler line 5 ").unwrap(),
+            whole.find("test_case_40\n").unwrap(),
+        );
+        let t = format!("{}…{} chars truncated…{}", &whole[..a], b - a, &whole[b..]);
+        let (kind, out) = with_default_ctx(&t, |ctx| compress_text(&t, ctx)).0;
+        assert_eq!(kind, ContentKind::Log);
+        let out = out.expect("compressed");
+        assert!(
+            out.contains(&format!("\n…{} chars truncated…\n", b - a)),
+            "{out}"
+        );
+        assert!(out.contains("E       ValueError: planted"));
+        assert!(out.contains("FAILED tests/test_parallel.py::test_fold"));
+        assert!(out.contains("1 failed, 150 passed"));
+        assert!(out.len() < t.len() / 2, "{out}");
     }
 
     #[test]
