@@ -4,7 +4,10 @@
 //!
 //! Layout: `controller` (all behaviour, no window), `watchdog` (pure fail-open state machine),
 //! `installed` (the install engine: deployments, and the per-tool wiring the Tools page
-//! previews and applies), `probe` (who is on the port), `settings`, `autostart`, `cli_shim`; the Tauri glue (`commands`, `tray`, window handling) stays thin.
+//! previews and applies), `probe` (who is on the port), `settings`, `autostart`, `cli_shim`,
+//! `tray_menu` (what the tray shows and does); the Tauri glue (`commands`, `tray`, window
+//! handling) stays thin. On Linux the long-lived tray process is the WebKit-free
+//! `headroom-tray` binary (`tray_app`), and the window a child process (`window_host`).
 
 pub mod autostart;
 pub mod cli_shim;

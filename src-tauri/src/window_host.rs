@@ -4,7 +4,8 @@
 //! WebKitNetworkProcess stays alive, and Mesa/EGL/LLVM and the touched parts of WebKit stay
 //! mapped in the UI process (tauri issue #14626). A tray app that opened its window once would
 //! sit at ~140 MiB instead of ~60 MiB. So the tray process never creates a web view: "Open
-//! Headroom" re-executes this binary with [`WINDOW_ARG`]; that child shows the window and
+//! Headroom" runs the app binary (`headroom-desktop`: this one, or the one beside the WebKit-free
+//! tray binary, see [`crate::tray_app`]) with [`WINDOW_ARG`]; that child shows the window and
 //! forwards every UI command over a private Unix socket (0600, in the state dir) to the tray
 //! process, which owns the one [`Controller`]. Status events come back over a subscription on
 //! the same socket. When the window closes the child exits and takes all of WebKit with it.
