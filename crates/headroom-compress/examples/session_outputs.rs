@@ -7,6 +7,12 @@
 //! seconds instead of a full e2e session. `--show N` prints what output N forwards; `--at REF`
 //! runs the commands on a temporary clone at REF instead of this checkout; `--run CMD` measures
 //! one command of your own instead (run by bash in the current directory; `--show 0` prints it).
+//! `--codex` sends each output as the Codex CLI does instead: cut by Codex to ~10 KB (head,
+//! `…N chars truncated…`, tail) inside its `exec_command` envelope, as a Responses
+//! `function_call_output` (the corpus harness's `codex_cut` shape).
+
+#[path = "../corpus/harness.rs"]
+mod harness;
 
 use headroom_compress::{compress_request, Api, Options};
 use serde_json::json;
@@ -61,6 +67,7 @@ fn main() {
         Some(cmd) => vec![cmd.as_str()],
         None => COMMANDS.to_vec(),
     };
+    let codex = std::env::args().any(|a| a == "--codex");
     let here = std::env::current_dir().expect("current dir");
     let (mut before, mut after) = (0usize, 0usize);
     for (i, cmd) in commands.iter().enumerate() {
@@ -71,6 +78,34 @@ fn main() {
             .output()
             .expect("bash");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if codex {
+            let e = harness::Entry {
+                name: format!("session_{i}"),
+                class: String::new(),
+                command: cmd.to_string(),
+                exit_code: i64::from(out.status.code().unwrap_or(1)),
+                question: None,
+                facts: Vec::new(),
+                details: Vec::new(),
+                output: text,
+            };
+            let shape = harness::Shape::CodexCut;
+            let wrapped = harness::wrapped_text(&e, shape);
+            let bytes = harness::request(&e, shape);
+            let o = compress_request(Api::OpenAiResponses, &bytes, &Options::default());
+            let sent = harness::forwarded_text(shape, &o.body.unwrap_or(bytes));
+            if show == Some(i) {
+                println!("{sent}");
+                let _ = std::fs::remove_dir_all(&tmp);
+                return;
+            }
+            before += wrapped.len();
+            after += sent.len();
+            if show.is_none() {
+                report(wrapped.len(), sent.len(), cmd);
+            }
+            continue;
+        }
         let body = json!({
             "model": "claude-sonnet-4-5",
             "max_tokens": 8192,
@@ -99,22 +134,22 @@ fn main() {
         if show.is_some() {
             continue;
         }
-        println!(
-            "{:>5.1} KB -> {:>5.1} KB ({:>4.1} % saved)  {cmd}",
-            text.len() as f64 / 1000.0,
-            sent.len() as f64 / 1000.0,
-            100.0 * (1.0 - sent.len() as f64 / text.len().max(1) as f64)
-        );
+        report(text.len(), sent.len(), cmd);
     }
     if show.is_some() {
         let _ = std::fs::remove_dir_all(&tmp);
         return;
     }
+    report(before, after, "all of them");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+fn report(before: usize, after: usize, what: &str) {
     println!(
-        "{:>5.1} KB -> {:>5.1} KB ({:>4.1} % saved)  all of them",
+        "{:>5.1} KB -> {:>5.1} KB ({:>4.1} % saved, {:>4.1} % left)  {what}",
         before as f64 / 1000.0,
         after as f64 / 1000.0,
-        100.0 * (1.0 - after as f64 / before.max(1) as f64)
+        100.0 * (1.0 - after as f64 / before.max(1) as f64),
+        100.0 * after as f64 / before.max(1) as f64
     );
-    let _ = std::fs::remove_dir_all(&tmp);
 }

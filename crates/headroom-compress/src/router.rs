@@ -409,8 +409,20 @@ fn split_codex_truncation(t: &str) -> Option<(&str, &str, &str)> {
 
 /// Is `l` Codex's cut marker alone on its line (where [`around_codex_cut`] puts it)?
 pub(crate) fn is_codex_cut_line(l: &str) -> bool {
-    split_codex_truncation(l.trim_end())
-        .is_some_and(|(head, _, tail)| head.is_empty() && tail.is_empty())
+    codex_cut_chars(l).is_some()
+}
+
+/// How many characters Codex cut at `l`, when `l` is its cut marker alone on its line
+/// (`…N chars truncated…`; a count of tokens is taken as four characters each).
+pub(crate) fn codex_cut_chars(l: &str) -> Option<usize> {
+    let (head, cut, tail) = split_codex_truncation(l.trim_end())?;
+    if !head.is_empty() || !tail.is_empty() {
+        return None;
+    }
+    let inner = cut.trim_start_matches('…').trim_end_matches('…');
+    let (n, unit) = inner.split_once(' ')?;
+    let n: usize = n.parse().ok()?;
+    Some(if unit.starts_with("tokens") { n * 4 } else { n })
 }
 
 /// Compresses a text holding Codex's cut with `f`; `None` when `t` holds no such cut, or the

@@ -54,8 +54,16 @@ pub fn compress_search(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     let mut context_dropped = 0usize;
     let mut cut = 0usize;
     let mut total = 0usize;
+    // Characters Codex cut from the middle: the search is judged by the output it came from.
+    let mut cut_away = 0usize;
     for line in cleaned.lines() {
         let line = line.trim_end_matches('\r');
+        if let Some(n) = crate::router::codex_cut_chars(line) {
+            cut_away += n;
+            total += 1;
+            other.push(line);
+            continue;
+        }
         if line.trim().is_empty() || line == "--" {
             continue;
         }
@@ -118,7 +126,8 @@ pub fn compress_search(t: &str, ctx: &Ctx<'_>) -> Option<String> {
     if context_dropped == 0 && hits * 2 < files.len() * 3 {
         return None;
     }
-    let keep = survey_sample(&files, hits, ctx);
+    let scale = (cleaned.len() + cut_away) as f64 / cleaned.len().max(1) as f64;
+    let keep = survey_sample(&files, hits, scale, ctx);
     let mut sampled = 0usize;
     let mut out = String::with_capacity(t.len() / 2);
     for (fi, f) in files.iter().enumerate() {
@@ -207,12 +216,19 @@ fn problem_re() -> &'static Regex {
     })
 }
 
-/// Which hits a survey keeps (`None`: not a survey, every hit stays). Every file keeps its
+/// Which hits a survey keeps (`None`: not a survey, every hit stays). A search another tool
+/// already cut (Codex keeps ~10 KB of a long output) counts as the search it was cut from:
+/// `scale` is its original size over what is left. Every file keeps its
 /// first hits — the same number for each, so the sample reads as an outline of the tree — and
 /// every hit naming a question term that is rare among the hits (the one the user asked
 /// about) or reporting a problem (`error`, `failed`, `panicked`) is kept wherever it is. Deterministic: a function of the output and the question.
-fn survey_sample(files: &[FileHits<'_>], hits: usize, ctx: &Ctx<'_>) -> Option<Vec<Vec<bool>>> {
-    if !ctx.options.lossy || hits <= SURVEY_HITS {
+fn survey_sample(
+    files: &[FileHits<'_>],
+    hits: usize,
+    scale: f64,
+    ctx: &Ctx<'_>,
+) -> Option<Vec<Vec<bool>>> {
+    if !ctx.options.lossy || (hits as f64 * scale) as usize <= SURVEY_HITS {
         return None;
     }
     let bytes: usize = files
@@ -228,10 +244,12 @@ fn survey_sample(files: &[FileHits<'_>], hits: usize, ctx: &Ctx<'_>) -> Option<V
                     .sum::<usize>()
         })
         .sum();
-    if bytes <= SURVEY_BYTES {
+    if (bytes as f64 * scale) as usize <= SURVEY_BYTES {
         return None;
     }
-    let per_file = (SURVEY_KEEP / files.len().max(1)).max(SURVEY_PER_FILE);
+    // As many per file as the whole output would keep (a cut one shows fewer of its files).
+    let per_file =
+        ((SURVEY_KEEP as f64 / (files.len().max(1) as f64 * scale)) as usize).max(SURVEY_PER_FILE);
     let limit = (hits / 20).max(5);
     let terms: Vec<String> = ctx
         .question
@@ -565,5 +583,40 @@ mod tests {
         let (all, _) = crate::router::with_ctx(&t, question, false, |ctx| compress_search(&t, ctx));
         let all = all.unwrap();
         assert!(all.contains("helper_12_11"));
+    }
+
+    #[test]
+    fn a_search_codex_cut_is_judged_by_the_output_it_was_cut_from() {
+        // 80 hits left around Codex's cut of a 600-hit `grep -rn 'fn '`: by itself it is not a
+        // survey (every hit stays); with the 40,000 characters the marker says were cut it is.
+        let hit = |f: usize, l: usize| {
+            format!("crates/core/src/module_{f}.rs:{}:    pub fn helper_{f}_{l}(input: &str) -> Option<String> {{\n", 10 + l * 7)
+        };
+        let mut left = String::new();
+        for f in 0..4 {
+            for l in 0..10 {
+                left.push_str(&hit(f, l));
+            }
+        }
+        let mut right = String::new();
+        for f in 46..50 {
+            for l in 0..10 {
+                right.push_str(&hit(f, l));
+            }
+        }
+        let plain = format!("{left}{right}");
+        let cut = format!("{left}…40000 chars truncated…\n{right}");
+        let (out, _) = crate::router::with_default_ctx(&plain, |ctx| compress_search(&plain, ctx));
+        assert!(
+            out.unwrap().contains("helper_2_9("),
+            "not a survey on its own"
+        );
+        let (out, _) = crate::router::with_default_ctx(&cut, |ctx| compress_search(&cut, ctx));
+        let out = out.unwrap();
+        assert!(out.contains("…40000 chars truncated…"), "{out}");
+        assert!(!out.contains("helper_2_9("), "{out}");
+        for f in [0, 3, 46, 49] {
+            assert!(out.contains(&format!("pub fn helper_{f}_0(")), "{out}");
+        }
     }
 }
