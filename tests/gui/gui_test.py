@@ -238,6 +238,22 @@ def screenshot_root(name):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def window_colours(wid, path=None):
+    """How many distinct colours one capture of window `wid` holds (0 if it cannot be
+    captured); with `path`, the first capture is saved there."""
+    png = subprocess.run(["import", "-window", str(wid), "png:-"], capture_output=True).stdout
+    if not png:
+        return 0
+    if path and not os.path.exists(path):
+        with open(path, "wb") as f:
+            f.write(png)
+    out = subprocess.run(["convert", "png:-", "-format", "%k", "info:"], input=png, capture_output=True).stdout
+    try:
+        return int(out.decode().strip() or 0)
+    except ValueError:
+        return 0
+
+
 def find_windows(name="^Headroom$"):
     out = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", name], capture_output=True, text=True).stdout
     return [int(w) for w in out.split()]
@@ -522,8 +538,17 @@ def tray_menu_drives_the_proxy_and_quit_exits_0():
         wait_until(lambda: not os.path.exists(desktop_file), 5, what="autostart entry removed")
         # Open the window from the tray, then close it: the webview is destroyed, the app stays
         # in the tray and its memory goes back down.
+        t_click = time.time()
         tray.click("Open Headroom")
-        wid = wait_until(find_windows, 10, what="window opened from the tray")[0]
+        wid = wait_until(find_windows, 10, step=0.01, what="window opened from the tray")[0]
+        t_appear = time.time()
+        METRICS["open_click_to_window_ms"] = round((t_appear - t_click) * 1000)
+        # First paint: the first capture of the window that shows the page (many colours: text,
+        # cards) rather than an empty frame (one or two). The first capture is kept.
+        first = os.path.join(OUT, "tray-window-first-frame.png")
+        painted = wait_until(lambda: window_colours(wid, first) > 16 and time.time(), 10, step=0.0,
+                             what="the window shows the page")
+        METRICS["window_to_first_paint_ms"] = round((painted - t_appear) * 1000)
         time.sleep(3.0)
         METRICS["window_open_pss_mib_tray_test"] = round(pss_mib(app.pid), 1)
         memory_report(app.pid, "memory-window-open.txt")
