@@ -181,6 +181,8 @@ enum Claim {
     Owner(zbus::blocking::Connection),
     /// Another instance runs and was asked to open its window.
     Forwarded,
+    /// Another instance holds the name but did not answer (hung, or quitting).
+    Unanswered(zbus::Error),
     /// No session bus: run without single-instance, as the Tauri plugin does.
     Unavailable,
 }
@@ -210,10 +212,7 @@ fn claim_instance(host: Arc<OnceLock<Arc<WindowHost>>>) -> Claim {
             });
             match forwarded {
                 Ok(()) => Claim::Forwarded,
-                Err(e) => {
-                    eprintln!("headroom: another Headroom runs but did not answer: {e}");
-                    Claim::Forwarded
-                }
+                Err(e) => Claim::Unanswered(e),
             }
         }
         Err(e) => {
@@ -249,6 +248,10 @@ pub fn run() -> std::process::ExitCode {
     let host_slot = Arc::new(OnceLock::new());
     let _instance = match claim_instance(host_slot.clone()) {
         Claim::Forwarded => return ExitCode::SUCCESS,
+        Claim::Unanswered(e) => {
+            eprintln!("error: another Headroom is running but did not answer\nCaused by: {e}\nhint: quit it from its tray menu (or end its headroom-tray process), then start Headroom again");
+            return ExitCode::from(1);
+        }
         Claim::Owner(c) => Some(c),
         Claim::Unavailable => None,
     };

@@ -370,7 +370,7 @@ pub fn codex_profile_config(env: &Environment, profile: &str) -> PathBuf {
 
 /// The provider settings one Codex run sees: `config.toml` with the profile file's
 /// `model_provider`, `openai_base_url` and `[model_providers.*]` entries over it.
-fn codex_run_doc(env: &Environment, profile: Option<&str>) -> Option<toml_edit::DocumentMut> {
+fn codex_run_doc(env: &Environment, profile: Option<&str>) -> toml_edit::DocumentMut {
     let mut doc = codex_doc_at(&codex_config(env)).unwrap_or_default();
     if let Some(layer) = profile.and_then(|p| codex_doc_at(&codex_profile_config(env, p))) {
         for key in ["model_provider", "openai_base_url"] {
@@ -379,12 +379,25 @@ fn codex_run_doc(env: &Environment, profile: Option<&str>) -> Option<toml_edit::
             }
         }
         if let Some(providers) = layer.get("model_providers").and_then(|p| p.as_table_like()) {
-            for (name, table) in providers.iter() {
-                doc["model_providers"][name] = table.clone();
+            // A `model_providers` that is not a table (Codex would refuse the file) is
+            // replaced rather than indexed into.
+            if !doc
+                .get("model_providers")
+                .is_some_and(|p| p.is_table_like())
+            {
+                doc["model_providers"] = toml_edit::table();
+            }
+            if let Some(mine) = doc
+                .get_mut("model_providers")
+                .and_then(|p| p.as_table_like_mut())
+            {
+                for (name, table) in providers.iter() {
+                    mine.insert(name, table.clone());
+                }
             }
         }
     }
-    Some(doc)
+    doc
 }
 
 /// The gateway Codex's config sends it to, when that is not Headroom's own: the `base_url` of
@@ -402,7 +415,7 @@ pub fn codex_run_gateway(
     ours: &[u16],
     profile: Option<&str>,
 ) -> Option<(ConfigGateway, PathBuf)> {
-    let doc = codex_run_doc(env, profile)?;
+    let doc = codex_run_doc(env, profile);
     let gateway = gateway_of_codex_doc(&doc, ours)?;
     let in_profile = profile.map(|p| codex_profile_config(env, p)).filter(|f| {
         codex_doc_at(f).is_some_and(|layer| {
@@ -1883,6 +1896,7 @@ impl From<ErrorKind> for Error {
 
 #[cfg(test)]
 mod tests {
+    use super::{loopback_port, opencode_run_configs};
 
     #[test]
     fn opencode_run_configs_come_in_opencodes_merge_order() {
@@ -1922,8 +1936,6 @@ mod tests {
             vec![home.join(".opencode/opencode.jsonc")]
         );
     }
-
-    use super::{loopback_port, opencode_run_configs};
 
     #[test]
     fn loopback_ports_are_read_from_base_urls() {

@@ -1067,6 +1067,23 @@ fn a_codex_profile_file_with_its_own_provider_is_named_not_silently_bypassed() {
 }
 
 #[test]
+fn a_codex_profile_over_a_config_with_a_malformed_providers_key_is_read_without_a_panic() {
+    let fx = Fixture::new(OsKind::Linux);
+    // Codex itself would refuse this config.toml; a wrap with `--profile corp` must still
+    // find the profile's gateway instead of panicking on the non-table `model_providers`.
+    fx.write(".codex/config.toml", "model_providers = 3\n");
+    fx.write(
+        ".codex/corp.config.toml",
+        "model_provider = \"corp\"\n\n[model_providers.corp]\nbase_url = \"https://llm.corp.example/v1\"\n",
+    );
+    let (gateway, file) =
+        headroom_install::plan::codex_run_gateway(&fx.env, &[8787], Some("corp")).unwrap();
+    assert_eq!(gateway.url, "https://llm.corp.example/v1");
+    assert!(file.ends_with("corp.config.toml"), "{}", file.display());
+    assert!(headroom_install::plan::codex_run_gateway(&fx.env, &[8787], None).is_none());
+}
+
+#[test]
 fn codexs_own_provider_is_chained_with_its_key_and_headers() {
     for scope in [Scope::Provider, Scope::User] {
         let fx = Fixture::new(OsKind::Linux);

@@ -346,12 +346,17 @@ pub fn cursor_instructions(port: u16) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn codex_gets_a_headroom_provider_before_its_own_arguments() {
         let user: Vec<OsString> = vec!["exec".into(), "fix it".into()];
-        let ours = || CodexRoute::Headroom;
-        let args = args_for(&Target::Tool(Tool::Codex), 9001, user.clone(), ours());
+        let args = args_for(
+            &Target::Tool(Tool::Codex),
+            9001,
+            user.clone(),
+            CodexRoute::Headroom,
+        );
         let text: Vec<String> = args
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
@@ -364,7 +369,12 @@ mod tests {
         assert!(text.contains(&"model_providers.headroom.requires_openai_auth=true".to_owned()));
         // Other tools' arguments are untouched.
         assert_eq!(
-            args_for(&Target::Tool(Tool::Claude), 9001, user.clone(), ours()),
+            args_for(
+                &Target::Tool(Tool::Claude),
+                9001,
+                user.clone(),
+                CodexRoute::Headroom
+            ),
             user
         );
         // A provider of the user's own keeps its key and headers: only its URL moves.
@@ -403,7 +413,6 @@ mod tests {
         assert_eq!(codex_cli_profile(&args(&["exec", "--", "-p", "x"])), None);
         assert_eq!(codex_cli_profile(&args(&["exec", "hi"])), None);
     }
-    use super::*;
 
     fn none(_: &str) -> Option<OsString> {
         None
