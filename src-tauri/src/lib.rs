@@ -299,6 +299,22 @@ fn window_in_child(has_tray: bool) -> bool {
         && std::env::var_os("HEADROOM_DESKTOP_WINDOW_IN_PROCESS").is_none()
 }
 
+/// The controller over the state in `env`, or exit code 1 after saying why it cannot start
+/// (its state files); shared by the app and the tray binary.
+fn start_controller(
+    env: &Env,
+    sink: Arc<dyn Sink>,
+) -> Result<Arc<Controller>, std::process::ExitCode> {
+    Controller::new(env.clone(), sink, Options::default()).map_err(|e| {
+        eprintln!(
+            "error: {}\nhint: check or remove the files in {}",
+            e.message,
+            env.state_dir().display()
+        );
+        std::process::ExitCode::from(1)
+    })
+}
+
 /// Was the app started to sit in the tray, without opening its window?
 fn started_minimized(args: &[String]) -> bool {
     args.iter()
@@ -358,16 +374,9 @@ pub fn run() -> std::process::ExitCode {
         #[cfg(target_os = "linux")]
         host: Mutex::new(None),
     });
-    let controller = match Controller::new(env.clone(), sink.clone(), Options::default()) {
+    let controller = match start_controller(&env, sink.clone()) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!(
-                "error: {}\nhint: check or remove the files in {}",
-                e.message,
-                env.state_dir().display()
-            );
-            return std::process::ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let info = AppInfo {
         version: env!("CARGO_PKG_VERSION"),

@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use tray_icon::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 
-use crate::controller::{Controller, Options, Sink, Status, TrayState};
+use crate::controller::{Sink, Status, TrayState};
 use crate::settings::Env;
 use crate::tray_menu::{self as m, MenuView};
 use crate::window_host::WindowHost;
@@ -261,16 +261,9 @@ pub fn run() -> std::process::ExitCode {
     let sink = Arc::new(TraySink {
         host: OnceLock::new(),
     });
-    let controller = match Controller::new(env.clone(), sink.clone(), Options::default()) {
+    let controller = match crate::start_controller(&env, sink.clone()) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!(
-                "error: {}\nhint: check or remove the files in {}",
-                e.message,
-                env.state_dir().display()
-            );
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let host = match crate::app_exe()
         .and_then(|exe| WindowHost::start(&env.state_dir(), controller.clone(), exe))

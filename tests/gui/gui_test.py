@@ -968,44 +968,11 @@ def cli_shim_wraps_without_a_display():
         shutil.rmtree(home, ignore_errors=True)
 
 
-@test
-def sigterm_unwires_tools_every_time():
-    """Logout, shutdown and `kill` send SIGTERM: the app must unwire its tools like Quit does.
-    20 rounds at a 100 ms supervisor tick in CI; GUI_SIGTERM_ROUNDS=200 for the measurement."""
-    rounds, left_wired = int(os.environ.get("GUI_SIGTERM_ROUNDS", "20")), 0
-    for i in range(rounds):
-        home, port = make_home(), free_port()
-        try:
-            seed_claude_choice(home, port)
-            settings = os.path.join(home, ".claude/settings.json")
-            original = open(settings).read()
-            env = app_env(home, port)
-            env["HEADROOM_DESKTOP_TICK_MS"] = "100"
-            log = open(os.path.join(OUT, f"app-sigterm-{i}.log"), "w")
-            app = subprocess.Popen([APP, "--minimized"], env=env, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                wait_until(lambda: f"127.0.0.1:{port}" in open(settings).read(), 10, what="claude wired")
-                time.sleep(0.05 * (i % 4))
-                app.send_signal(signal.SIGTERM)
-                assert app.wait(10) == 0, "SIGTERM exits 0"
-            finally:
-                if app.poll() is None:
-                    app.kill()
-                    app.wait()
-            if open(settings).read() != original:
-                left_wired += 1
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
-    METRICS["sigterm_rounds"] = rounds
-    METRICS["sigterm_left_wired"] = left_wired
-    assert left_wired == 0, f"{left_wired} of {rounds} SIGTERMs left Claude wired to a dead port"
-
-
-@test
-def quit_unwires_tools_every_time():
-    """Quit from the tray menu races the supervisor tick; neither may leave a tool wired.
-    10 rounds at a 100 ms tick in CI; GUI_QUIT_ROUNDS=200 for the measurement."""
-    rounds, left_wired = int(os.environ.get("GUI_QUIT_ROUNDS", "10")), 0
+def rounds_left_wired(kind, rounds, end):
+    """Starts the app `rounds` times in the tray at a 100 ms supervisor tick with Claude wired,
+    ends it each time with `end(app, i, t0)` (it must then exit 0), and counts the rounds that
+    left Claude's settings pointing at Headroom."""
+    left_wired = 0
     for i in range(rounds):
         home, port = make_home(), free_port()
         env = app_env(home, port)
@@ -1015,14 +982,12 @@ def quit_unwires_tools_every_time():
             settings = os.path.join(home, ".claude/settings.json")
             original = open(settings).read()
             t0 = time.time()
-            log = open(os.path.join(OUT, f"app-quit-{i}.log"), "w")
+            log = open(os.path.join(OUT, f"app-{kind}-{i}.log"), "w")
             app = subprocess.Popen([APP, "--minimized"], env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
-                tray, _ = wait_tray(t0)
                 wait_until(lambda: f"127.0.0.1:{port}" in open(settings).read(), 10, what="claude wired")
-                time.sleep(0.03 * (i % 5))
-                tray.click("Quit")
-                assert app.wait(10) == 0, "Quit exits 0"
+                end(app, i, t0)
+                assert app.wait(10) == 0, f"{kind} exits 0"
             finally:
                 if app.poll() is None:
                     app.kill()
@@ -1031,8 +996,35 @@ def quit_unwires_tools_every_time():
                 left_wired += 1
         finally:
             shutil.rmtree(home, ignore_errors=True)
-    METRICS["quit_rounds"] = rounds
-    METRICS["quit_left_wired"] = left_wired
+    METRICS[f"{kind}_rounds"] = rounds
+    METRICS[f"{kind}_left_wired"] = left_wired
+    return left_wired
+
+
+@test
+def sigterm_unwires_tools_every_time():
+    """Logout, shutdown and `kill` send SIGTERM: the app must unwire its tools like Quit does.
+    20 rounds at a 100 ms supervisor tick in CI; GUI_SIGTERM_ROUNDS=200 for the measurement."""
+    def end(app, i, _t0):
+        time.sleep(0.05 * (i % 4))
+        app.send_signal(signal.SIGTERM)
+
+    rounds = int(os.environ.get("GUI_SIGTERM_ROUNDS", "20"))
+    left_wired = rounds_left_wired("sigterm", rounds, end)
+    assert left_wired == 0, f"{left_wired} of {rounds} SIGTERMs left Claude wired to a dead port"
+
+
+@test
+def quit_unwires_tools_every_time():
+    """Quit from the tray menu races the supervisor tick; neither may leave a tool wired.
+    10 rounds at a 100 ms tick in CI; GUI_QUIT_ROUNDS=200 for the measurement."""
+    def end(_app, i, t0):
+        tray, _ = wait_tray(t0)
+        time.sleep(0.03 * (i % 5))
+        tray.click("Quit")
+
+    rounds = int(os.environ.get("GUI_QUIT_ROUNDS", "10"))
+    left_wired = rounds_left_wired("quit", rounds, end)
     assert left_wired == 0, f"{left_wired} of {rounds} Quits left Claude wired to a dead port"
 
 

@@ -175,6 +175,40 @@ async fn provider_scope_wiring_routes_the_real_codex_through_headroom() {
     );
 }
 
+/// A `headroom proxy` on a free port forwarding OpenAI traffic to `gateway`, once it answers
+/// `/health`: (its port, the process).
+fn proxy_forwarding_to(world: &World, gateway: &MockUpstream) -> (String, std::process::Child) {
+    let port_n = free_port();
+    let port = port_n.to_string();
+    let gateway_v1 = format!("{}/v1", gateway.url());
+    let proxy = world.spawn(
+        &["proxy", "--port", &port],
+        &[("OPENAI_TARGET_API_URL", gateway_v1.as_str())],
+    );
+    wait_until(
+        Duration::from_secs(20),
+        || health(port_n).is_some(),
+        "the proxy to answer /health",
+    );
+    (port, proxy)
+}
+
+/// How many requests the proxy on `port` has served, read through `headroom stats --json`
+/// (the real CLI parsing the real proxy's `/stats`).
+fn requests_through(world: &World, port: &str) -> u64 {
+    let out = world.run(&["stats", "--port", port, "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "headroom stats --json: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    headroom_protocol::Stats::parse(doc["stats"].to_string().as_bytes())
+        .unwrap_or_else(|| panic!("`stats` is not the proxy's /stats document: {doc}"))
+        .requests
+        .total
+}
+
 /// A company gateway configured as Codex's own provider (`model_provider = "corp"` with its
 /// `env_key`): `wrap codex` keeps that provider — its key, its headers — and only points its
 /// `base_url` at the session proxy, which forwards to the gateway. Before, `wrap` swapped in a
@@ -194,18 +228,7 @@ async fn wrap_codex_chains_codexs_own_gateway_provider() {
     std::fs::write(&config, &original).unwrap();
     // A Headroom already forwarding to that gateway: `wrap` uses it, and its `/stats` then
     // shows whether Codex's requests went through it (the gateway alone cannot tell).
-    let port_n = free_port();
-    let port = port_n.to_string();
-    let gateway_v1 = format!("{}/v1", gateway.url());
-    let mut proxy = world.spawn(
-        &["proxy", "--port", &port],
-        &[("OPENAI_TARGET_API_URL", gateway_v1.as_str())],
-    );
-    wait_until(
-        Duration::from_secs(20),
-        || health(port_n).is_some(),
-        "the proxy to answer /health",
-    );
+    let (port, mut proxy) = proxy_forwarding_to(&world, &gateway);
     let out = wrap_codex_exec(&world, &port, ("CORP_KEY", "sk-corp-gateway")).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -225,16 +248,7 @@ async fn wrap_codex_chains_codexs_own_gateway_provider() {
         assert_eq!(r.header("x-team").as_deref(), Some("blue"));
     }
     // Through Headroom: the proxy counted every request the gateway got.
-    let out = world.run(&["stats", "--port", &port, "--json"]);
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "headroom stats --json: {e}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    let stats = headroom_protocol::Stats::parse(doc["stats"].to_string().as_bytes())
-        .unwrap_or_else(|| panic!("`stats` is not the proxy's /stats document: {doc}"));
-    let total = stats.requests.total;
+    let total = requests_through(&world, &port);
     assert!(
         total as usize >= responses.len(),
         "the gateway was reached directly, bypassing Headroom ({total} requests through it, {} at the gateway): {stderr}",
@@ -271,18 +285,7 @@ async fn wrap_codex_follows_the_profile_file_it_runs_with() {
     std::fs::write(&profile, &profile_text).unwrap();
     // A Headroom already forwarding to the profile's gateway: `wrap` uses it, and its `/stats`
     // then shows whether Codex's requests went through it.
-    let port_n = free_port();
-    let port = port_n.to_string();
-    let gateway_v1 = format!("{}/v1", gateway.url());
-    let mut proxy = world.spawn(
-        &["proxy", "--port", &port],
-        &[("OPENAI_TARGET_API_URL", gateway_v1.as_str())],
-    );
-    wait_until(
-        Duration::from_secs(20),
-        || health(port_n).is_some(),
-        "the proxy to answer /health",
-    );
+    let (port, mut proxy) = proxy_forwarding_to(&world, &gateway);
     let out = wrap_codex_exec_with(
         &world,
         &port,
@@ -319,12 +322,8 @@ async fn wrap_codex_follows_the_profile_file_it_runs_with() {
         stderr.contains("model_providers.corp.base_url in") && stderr.contains("corp.config.toml"),
         "wrap must say it chains the profile's gateway: {stderr}"
     );
-    let out = world.run(&["stats", "--port", &port, "--json"]);
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let stats = headroom_protocol::Stats::parse(doc["stats"].to_string().as_bytes())
-        .unwrap_or_else(|| panic!("`stats` is not the proxy's /stats document: {doc}"));
     assert!(
-        stats.requests.total as usize >= responses.len(),
+        requests_through(&world, &port) as usize >= responses.len(),
         "the profile's gateway was reached directly, bypassing Headroom: {stderr}"
     );
     let _ = proxy.kill();

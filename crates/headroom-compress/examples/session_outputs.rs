@@ -14,8 +14,7 @@
 #[path = "../corpus/harness.rs"]
 mod harness;
 
-use headroom_compress::{compress_request, Api, Options};
-use serde_json::json;
+use headroom_compress::{compress_request, Options};
 use std::path::Path;
 use std::process::Command;
 
@@ -77,53 +76,26 @@ fn main() {
             .current_dir(if run.is_some() { &here } else { &tmp })
             .output()
             .expect("bash");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if codex {
-            let e = harness::Entry {
-                name: format!("session_{i}"),
-                class: String::new(),
-                command: cmd.to_string(),
-                exit_code: i64::from(out.status.code().unwrap_or(1)),
-                question: None,
-                facts: Vec::new(),
-                details: Vec::new(),
-                output: text,
-            };
-            let shape = harness::Shape::CodexCut;
-            let wrapped = harness::wrapped_text(&e, shape);
-            let bytes = harness::request(&e, shape);
-            let o = compress_request(Api::OpenAiResponses, &bytes, &Options::default());
-            let sent = harness::forwarded_text(shape, &o.body.unwrap_or(bytes));
-            if show == Some(i) {
-                println!("{sent}");
-                let _ = std::fs::remove_dir_all(&tmp);
-                return;
-            }
-            before += wrapped.len();
-            after += sent.len();
-            if show.is_none() {
-                report(wrapped.len(), sent.len(), cmd);
-            }
-            continue;
-        }
-        let body = json!({
-            "model": "claude-sonnet-4-5",
-            "max_tokens": 8192,
-            "tools": [{"name": "Bash", "description": "Run a shell command", "input_schema": {"type": "object"}}],
-            "messages": [
-                {"role": "user", "content": "look around the repository"},
-                {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01", "name": "Bash", "input": {"command": cmd}}]},
-                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": text}]}
-            ]
-        });
-        let bytes = serde_json::to_vec(&body).expect("json");
-        let o = compress_request(Api::AnthropicMessages, &bytes, &Options::default());
-        let fwd = o.body.unwrap_or_else(|| bytes.clone());
-        let v: serde_json::Value = serde_json::from_slice(&fwd).expect("forwarded json");
-        let sent = v["messages"][2]["content"][0]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let e = harness::Entry {
+            name: format!("session_{i}"),
+            class: String::new(),
+            command: cmd.to_string(),
+            exit_code: i64::from(out.status.code().unwrap_or(1)),
+            question: Some("look around the repository".to_owned()),
+            facts: Vec::new(),
+            details: Vec::new(),
+            output: String::from_utf8_lossy(&out.stdout).into_owned(),
+        };
+        let shape = if codex {
+            harness::Shape::CodexCut
+        } else {
+            harness::Shape::CcString
+        };
+        // What the client puts in the request, and what Headroom forwards in its place.
+        let text = harness::wrapped_text(&e, shape);
+        let bytes = harness::request(&e, shape);
+        let o = compress_request(shape.api(), &bytes, &Options::default());
+        let sent = harness::forwarded_text(shape, &o.body.unwrap_or(bytes));
         if show == Some(i) {
             println!("{sent}");
             let _ = std::fs::remove_dir_all(&tmp);
