@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Debian package of the desktop app (which doubles as the `headroom` CLI) with
 # dpkg-deb, then checks it: metadata, file list, and that the unpacked binaries run. The app is
-# two binaries: `headroom-desktop` (window, CLI, launcher entry) and `headroom-tray`, the
-# long-lived tray process it becomes, which must not link WebKitGTK (src-tauri/src/tray_app.rs).
+# three binaries: `headroom-desktop` (CLI, launcher entry), `headroom-tray`, the long-lived tray
+# process it becomes, which must not link WebKitGTK (src-tauri/src/tray_app.rs), and
+# `headroom-window`, which the tray runs while the window is open (src-tauri/src/window_host.rs).
 #   scripts/build-deb.sh release   size-optimised build (the package we ship; slow on 2 cores)
 #   scripts/build-deb.sh debug     packages the existing debug build (what CI checks)
 # `cargo tauri build --bundles deb` (tauri-cli) produces an equivalent package; this script
@@ -15,7 +16,7 @@ case "$flavour" in
         cargo build --locked --profile release-desktop -p headroom-desktop --features tauri/custom-protocol || exit 1
         dir=target/release-desktop; compress=(-Zxz) ;;
     debug)
-        [[ -x target/debug/headroom-desktop && -x target/debug/headroom-tray ]] \
+        [[ -x target/debug/headroom-desktop && -x target/debug/headroom-tray && -x target/debug/headroom-window ]] \
             || cargo build --locked -p headroom-desktop || exit 1
         dir=target/debug; compress=(-Zgzip -z1) ;;
     *) echo "usage: scripts/build-deb.sh release|debug" >&2; exit 2 ;;
@@ -27,7 +28,7 @@ out="target/deb"
 stage="$out/headroom_${version}_${arch}"
 rm -rf "$stage" && mkdir -p "$stage/DEBIAN" "$stage/usr/bin" "$stage/usr/share/applications" \
     "$stage/usr/share/doc/headroom"
-for b in headroom-desktop headroom-tray; do
+for b in headroom-desktop headroom-tray headroom-window; do
     strip --strip-unneeded -o "$stage/usr/bin/$b" "$dir/$b"
     chmod 0755 "$stage/usr/bin/$b"
 done
@@ -45,6 +46,7 @@ Type=Application
 Name=Headroom
 Comment=Local context-optimisation proxy for AI coding tools
 Exec=headroom-desktop
+StartupWMClass=headroom
 Icon=headroom
 Categories=Development;
 Terminal=false
@@ -82,7 +84,7 @@ unpacked="$(mktemp -d)"
 trap 'rm -rf "$unpacked"' EXIT
 check "package metadata names headroom $version" bash -c "dpkg-deb -f '$deb' Package Version | tr '\n' ' ' | grep -q 'Package: headroom Version: $version'"
 check "package depends on the WebKitGTK runtime" bash -c "dpkg-deb -f '$deb' Depends | grep -q libwebkit2gtk-4.1-0"
-check "package lists the app, the tray, the CLI name, the launcher and icons" bash -c "dpkg-deb -c '$deb' | grep -q './usr/bin/headroom-desktop' && dpkg-deb -c '$deb' | grep -q './usr/bin/headroom-tray' && dpkg-deb -c '$deb' | grep -q './usr/bin/headroom -> headroom-desktop' && dpkg-deb -c '$deb' | grep -q 'applications/headroom.desktop' && dpkg-deb -c '$deb' | grep -q 'hicolor/128x128/apps/headroom.png'"
+check "package lists the app, the tray, the window, the CLI name, the launcher and icons" bash -c "dpkg-deb -c '$deb' | grep -q './usr/bin/headroom-desktop' && dpkg-deb -c '$deb' | grep -q './usr/bin/headroom-tray' && dpkg-deb -c '$deb' | grep -q './usr/bin/headroom-window' && dpkg-deb -c '$deb' | grep -q './usr/bin/headroom -> headroom-desktop' && dpkg-deb -c '$deb' | grep -q 'applications/headroom.desktop' && dpkg-deb -c '$deb' | grep -q 'hicolor/128x128/apps/headroom.png'"
 check "files are owned by root" bash -c "! dpkg-deb -c '$deb' | awk '{print \$2}' | grep -vq '^root/root$'"
 dpkg-deb -x "$deb" "$unpacked"
 check "unpacked CLI name prints the version" bash -c "'$unpacked/usr/bin/headroom' --version | grep -q 'headroom $version'"
@@ -95,6 +97,7 @@ check "the tray binary does not link WebKitGTK or JavaScriptCore" bash -c "
     readelf -d '$unpacked/usr/bin/headroom-tray' | grep -q 'NEEDED.*libgtk-3' &&
     ! readelf -d '$unpacked/usr/bin/headroom-tray' | grep -Eq 'NEEDED.*(webkit|javascriptcore|soup)'"
 check "the tray binary is the CLI too" bash -c "'$unpacked/usr/bin/headroom-tray' proxy --help | grep -q -- '--port'"
+check "the window binary runs only for the tray" bash -c "'$unpacked/usr/bin/headroom-window' 2>&1 | grep -q 'internal to the Headroom tray app'"
 check "launcher entry is valid" bash -c "grep -q '^Exec=headroom-desktop$' '$unpacked/usr/share/applications/headroom.desktop'"
 echo "built $deb ($(du -h "$deb" | cut -f1))"
 echo "deb: $passed passed, $failed failed"

@@ -7,7 +7,8 @@
 //! previews and applies), `probe` (who is on the port), `settings`, `autostart`, `cli_shim`,
 //! `tray_menu` (what the tray shows and does); the Tauri glue (`commands`, `tray`, window
 //! handling) stays thin. On Linux the long-lived tray process is the WebKit-free
-//! `headroom-tray` binary (`tray_app`), and the window a child process (`window_host`).
+//! `headroom-tray` binary (`tray_app`), and the window a child process (`window_host`), the
+//! `headroom-window` binary, whose process keeps GL drivers out (`window_gl`).
 
 pub mod autostart;
 pub mod cli_shim;
@@ -21,6 +22,8 @@ mod tray;
 pub mod tray_app;
 pub mod tray_menu;
 pub mod watchdog;
+#[cfg(target_os = "linux")]
+mod window_gl;
 #[cfg(target_os = "linux")]
 pub mod window_host;
 
@@ -222,9 +225,25 @@ pub fn app_exe() -> std::io::Result<std::path::PathBuf> {
 /// mapped. `None` when it is not there (then the tray runs here, as on other systems).
 #[cfg(target_os = "linux")]
 fn tray_exe() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe()
-        .ok()?
-        .with_file_name(tray_app::TRAY_BIN);
+    sibling_exe(tray_app::TRAY_BIN)
+}
+
+/// What runs the window on Linux: `headroom-window` beside this binary, which holds only the
+/// window (no proxy, install engine or CLI: a quarter of the app binary, and 4 MiB less of it
+/// mapped while the window is open, measured in the GUI suite); the app binary when it is not
+/// there. Either is run with [`window_host::WINDOW_ARG`].
+#[cfg(target_os = "linux")]
+pub fn window_exe() -> std::io::Result<std::path::PathBuf> {
+    match sibling_exe(window_host::WINDOW_BIN) {
+        Some(exe) => Ok(exe),
+        None => app_exe(),
+    }
+}
+
+/// An executable file named `name` in this binary's directory.
+#[cfg(target_os = "linux")]
+fn sibling_exe(name: &str) -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?.with_file_name(name);
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(&exe).ok()?;
     (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(exe)
@@ -350,6 +369,8 @@ pub fn run() -> std::process::ExitCode {
         return window_host::run_window_child();
     }
     // Before anything starts a thread (the D-Bus check below does): it sets variables.
+    #[cfg(target_os = "linux")]
+    window_gl::keep_out_of_this_process();
     prepare_process();
     let has_tray = tray_available();
     // With a tray, the long-lived process is the WebKit-free tray binary: become it.
@@ -411,7 +432,7 @@ pub fn run() -> std::process::ExitCode {
             }
             #[cfg(target_os = "linux")]
             if window_in_child(has_tray) {
-                let exe = std::env::current_exe()?;
+                let exe = window_exe()?;
                 match window_host::WindowHost::start(&state_dir, ctl_setup.clone(), exe) {
                     Ok(host) => {
                         if let Ok(mut slot) = sink_setup.host.lock() {

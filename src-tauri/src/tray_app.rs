@@ -25,7 +25,7 @@ use crate::window_host::WindowHost;
 
 /// The tray binary's file name; the app binary finds it beside itself.
 pub const TRAY_BIN: &str = "headroom-tray";
-/// The app binary (window, CLI) the tray binary runs for the window, beside itself.
+/// The app binary (launcher entry, CLI) beside the tray binary.
 pub const APP_BIN: &str = "headroom-desktop";
 
 /// The single-instance D-Bus name and object of the app, as `tauri-plugin-single-instance`
@@ -265,7 +265,7 @@ pub fn run() -> std::process::ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let host = match crate::app_exe()
+    let host = match crate::window_exe()
         .and_then(|exe| WindowHost::start(&env.state_dir(), controller.clone(), exe))
     {
         Ok(h) => h,

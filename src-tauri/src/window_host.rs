@@ -4,11 +4,11 @@
 //! WebKitNetworkProcess stays alive, and Mesa/EGL/LLVM and the touched parts of WebKit stay
 //! mapped in the UI process (tauri issue #14626). A tray app that opened its window once would
 //! sit at ~140 MiB instead of ~60 MiB. So the tray process never creates a web view: "Open
-//! Headroom" runs the app binary (`headroom-desktop`: this one, or the one beside the WebKit-free
-//! tray binary, see [`crate::tray_app`]) with [`WINDOW_ARG`]; that child shows the window and
-//! forwards every UI command over a private Unix socket (0600, in the state dir) to the tray
-//! process, which owns the one [`Controller`]. Status events come back over a subscription on
-//! the same socket. When the window closes the child exits and takes all of WebKit with it.
+//! Headroom" runs the window-only binary [`WINDOW_BIN`] beside it (or, without one, the app
+//! binary) with [`WINDOW_ARG`]; that child shows the window and forwards every UI command over a
+//! private Unix socket (0600, in the state dir) to the tray process, which owns the one
+//! [`Controller`]. Status events come back over a subscription on the same socket. When the
+//! window closes the child exits and takes all of WebKit with it.
 //!
 //! Protocol: one JSON line per request (`{"cmd", "args"}`) answered by one JSON line
 //! (`{"ok": value}` or `{"err": {code, message}}`), one connection per request. A connection
@@ -34,13 +34,15 @@ use headroom_install::Scope;
 
 /// Hidden argument that makes the binary run only the window, attached to the tray process.
 pub const WINDOW_ARG: &str = "--window";
+/// The window-only binary shipped beside the app on Linux (`src/bin/headroom-window.rs`).
+pub const WINDOW_BIN: &str = "headroom-window";
 /// Environment variable that tells the window child where the tray process listens.
 pub const SOCKET_ENV: &str = "HEADROOM_DESKTOP_WINDOW_SOCKET";
 
 /// Tray-process side: the socket server, the status subscribers and the window child.
 pub struct WindowHost {
     path: PathBuf,
-    /// The binary that runs the window (this one, or the app binary beside the tray binary).
+    /// The binary that runs the window ([`crate::window_exe`]).
     window_exe: PathBuf,
     subscribers: Mutex<Vec<UnixStream>>,
     child: Arc<Mutex<Option<Child>>>,
@@ -282,7 +284,12 @@ pub fn run_window_child() -> std::process::ExitCode {
         eprintln!("error: {WINDOW_ARG} is internal to the Headroom tray app");
         return std::process::ExitCode::from(1);
     };
+    crate::window_gl::keep_out_of_this_process();
     crate::prepare_process();
+    // The window's class (WM_CLASS) comes from the program name: "headroom", like the launcher
+    // entry `headroom.desktop`, so docks and task switchers show it as that app whichever
+    // binary runs it.
+    glib::set_prgname(Some("headroom"));
     let info = crate::AppInfo {
         version: env!("CARGO_PKG_VERSION"),
         tray_available: true,
