@@ -202,7 +202,6 @@ def memory_report(pid, path):
         except OSError:
             continue
         if os.environ.get("GUI_DUMP_SMAPS"):
-            import shutil
             shutil.copy(f"/proc/{p}/smaps", os.path.join(OUT, f"smaps-{path}-{p}"))
         agg, dirty, cur = collections.Counter(), collections.Counter(), None
         try:

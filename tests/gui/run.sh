@@ -8,6 +8,8 @@
 # tests/gui/gui_test.py, which drives the real app over D-Bus (tray menu), loopback HTTP
 # (/health) and WebDriver (WebKitWebDriver, real window). Screenshots, logs and metrics go to
 # test-output/gui/. The last line is "N passed, N failed"; the exit code is non-zero on failure.
+# GUI_SIGTERM_ROUNDS / GUI_QUIT_ROUNDS set the fail-open rounds (20 / 10 by default);
+# GUI_DUMP_SMAPS=1 also saves each measured process's full /proc/PID/smaps there.
 #
 # Needs (Debian 12): xvfb xauth x11-utils xdotool imagemagick dbus dbus-x11 dunst
 # webkit2gtk-driver libayatana-appindicator3-1, and Python with dbus-next (venv at .ci/.venv).
