@@ -176,6 +176,20 @@ def descendants(pid):
     return out
 
 
+def exe_of(pid):
+    """The process's executable path ("" once it is gone)."""
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
+
+
+def maps_gl_driver(pid):
+    """Does the process map Mesa's DRI driver or LLVM? (The window's process must not.)"""
+    mapped = open(f"/proc/{pid}/maps").read()
+    return "libLLVM" in mapped or "_dri.so" in mapped
+
+
 def pss_mib(pid):
     """Proportional set size of the process and all its descendants, in MiB."""
     total = 0
@@ -559,10 +573,9 @@ def tray_menu_drives_the_proxy_and_quit_exits_0():
         memory_report(app.pid, "memory-window-open.txt")
         # The window runs in the window-only binary, and its own process maps no GL driver
         # (src-tauri/src/window_gl.rs): only the web process draws.
-        windows = [p for p in descendants(app.pid) if os.readlink(f"/proc/{p}/exe").endswith("/headroom-window")]
-        assert len(windows) == 1, [os.readlink(f"/proc/{p}/exe") for p in descendants(app.pid)]
-        mapped = open(f"/proc/{windows[0]}/maps").read()
-        assert "libLLVM" not in mapped and "_dri.so" not in mapped, "the window process maps a GL driver"
+        windows = [p for p in descendants(app.pid) if exe_of(p).endswith("/headroom-window")]
+        assert len(windows) == 1, [exe_of(p) for p in descendants(app.pid)]
+        assert not maps_gl_driver(windows[0]), "the window process maps a GL driver"
         # Docks match it to the launcher entry headroom.desktop by its class.
         wm_class = subprocess.run(["xprop", "-id", str(wid), "WM_CLASS"], capture_output=True, text=True).stdout
         assert '"headroom", "Headroom"' in wm_class, wm_class
@@ -932,9 +945,10 @@ def no_tray_opens_the_window_and_says_so():
                 screenshot_root("no-tray-window.png")
                 # Without a tray the window is the app: one process with the proxy, plus WebKit's.
                 time.sleep(2.0)
-                main = next(p for p in descendants(app.pid) if os.readlink(f"/proc/{p}/exe").endswith("/headroom-desktop"))
+                main = next(p for p in descendants(app.pid) if exe_of(p).endswith("/headroom-desktop"))
                 METRICS["window_open_no_tray_pss_mib"] = round(pss_mib(main), 1)
                 memory_report(main, "memory-window-open-no-tray.txt")
+                assert not maps_gl_driver(main), "the app's process maps a GL driver"
         finally:
             pids = descendants(app.pid)
             for p in reversed(pids):
