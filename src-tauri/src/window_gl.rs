@@ -40,19 +40,18 @@ fn wanted(get: impl Fn(&str) -> Option<String>) -> bool {
 
 /// Leave this process's EGL without a vendor when that is safe (see the module docs). Call it
 /// first thing in a process that will show a web view, before it starts any thread: it sets and
-/// removes an environment variable. Returns whether it did.
-pub fn keep_out_of_this_process() -> bool {
+/// removes an environment variable.
+pub fn keep_out_of_this_process() {
     if !wanted(|k| std::env::var(k).ok()) {
-        return false;
+        return;
     }
     std::env::set_var(VENDOR_FILES, NO_VENDOR);
-    let read = read_vendor_list();
+    read_vendor_list();
     std::env::remove_var(VENDOR_FILES);
-    read
 }
 
-/// Make libEGL read its vendor list now. `false` when there is no libEGL to ask.
-fn read_vendor_list() -> bool {
+/// Make libEGL read its vendor list now (nothing happens without a libEGL to ask).
+fn read_vendor_list() {
     type QueryString = unsafe extern "C" fn(*mut c_void, i32) -> *const c_char;
     // SAFETY: libEGL.so.1 is the system's EGL (WebKitGTK links it, so it is already loaded and
     // this only takes a reference). `eglQueryString(EGL_NO_DISPLAY, EGL_EXTENSIONS)` is valid
@@ -61,17 +60,12 @@ fn read_vendor_list() -> bool {
     // so the list it read stays in place for WebKit.
     unsafe {
         let Ok(lib) = libloading::Library::new("libEGL.so.1") else {
-            return false;
+            return;
         };
-        let read = match lib.get::<QueryString>(b"eglQueryString\0") {
-            Ok(query) => {
-                query(std::ptr::null_mut(), EGL_EXTENSIONS);
-                true
-            }
-            Err(_) => false,
-        };
+        if let Ok(query) = lib.get::<QueryString>(b"eglQueryString\0") {
+            query(std::ptr::null_mut(), EGL_EXTENSIONS);
+        }
         std::mem::forget(lib);
-        read
     }
 }
 

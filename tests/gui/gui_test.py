@@ -518,7 +518,7 @@ def tray_menu_drives_the_proxy_and_quit_exits_0():
         memory_report(app.pid, "memory-tray-only.txt")
         # With a tray, the app becomes its WebKit-free tray binary (same pid): WebKit is mapped
         # only while a window is open, in the window's own processes.
-        assert os.readlink(f"/proc/{app.pid}/exe").endswith("/headroom-tray"), os.readlink(f"/proc/{app.pid}/exe")
+        assert exe_of(app.pid).endswith("/headroom-tray"), exe_of(app.pid)
         mapped = open(f"/proc/{app.pid}/maps").read()
         assert "libwebkit2gtk" not in mapped and "libjavascriptcoregtk" not in mapped, "the tray maps WebKit"
         t = time.time()
